@@ -1,0 +1,57 @@
+"""Who is who: the four roles of the charity and the one function that answers "which roles"."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+
+class Role(StrEnum):
+    VISITOR = "visitor"  # anonymous, no account
+    VOLUNTEER = "volunteer"  # member of the auth Group "volunteer"
+    DONOR = "donor"  # member of the auth Group "donor"
+    STAFF = "staff"  # user.is_staff
+
+    @classmethod
+    def account_roles(cls) -> tuple[Role, ...]:
+        """Roles a logged-in person can hold (everything but visitor)."""
+        return (cls.VOLUNTEER, cls.DONOR, cls.STAFF)
+
+
+# Roles backed by a Django auth Group of exactly this name.
+GROUP_ROLES: tuple[Role, ...] = (Role.VOLUNTEER, Role.DONOR)
+
+
+def roles_for(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[Role]:
+    """Return the roles of ``user``.
+
+    Anonymous people are visitors and nothing else; an inactive account has no role at all.
+    Uses ``user.groups`` through a prefetch when one is present, so listing many users stays cheap.
+    """
+    if user is None or not user.is_authenticated:
+        return frozenset({Role.VISITOR})
+    if not getattr(user, "is_active", False):
+        return frozenset()
+    roles: set[Role] = set()
+    if getattr(user, "is_staff", False):
+        roles.add(Role.STAFF)
+    group_names = {group.name for group in user.groups.all()}  # type: ignore[union-attr]
+    roles.update(role for role in GROUP_ROLES if role.value in group_names)
+    return frozenset(roles)
+
+
+def users_with_role(role: Role | str) -> QuerySet[Any]:
+    """Active users holding ``role``; the one definition used by broadcasts and counts."""
+    role = Role(role)
+    users = get_user_model().objects.filter(is_active=True)
+    if role is Role.STAFF:
+        return users.filter(is_staff=True)
+    if role in GROUP_ROLES:
+        return users.filter(groups__name=role.value)
+    raise ValueError(f"Role {role!s} has no accounts.")

@@ -1,0 +1,6 @@
+"""Every WebSocket route of the project."""
+
+from chat.routing import websocket_urlpatterns as chat_patterns
+from notifications.routing import websocket_urlpatterns as notification_patterns
+
+websocket_urlpatterns = [*notification_patterns, *chat_patterns]

@@ -1,0 +1,48 @@
+"""Settings of the notifications module, one typed property each, read lazily from Django settings.
+
+Every setting is named ``NOTIFICATIONS_<NAME>`` in ``settings.py``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+
+class AppSettings:
+    prefix = "NOTIFICATIONS_"
+
+    def _get(self, name: str, default: object) -> object:
+        return getattr(settings, self.prefix + name, default)
+
+    @property
+    def DEFAULT_TTL(self) -> int:
+        """Seconds a normal notification stays replayable (default 7 days)."""
+        return int(self._get("DEFAULT_TTL", 7 * 24 * 3600))  # type: ignore[call-overload]
+
+    @property
+    def CRITICAL_TTL(self) -> int:
+        """Seconds a critical notification stays replayable (default 30 days)."""
+        return int(self._get("CRITICAL_TTL", 30 * 24 * 3600))  # type: ignore[call-overload]
+
+    @property
+    def MAX_FRAME_BYTES(self) -> int:
+        """Largest inbound WebSocket frame accepted; a larger one closes the socket with 4413."""
+        return int(self._get("MAX_FRAME_BYTES", 64 * 1024))  # type: ignore[call-overload]
+
+    @property
+    def HEARTBEAT_TIMEOUT(self) -> float:
+        """Seconds without any frame from the client after which the socket is presumed dead."""
+        return float(self._get("HEARTBEAT_TIMEOUT", 90))  # type: ignore[arg-type]
+
+    @property
+    def GROUP_REFRESH_INTERVAL(self) -> float:
+        """Seconds between re-joins of a socket's groups (survives a Redis restart and group expiry)."""
+        return float(self._get("GROUP_REFRESH_INTERVAL", 30))  # type: ignore[arg-type]
+
+    @property
+    def REPLAY_LIMIT(self) -> int:
+        """Most notifications replayed on one connect; older unacknowledged ones follow on the next."""
+        return int(self._get("REPLAY_LIMIT", 1000))  # type: ignore[call-overload]
+
+
+app_settings = AppSettings()

@@ -1,0 +1,149 @@
+"""The notification socket, ``/ws/notifications/`` (wire contract: docs/protocol.md).
+
+The connect sequence is what makes delivery lossless: join the groups first, then read the replay
+from the database, then send it. A notification committed before the read is in the replay; one
+committed after the join arrives live. The channel layer queues live events for this socket while
+the replay is read (a consumer handles one event at a time), and an id already sent is never sent
+again, so the overlap between the two paths cannot double or drop anything.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+
+from charity import groups
+from charity.roles import Role, roles_for
+from charity.sockets import CloseCode, ErrorCode, JsonSocketConsumer
+from notifications import events, selectors, services
+from notifications.app_settings import app_settings
+from notifications.frames import FRAME_VALIDATORS
+
+# Topics that are not kind prefixes but extra live feeds, and who may subscribe to them.
+SPECIAL_TOPICS: dict[str, Role] = {"dashboard": Role.STAFF}
+# How many sent ids a socket remembers to drop duplicates, and waits for an ack on.
+_REMEMBERED_IDS = 10_000
+
+
+class NotificationConsumer(JsonSocketConsumer):
+    frame_validators = FRAME_VALIDATORS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_id: int | None = None
+        self.roles: frozenset[Role] = frozenset()
+        self.muted: set[str] = set()
+        self.topics: set[str] = set()
+        # id → None, in send order: ids sent on this socket and not yet acknowledged by it.
+        self._unacked: OrderedDict[int, None] = OrderedDict()
+        self._sent: OrderedDict[int, None] = OrderedDict()
+
+    async def connect(self) -> None:
+        await self.accept()
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close_with(CloseCode.UNAUTHENTICATED)
+            return
+        self.user_id = int(user.pk)
+        since, since_error = _parse_since(self.scope.get("query_string", b""))
+        if since_error:
+            await self.send_error(ErrorCode.INVALID, {"since": [since_error]})
+        self.roles = await database_sync_to_async(roles_for)(user)
+        await self.join_groups(
+            [groups.user_group(self.user_id), groups.everyone_group()]
+            + [groups.role_group(role) for role in sorted(self.roles)]
+        )
+        replay, unread, last_id = await self._read_replay(since)
+        for notification in replay:
+            await self._send_notification(notification.pk, events.encode_frame(events.notification_frame(notification)))
+        await self.send_frame(events.synced_frame(last_id=max(last_id, since or 0), unread=unread))
+        self.start_heartbeat()
+
+    @database_sync_to_async
+    def _read_replay(self, since: int | None) -> tuple[list[Any], int, int]:
+        assert self.user_id is not None
+        replay = selectors.notifications_for_replay(user_id=self.user_id, since=since, limit=app_settings.REPLAY_LIMIT)
+        unread, last_id = selectors.notification_sync_state(user_id=self.user_id)
+        if len(replay) == app_settings.REPLAY_LIMIT:
+            # Truncated: report the last id actually sent so a resuming client asks for the rest.
+            last_id = replay[-1].pk
+        return replay, unread, last_id
+
+    async def _send_notification(self, notification_id: int, text: str) -> None:
+        if notification_id in self._sent:
+            return
+        await self.send(text_data=text)
+        _remember(self._sent, notification_id)
+        _remember(self._unacked, notification_id)
+
+    # -- channel-layer events -------------------------------------------------------------------
+
+    async def notification_push(self, event: events.NotificationPushEvent) -> None:
+        if self._closing or self.user_id is None or self._is_muted(event["kind"]):
+            return
+        await self._send_notification(event["id"], event["frame"])
+
+    async def notification_unread(self, event: events.UnreadChangedEvent) -> None:
+        if not self._closing:
+            await self.send_frame(events.unread_frame(event["unread"]))
+
+    def _is_muted(self, kind: str) -> bool:
+        return any(kind == topic or kind.startswith(topic + ".") for topic in self.muted)
+
+    # -- client frames --------------------------------------------------------------------------
+
+    async def handle_ack(self, frame: dict[str, Any]) -> None:
+        up_to: int = frame["up_to"]
+        # Only what this socket actually sent counts as delivered: an id that is still on its way
+        # (or was never sent here) stays pending and is replayed on the next connect.
+        ids = [notification_id for notification_id in self._unacked if notification_id <= up_to]
+        count = 0
+        if ids:
+            assert self.user_id is not None
+            count = await database_sync_to_async(services.recipient_ack)(user_id=self.user_id, notification_ids=ids)
+            for notification_id in ids:
+                self._unacked.pop(notification_id, None)
+        await self.send_frame(events.acked_frame(up_to=up_to, count=count))
+
+    async def handle_read(self, frame: dict[str, Any]) -> None:
+        assert self.user_id is not None
+        await database_sync_to_async(services.recipient_mark_read)(user_id=self.user_id, notification_ids=frame["ids"])
+        for notification_id in frame["ids"]:
+            self._unacked.pop(notification_id, None)
+
+    async def handle_subscribe(self, frame: dict[str, Any]) -> None:
+        special = [topic for topic in frame["topics"] if topic in SPECIAL_TOPICS]
+        forbidden = [topic for topic in special if SPECIAL_TOPICS[topic] not in self.roles]
+        if forbidden:
+            await self.send_error(ErrorCode.FORBIDDEN, {"topics": [f"Not allowed: {', '.join(forbidden)}."]})
+            return
+        await self.join_groups([groups.topic_group(topic) for topic in special])
+        self.topics.update(special)
+        self.muted.difference_update(frame["topics"])
+        await self.send_frame(events.subscriptions_frame(muted=self.muted, topics=self.topics))
+
+    async def handle_unsubscribe(self, frame: dict[str, Any]) -> None:
+        special = {topic for topic in frame["topics"] if topic in SPECIAL_TOPICS}
+        await self.leave_groups([groups.topic_group(topic) for topic in special])
+        self.topics.difference_update(special)
+        self.muted.update(topic for topic in frame["topics"] if topic not in SPECIAL_TOPICS)
+        await self.send_frame(events.subscriptions_frame(muted=self.muted, topics=self.topics))
+
+
+def _remember(ids: OrderedDict[int, None], notification_id: int) -> None:
+    ids[notification_id] = None
+    if len(ids) > _REMEMBERED_IDS:
+        ids.popitem(last=False)
+
+
+def _parse_since(query_string: bytes) -> tuple[int | None, str | None]:
+    values = parse_qs(query_string.decode("latin-1")).get("since")
+    if not values:
+        return None, None
+    raw = values[-1]
+    if not raw.isdigit() or len(raw) > 18:
+        return None, "since must be a non-negative integer id; replaying everything unacknowledged."
+    return int(raw), None

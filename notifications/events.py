@@ -1,0 +1,75 @@
+"""Every frame and channel-layer event of the notification socket is built here, by pure functions.
+
+Wire frames are what clients see (docs/protocol.md); channel-layer events are what services send to
+groups and consumers turn into frames. A notification frame is encoded to JSON once, by the sender,
+and carried as text so each consumer forwards it without encoding it again.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypedDict
+
+from notifications.models import Notification
+
+NOTIFICATION_PUSH = "notification.push"
+UNREAD_CHANGED = "notification.unread"
+
+
+class NotificationPushEvent(TypedDict):
+    type: str
+    id: int
+    kind: str
+    frame: str
+
+
+class UnreadChangedEvent(TypedDict):
+    type: str
+    unread: int
+
+
+def notification_frame(notification: Notification) -> dict[str, Any]:
+    return {
+        "type": "notification",
+        "id": notification.pk,
+        "kind": notification.kind,
+        "title": notification.title,
+        "body": notification.body,
+        "data": notification.data,
+        "priority": notification.priority,
+        "created_at": notification.created_at.isoformat(),
+        "expires_at": notification.expires_at.isoformat(),
+    }
+
+
+def encode_frame(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def notification_push_event(notification: Notification) -> NotificationPushEvent:
+    return {
+        "type": NOTIFICATION_PUSH,
+        "id": notification.pk,
+        "kind": notification.kind,
+        "frame": encode_frame(notification_frame(notification)),
+    }
+
+
+def unread_changed_event(unread: int) -> UnreadChangedEvent:
+    return {"type": UNREAD_CHANGED, "unread": unread}
+
+
+def synced_frame(*, last_id: int, unread: int) -> dict[str, Any]:
+    return {"type": "synced", "last_id": last_id, "unread": unread}
+
+
+def unread_frame(unread: int) -> dict[str, Any]:
+    return {"type": "unread", "unread": unread}
+
+
+def acked_frame(*, up_to: int, count: int) -> dict[str, Any]:
+    return {"type": "acked", "up_to": up_to, "count": count}
+
+
+def subscriptions_frame(*, muted: set[str], topics: set[str]) -> dict[str, Any]:
+    return {"type": "subscriptions", "muted": sorted(muted), "topics": sorted(topics)}

@@ -1,0 +1,52 @@
+"""Persisted notifications.
+
+A ``Notification`` holds what was said once; a ``Recipient`` row per person records who it was for and
+whether it was delivered (acknowledged by a socket) and read. The notification's id is what clients see:
+it is the same for every recipient, and ids reach each recipient in increasing order.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Priority(models.TextChoices):
+    NORMAL = "normal", "Normal"
+    CRITICAL = "critical", "Critical"
+
+
+class Notification(models.Model):
+    kind = models.CharField(max_length=100, db_index=True, help_text="Dotted kind, e.g. donation.confirmed")
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    audience = models.CharField(
+        max_length=100, help_text="Who it was addressed to: user:<id>, users, role:<role> or all"
+    )
+    recipient_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.title}"
+
+
+class Recipient(models.Model):
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="recipients")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_receipts")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Also the index every replay and ack walks: (user, notification id).
+            models.UniqueConstraint(fields=["user", "notification"], name="recipient_user_notification_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} → {self.user_id}"
