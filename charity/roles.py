@@ -41,7 +41,7 @@ def roles_for(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[Role]:
     roles: set[Role] = set()
     if getattr(user, "is_staff", False):
         roles.add(Role.STAFF)
-    group_names = {group.name for group in user.groups.all()}  # type: ignore[union-attr]
+    group_names = {group.name for group in user.groups.all()}  # type: ignore[union-attr,attr-defined]
     roles.update(role for role in GROUP_ROLES if role.value in group_names)
     return frozenset(roles)
 

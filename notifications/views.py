@@ -7,7 +7,10 @@ from notifications.models import Recipient
 
 @login_required
 def notification_list(request: HttpRequest) -> HttpResponse:
+    assert request.user.pk is not None  # login_required
     receipts = (
-        Recipient.objects.filter(user=request.user).select_related("notification").order_by("-notification_id")[:100]
+        Recipient.objects.filter(user_id=request.user.pk)
+        .select_related("notification")
+        .order_by("-notification_id")[:100]
     )
     return render(request, "notifications/list.html", {"receipts": receipts})

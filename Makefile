@@ -1,0 +1,39 @@
+# One command for the demo, one for the tests (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The scale-out test pass: real PostgreSQL and Redis on loopback (started by .ci/run when down).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/charity
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: demo test lint install
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  Open http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
+	@echo ""
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+# Two passes: the embedded default (SQLite, in-memory layer), then scale-out (PostgreSQL, Redis,
+# real daphne processes). Each run uses its own Redis key prefix so runs never see each other.
+test: lint
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -m "not scaleout" $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) REDIS_PREFIX=charity-test-$$$$ CONN_MAX_AGE=0 \
+		$(BIN)/pytest $(PYTEST_ARGS)

@@ -1,0 +1,242 @@
+"""Fixtures shared by every test module: users by role, logged-in sockets, real daphne servers.
+
+Two passes run the suite (see the Makefile's ``test`` target):
+
+* embedded: SQLite and the in-memory channel layer, ``-m "not scaleout"``;
+* scale-out: ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` (channels-redis), everything, including
+  the tests that start real daphne processes. When those services are configured but unreachable,
+  the run stops with an error; a test that needs them and finds them unconfigured fails, never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from charity.roles import Role
+
+ROOT = Path(__file__).resolve().parent.parent
+ORIGIN = b"http://localhost"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Fail the whole run, loudly, when a configured service does not answer."""
+    problems = []
+    database_url = os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("REDIS_URL")
+    if database_url:
+        parts = urlsplit(database_url)
+        if not _port_open(parts.hostname or "127.0.0.1", parts.port or 5432):
+            problems.append(f"PostgreSQL is not reachable at DATABASE_URL={database_url}")
+    if redis_url:
+        parts = urlsplit(redis_url)
+        if not _port_open(parts.hostname or "127.0.0.1", parts.port or 6379):
+            problems.append(f"Redis is not reachable at REDIS_URL={redis_url}")
+    if problems:
+        pytest.exit("Required services are down: " + "; ".join(problems), returncode=3)
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def scaleout_configured() -> bool:
+    return bool(os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL"))
+
+
+@pytest.fixture
+def require_scaleout() -> None:
+    if not scaleout_configured():
+        pytest.fail("This test needs DATABASE_URL (PostgreSQL) and REDIS_URL (Redis); run it with `make test`.")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_in_memory_layer() -> Iterator[None]:
+    """The in-memory layer keeps groups between tests; start each test with an empty one."""
+    yield
+    if "InMemory" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
+        channel_layers.backends.clear()
+
+
+# -- people --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., Any]:
+    counter = iter(range(1, 1_000_000))
+
+    def make(username: str | None = None, *, roles: tuple[Role | str, ...] = (), **extra: Any) -> Any:
+        wanted = {Role(role) for role in roles}
+        user = get_user_model().objects.create_user(
+            username=username or f"user{next(counter)}",
+            password="pw-for-tests-1",
+            is_staff=Role.STAFF in wanted,
+            **extra,
+        )
+        for role in wanted:
+            if role in (Role.VOLUNTEER, Role.DONOR):
+                user.groups.add(Group.objects.get_or_create(name=role.value)[0])
+        return user
+
+    return make
+
+
+def session_cookie_for(user: Any) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+async def connect_socket(
+    path: str, *, user: Any = None, cookie: str | None = None, origin: bytes | None = ORIGIN
+) -> tuple[WebsocketCommunicator, bool, int | None]:
+    """Open a socket through the real ASGI stack (origin check, session auth, routing)."""
+    from charity.asgi import application
+
+    headers = [(b"host", b"localhost")]
+    if origin is not None:
+        headers.append((b"origin", origin))
+    if user is not None:
+        cookie = await database_sync_to_async(session_cookie_for)(user)
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, code = await communicator.connect(timeout=5)
+    return communicator, connected, code
+
+
+@pytest.fixture
+async def sockets() -> AsyncIterator[Callable[..., Any]]:
+    """Open sockets with ``await sockets(path, user=...)``; all are closed at the end of the test."""
+    opened: list[WebsocketCommunicator] = []
+
+    async def open_socket(path: str, **kwargs: Any) -> WebsocketCommunicator:
+        communicator, connected, code = await connect_socket(path, **kwargs)
+        opened.append(communicator)
+        assert connected, f"handshake refused ({code})"
+        return communicator
+
+    yield open_socket
+    for communicator in opened:
+        try:
+            await communicator.disconnect()
+        except BaseException:
+            pass
+
+
+# -- real daphne processes -----------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class DaphneServer:
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    _log: Any = field(default=None, repr=False)
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def http_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "charity.asgi:application"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited early:\n{self.log_path.read_text()[-4000:]}")
+            if _port_open("127.0.0.1", self.port):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"daphne did not listen on {self.port}:\n{self.log_path.read_text()[-4000:]}")
+
+    def stop(self, sig: int | None = None) -> None:
+        if self.process and self.process.poll() is None:
+            if sig is None:
+                self.process.terminate()
+            else:
+                self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log:
+            self._log.close()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _test_database_url() -> str:
+    """DATABASE_URL pointed at the test database pytest-django created."""
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path="/" + str(settings.DATABASES["default"]["NAME"])))
+
+
+@pytest.fixture
+def daphne_servers(
+    require_scaleout: None, transactional_db: None, tmp_path: Path
+) -> Iterator[Callable[[int], list[DaphneServer]]]:
+    """Start ``n`` daphne processes sharing the test database and Redis: ``servers = daphne_servers(2)``."""
+    started: list[DaphneServer] = []
+
+    def start(count: int) -> list[DaphneServer]:
+        env = {
+            **os.environ,
+            "DATABASE_URL": _test_database_url(),
+            "DEBUG": "0",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "PYTHONUNBUFFERED": "1",
+        }
+        servers = []
+        for _ in range(count):
+            port = _free_port()
+            server = DaphneServer(port=port, env=env, log_path=tmp_path / f"daphne-{port}.log")
+            server.start()
+            started.append(server)
+            servers.append(server)
+        return servers
+
+    yield start
+    for server in started:
+        server.stop()
