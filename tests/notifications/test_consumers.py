@@ -376,3 +376,97 @@ async def test_pings_keep_a_socket_alive_past_the_heartbeat_timeout(
         await asyncio.sleep(0.25)
         await socket.send_json_to({"type": "ping"})
         assert json.loads(await socket.receive_from()) == {"type": "pong"}
+
+
+# -- the connect race: replay vs. live --------------------------------------------------------------
+
+
+async def test_notification_committed_between_join_and_replay_read_arrives_once(
+    make_user: Any, sockets: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Committed after the socket joined its groups, before the replay query: in the replay and
+    live; the socket must send it once."""
+    from notifications import selectors
+
+    user = await make(make_user)
+    original = selectors.notifications_for_replay
+    raced: list[int] = []
+
+    def read_after_a_commit(**kwargs: Any) -> Any:
+        raced.append(api.notify_user(user, kind="test.race", title="raced").pk)
+        return original(**kwargs)
+
+    monkeypatch.setattr(selectors, "notifications_for_replay", read_after_a_commit)
+    socket = await sockets(WS, user=user)
+    replay, sync = await synced(socket)
+    assert [frame["id"] for frame in replay] == raced
+    assert sync["last_id"] == raced[0]
+    # Its live copy is queued behind the replay; it must not come out a second time.
+    assert await socket.receive_nothing(timeout=0.5)
+
+
+async def test_notification_committed_between_replay_read_and_synced_arrives_live(
+    make_user: Any, sockets: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Committed after the replay query: not in the replay, so it must arrive live, after synced."""
+    from notifications import selectors
+
+    user = await make(make_user)
+    before = await anotify_user(user, kind="test.race", title="before")
+    original = selectors.notification_sync_state
+    raced: list[int] = []
+
+    def state_after_a_commit(**kwargs: Any) -> Any:
+        raced.append(api.notify_user(user, kind="test.race", title="raced").pk)
+        return original(**kwargs)
+
+    monkeypatch.setattr(selectors, "notification_sync_state", state_after_a_commit)
+    socket = await sockets(WS, user=user)
+    frames = await receive_until(socket, "synced")
+    frames.append(json.loads(await socket.receive_from()))
+    ids = [frame["id"] for frame in frames if frame["type"] == "notification"]
+    assert ids == [before.pk, *raced]
+    assert ids == sorted(set(ids))
+    assert await socket.receive_nothing(timeout=0.3)
+
+
+async def test_late_live_copy_of_a_replayed_notification_is_dropped(make_user: Any, sockets: Any) -> None:
+    """A sender's on-commit push can reach the socket after the replay already carried it."""
+    from channels.layers import get_channel_layer
+
+    from charity import groups
+    from notifications import events
+
+    user = await make(make_user)
+    sent = await anotify_user(user, kind="test.race", title="once")
+    socket = await sockets(WS, user=user)
+    replay, _ = await synced(socket)
+    assert [frame["id"] for frame in replay] == [sent.pk]
+    await get_channel_layer().group_send(groups.user_group(user.pk), events.notification_push_event(sent))
+    assert await socket.receive_nothing(timeout=0.5)
+    newer = await anotify_user(user, kind="test.race", title="newer")
+    assert json.loads(await socket.receive_from())["id"] == newer.pk
+
+
+async def test_burst_during_connect_arrives_complete_and_in_order(
+    make_user: Any, sockets: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notifications import selectors
+
+    user = await make(make_user)
+    early = [(await anotify_user(user, kind="test.burst", title=f"e{i}")).pk for i in range(20)]
+    original = selectors.notification_sync_state
+    late: list[int] = []
+
+    def state_after_burst(**kwargs: Any) -> Any:
+        late.extend(api.notify_user(user, kind="test.burst", title=f"l{i}").pk for i in range(200))
+        return original(**kwargs)
+
+    monkeypatch.setattr(selectors, "notification_sync_state", state_after_burst)
+    socket = await sockets(WS, user=user)
+    frames = await receive_until(socket, "synced")
+    for _ in late:
+        frames.append(json.loads(await socket.receive_from(timeout=5)))
+    ids = [frame["id"] for frame in frames if frame["type"] == "notification"]
+    assert ids == early + late
+    assert await socket.receive_nothing(timeout=0.3)
