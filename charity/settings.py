@@ -55,12 +55,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "drf_spectacular",
     "notifications",
     "chat",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves static files (the real-time client) from any process, DEBUG or not.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -82,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "charity.context_processors.roles",
             ],
         },
     },
@@ -159,7 +163,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Production: set STATIC_ROOT and run `collectstatic`. Without it, WhiteNoise serves straight from the
+# apps' static folders, which is what the demo and the tests do.
+STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
+WHITENOISE_USE_FINDERS = True
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
@@ -168,6 +175,16 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Charity real-time API",
+    "DESCRIPTION": "Notifications, help requests and announcements. WebSocket protocol: docs/protocol.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 LOGGING = {
@@ -182,3 +199,4 @@ LOGGING = {
 # Real-time module settings (see notifications/app_settings.py for each one's meaning).
 NOTIFICATIONS_DEFAULT_TTL = int(os.environ.get("NOTIFICATIONS_DEFAULT_TTL", str(7 * 24 * 3600)))
 NOTIFICATIONS_CRITICAL_TTL = int(os.environ.get("NOTIFICATIONS_CRITICAL_TTL", str(30 * 24 * 3600)))
+NOTIFICATIONS_HEARTBEAT_TIMEOUT = float(os.environ.get("NOTIFICATIONS_HEARTBEAT_TIMEOUT", "90"))

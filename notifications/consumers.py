@@ -18,8 +18,7 @@ from channels.db import database_sync_to_async
 from charity import groups
 from charity.roles import Role, roles_for
 from charity.sockets import CloseCode, ErrorCode, JsonSocketConsumer
-from notifications import events, selectors, services
-from notifications.app_settings import app_settings
+from notifications import events, services, streams
 from notifications.frames import FRAME_VALIDATORS
 
 # Topics that are not kind prefixes but extra live feeds, and who may subscribe to them.
@@ -48,29 +47,17 @@ class NotificationConsumer(JsonSocketConsumer):
             await self.close_with(CloseCode.UNAUTHENTICATED)
             return
         self.user_id = int(user.pk)
-        since, since_error = _parse_since(self.scope.get("query_string", b""))
+        values = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("since")
+        since, since_error = streams.parse_since(values[-1] if values else None)
         if since_error:
             await self.send_error(ErrorCode.INVALID, {"since": [since_error]})
         self.roles = await database_sync_to_async(roles_for)(user)
-        await self.join_groups(
-            [groups.user_group(self.user_id), groups.everyone_group()]
-            + [groups.role_group(role) for role in sorted(self.roles)]
-        )
-        replay, unread, last_id = await self._read_replay(since)
-        for notification in replay:
+        await self.join_groups(streams.notification_groups(user_id=self.user_id, roles=self.roles))
+        replay = await database_sync_to_async(streams.replay_read)(user_id=self.user_id, since=since)
+        for notification in replay.notifications:
             await self._send_notification(notification.pk, events.encode_frame(events.notification_frame(notification)))
-        await self.send_frame(events.synced_frame(last_id=max(last_id, since or 0), unread=unread))
+        await self.send_frame(events.synced_frame(last_id=replay.last_id, unread=replay.unread))
         self.start_heartbeat()
-
-    @database_sync_to_async
-    def _read_replay(self, since: int | None) -> tuple[list[Any], int, int]:
-        assert self.user_id is not None
-        replay = selectors.notifications_for_replay(user_id=self.user_id, since=since, limit=app_settings.REPLAY_LIMIT)
-        unread, last_id = selectors.notification_sync_state(user_id=self.user_id)
-        if len(replay) == app_settings.REPLAY_LIMIT:
-            # Truncated: report the last id actually sent so a resuming client asks for the rest.
-            last_id = replay[-1].pk
-        return replay, unread, last_id
 
     async def _send_notification(self, notification_id: int, text: str) -> None:
         if notification_id in self._sent:
@@ -137,13 +124,3 @@ def _remember(ids: OrderedDict[int, None], notification_id: int) -> None:
     ids[notification_id] = None
     if len(ids) > _REMEMBERED_IDS:
         ids.popitem(last=False)
-
-
-def _parse_since(query_string: bytes) -> tuple[int | None, str | None]:
-    values = parse_qs(query_string.decode("latin-1")).get("since")
-    if not values:
-        return None, None
-    raw = values[-1]
-    if not raw.isdigit() or len(raw) > 18:
-        return None, "since must be a non-negative integer id; replaying everything unacknowledged."
-    return int(raw), None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from notifications.models import Notification, Recipient
@@ -39,3 +39,11 @@ def notification_sync_state(*, user_id: int) -> tuple[int, int]:
         last_id=Max("notification_id"),
     )
     return int(state["unread"] or 0), int(state["last_id"] or 0)
+
+
+def recipient_list(*, user_id: int, unread_only: bool = False) -> QuerySet[Recipient]:
+    """A person's unexpired notifications, newest first (for pages and the REST API)."""
+    receipts = Recipient.objects.filter(user_id=user_id, notification__expires_at__gt=timezone.now())
+    if unread_only:
+        receipts = receipts.filter(read_at__isnull=True)
+    return receipts.select_related("notification").order_by("-notification_id")

@@ -132,6 +132,13 @@ def recipient_ack(*, user_id: int, notification_ids: Iterable[int]) -> int:
     return changed
 
 
+def recipient_ack_up_to(*, user_id: int, up_to: int) -> int:
+    """Mark delivered every notification of ``user_id`` through ``up_to`` (the HTTP fallback's ack)."""
+    return Recipient.objects.filter(user_id=user_id, notification_id__lte=up_to, delivered_at__isnull=True).update(
+        delivered_at=timezone.now()
+    )
+
+
 def recipient_mark_read(*, user_id: int, notification_ids: Iterable[int]) -> int:
     """Mark notifications read (and so delivered); every socket of the user gets the new unread count."""
     ids = sorted(set(notification_ids))

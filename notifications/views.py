@@ -2,15 +2,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from notifications.models import Recipient
+from notifications import selectors
 
 
 @login_required
 def notification_list(request: HttpRequest) -> HttpResponse:
+    """The person's notifications, newest first; the page's script keeps it live."""
     assert request.user.pk is not None  # login_required
-    receipts = (
-        Recipient.objects.filter(user_id=request.user.pk)
-        .select_related("notification")
-        .order_by("-notification_id")[:100]
-    )
+    receipts = selectors.recipient_list(user_id=int(request.user.pk))[:100]
     return render(request, "notifications/list.html", {"receipts": receipts})

@@ -1,0 +1,66 @@
+"""The notifications REST API under ``/api/notifications/`` (also the SSE fallback's POST side)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from notifications import selectors, services
+from notifications.models import Recipient
+from notifications.serializers import AckIn, CountOut, NotificationOut, ReadIn, UnreadOut
+
+
+def _user_id(request: Request) -> int:
+    return int(request.user.pk)  # type: ignore[arg-type]
+
+
+class NotificationList(generics.ListAPIView[Recipient]):
+    """The person's unexpired notifications, newest first. ``?unread=true`` for unread only."""
+
+    serializer_class = NotificationOut
+
+    def get_queryset(self) -> QuerySet[Recipient]:
+        unread_only = self.request.query_params.get("unread", "").lower() in {"1", "true", "yes"}
+        return selectors.recipient_list(user_id=_user_id(self.request), unread_only=unread_only)
+
+
+class UnreadCount(APIView):
+    @extend_schema(responses=UnreadOut)
+    def get(self, request: Request) -> Response:
+        return Response({"unread": selectors.notification_unread_count(user_id=_user_id(request))})
+
+
+class MarkRead(APIView):
+    """Mark some of the person's notifications read; ids that are not theirs are ignored."""
+
+    @extend_schema(request=ReadIn, responses=CountOut)
+    def post(self, request: Request) -> Response:
+        serializer = ReadIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        count = services.recipient_mark_read(
+            user_id=_user_id(request), notification_ids=serializer.validated_data["ids"]
+        )
+        return Response({"count": count})
+
+
+class MarkAllRead(APIView):
+    @extend_schema(request=None, responses=CountOut)
+    def post(self, request: Request) -> Response:
+        return Response({"count": services.recipient_mark_all_read(user_id=_user_id(request))})
+
+
+class Acknowledge(APIView):
+    """Delivered through ``up_to``: what a client on the SSE fallback sends instead of an ``ack`` frame."""
+
+    @extend_schema(request=AckIn, responses=CountOut)
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = AckIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        count = services.recipient_ack_up_to(user_id=_user_id(request), up_to=serializer.validated_data["up_to"])
+        return Response({"count": count}, status=status.HTTP_200_OK)

@@ -1,0 +1,150 @@
+"""The notification stream as Server-Sent Events, for browsers whose WebSockets are blocked.
+
+``GET /sse/notifications/?since=ID`` streams the same frames as the socket (docs/protocol.md), one
+``data:`` line each; notification events carry ``id: <notification id>`` so the browser's automatic
+reconnection resumes with ``Last-Event-ID``. Client → server actions go over HTTP POST
+(``/api/notifications/ack/``, ``/api/notifications/read/``). Served by the same ASGI application.
+
+Channels' ``AsyncHttpConsumer`` stops as soon as ``handle()`` returns, which ends a stream; this
+consumer keeps the response open and handles channel-layer events until the client goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.consumer import AsyncConsumer
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+
+from charity.roles import roles_for
+from charity.sockets import CloseCode, encode, error_frame
+from notifications import events, streams
+
+KEEPALIVE_SECONDS = 15.0
+
+
+def sse_event(data: str, *, event_id: int | None = None, event: str | None = None) -> bytes:
+    lines = []
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    if event is not None:
+        lines.append(f"event: {event}")
+    lines.append(f"data: {data}")
+    return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+class SseStream(AsyncConsumer):
+    """Base for SSE streams: headers, keep-alive comments, explicit close events, group cleanup."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.joined_groups: list[str] = []
+        self._keepalive: asyncio.Task[None] | None = None
+        self._open = False
+
+    async def http_request(self, message: dict[str, Any]) -> None:
+        if message.get("more_body"):
+            return  # a GET has no body worth waiting for
+        await self.send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream; charset=utf-8"),
+                    (b"cache-control", b"no-cache, no-transform"),
+                    (b"x-accel-buffering", b"no"),
+                ],
+            }
+        )
+        self._open = True
+        await self.write(b": stream open\n\n")
+        await self.open_stream()
+        if self._open:
+            self._keepalive = asyncio.ensure_future(self._keepalive_loop())
+
+    async def open_stream(self) -> None:
+        raise NotImplementedError("SSE streams implement open_stream().")
+
+    async def write(self, chunk: bytes) -> None:
+        if self._open:
+            await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def write_frame(self, frame: dict[str, Any]) -> None:
+        await self.write(sse_event(encode(frame)))
+
+    async def end_with(self, code: int) -> None:
+        """Tell the client not to retry (the SSE twin of a 44xx close code), then end the response."""
+        await self.write(sse_event(json.dumps({"code": code}), event="close"))
+        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+        self._open = False
+
+    async def join_groups(self, groups: list[str]) -> None:
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined_groups.append(group)
+
+    async def _keepalive_loop(self) -> None:
+        while self._open:
+            await asyncio.sleep(KEEPALIVE_SECONDS)
+            await self.write(b": keep-alive\n\n")
+            for group in self.joined_groups:  # survive a Redis restart, as sockets do
+                with contextlib.suppress(Exception):
+                    await self.channel_layer.group_add(group, self.channel_name)
+
+    async def http_disconnect(self, message: dict[str, Any]) -> None:
+        self._open = False
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+        for group in self.joined_groups:
+            with contextlib.suppress(Exception):
+                await self.channel_layer.group_discard(group, self.channel_name)
+        raise StopConsumer()
+
+    def query_param(self, name: str) -> str | None:
+        values = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get(name)
+        return values[-1] if values else None
+
+    def header(self, name: bytes) -> str | None:
+        for key, value in self.scope.get("headers", []):
+            if key.lower() == name:
+                return str(value.decode("latin-1"))
+        return None
+
+
+class NotificationStreamConsumer(SseStream):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent: set[int] = set()
+
+    async def open_stream(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.end_with(CloseCode.UNAUTHENTICATED)
+            return
+        # The browser's own reconnection sends Last-Event-ID; it is newer than the URL's since.
+        since, since_error = streams.parse_since(self.header(b"last-event-id") or self.query_param("since"))
+        if since_error:
+            await self.write_frame(error_frame("invalid", {"since": [since_error]}))
+        roles = await database_sync_to_async(roles_for)(user)
+        await self.join_groups(streams.notification_groups(user_id=int(user.pk), roles=roles))
+        replay = await database_sync_to_async(streams.replay_read)(user_id=int(user.pk), since=since)
+        for notification in replay.notifications:
+            await self._send(notification.pk, events.encode_frame(events.notification_frame(notification)))
+        await self.write_frame(events.synced_frame(last_id=replay.last_id, unread=replay.unread))
+
+    async def _send(self, notification_id: int, text: str) -> None:
+        if notification_id in self.sent:
+            return
+        self.sent.add(notification_id)
+        await self.write(sse_event(text, event_id=notification_id))
+
+    async def notification_push(self, event: events.NotificationPushEvent) -> None:
+        await self._send(event["id"], event["frame"])
+
+    async def notification_unread(self, event: events.UnreadChangedEvent) -> None:
+        await self.write_frame(events.unread_frame(event["unread"]))

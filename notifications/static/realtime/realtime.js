@@ -1,0 +1,619 @@
+/*
+ * realtime.js: the charity's real-time client. No dependencies, no build step.
+ *
+ * Exposes window.CharityRealtime with three classes:
+ *
+ *   Connection          one resilient server link: a WebSocket that reconnects by itself with
+ *                       exponential backoff and jitter, a heartbeat that replaces dead sockets,
+ *                       and a fallback to Server-Sent Events + HTTP POST when WebSockets are blocked.
+ *   NotificationStream  the person's notifications (/ws/notifications/): resumes from the last id
+ *                       seen (kept in sessionStorage across page navigation), shows each id once,
+ *                       acknowledges what it showed, marks read.
+ *   ChatRoom            one help request's chat (/ws/help-requests/<id>/): resumes with ?after=,
+ *                       queues messages typed while disconnected and re-sends them on reconnect
+ *                       (idempotent by client_id) until the server echoes them.
+ *
+ * Connection states, reported through onState(state, detail):
+ *   "connecting"    opening a socket
+ *   "live"          connected by WebSocket
+ *   "fallback"      connected by Server-Sent Events (sending by HTTP POST)
+ *   "reconnecting"  waiting to retry; detail.retryAt is the time (ms since epoch) of the next try
+ *   "offline"       the browser says it has no network; retries as soon as it is back
+ *   "stopped"       not retrying: detail.code is the close code (4401 log in, 4403 not allowed,
+ *                   4404 not found) and detail.reason says why
+ *
+ * The wire protocol is documented in docs/protocol.md and docs/chat-protocol.md.
+ */
+(function (global) {
+  "use strict";
+
+  var FATAL_CODES = { 4401: "Please log in.", 4403: "You are not allowed here.", 4404: "Not found." };
+
+  var DEFAULTS = {
+    baseDelayMs: 1000, // first retry after about a second
+    maxDelayMs: 30000, // never wait more than about 30 s
+    stableAfterMs: 10000, // a connection open this long resets the backoff
+    heartbeatMs: 20000, // ping this often
+    deadAfterMs: 45000, // nothing heard this long: the socket is dead, replace it
+    fallbackAfterFailures: 3, // WebSocket attempts that never opened before falling back to SSE
+    forceFallback: false,
+  };
+
+  function now() {
+    return Date.now();
+  }
+
+  /** Exponential backoff with "equal jitter": between half and all of min(cap, base * 2^attempt). */
+  function backoffDelay(attempt, baseMs, capMs) {
+    var ceiling = Math.min(capMs, baseMs * Math.pow(2, attempt));
+    return ceiling / 2 + (Math.random() * ceiling) / 2;
+  }
+
+  function readCookie(name) {
+    var match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  /** POST JSON with Django's CSRF token; resolves to the parsed JSON body (or null). */
+  function postJson(url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": readCookie("csrftoken") },
+      body: JSON.stringify(body),
+    }).then(function (response) {
+      return response
+        .json()
+        .catch(function () {
+          return null;
+        })
+        .then(function (data) {
+          if (!response.ok) {
+            var error = new Error("HTTP " + response.status);
+            error.status = response.status;
+            error.data = data;
+            throw error;
+          }
+          return data;
+        });
+    });
+  }
+
+  function wsUrl(path) {
+    var scheme = global.location.protocol === "https:" ? "wss://" : "ws://";
+    return scheme + global.location.host + path;
+  }
+
+  function withQuery(path, params) {
+    var parts = [];
+    Object.keys(params).forEach(function (key) {
+      if (params[key] !== null && params[key] !== undefined && params[key] !== "") {
+        parts.push(encodeURIComponent(key) + "=" + encodeURIComponent(params[key]));
+      }
+    });
+    return parts.length ? path + (path.indexOf("?") === -1 ? "?" : "&") + parts.join("&") : path;
+  }
+
+  function uuid() {
+    if (global.crypto && global.crypto.randomUUID) return global.crypto.randomUUID();
+    return "c" + now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  /** JSON in sessionStorage, tolerant of storage being unavailable. */
+  var store = {
+    get: function (key, fallback) {
+      try {
+        var raw = global.sessionStorage.getItem(key);
+        return raw === null ? fallback : JSON.parse(raw);
+      } catch (e) {
+        return fallback;
+      }
+    },
+    set: function (key, value) {
+      try {
+        global.sessionStorage.setItem(key, JSON.stringify(value));
+      } catch (e) {
+        /* storage full or disabled: the page still works, only without cross-page memory */
+      }
+    },
+  };
+
+  // ------------------------------------------------------------------------------------------
+  // Connection
+  // ------------------------------------------------------------------------------------------
+
+  /**
+   * options:
+   *   wsPath()       path of the WebSocket to open now (with resume parameters)
+   *   ssePath()      path of the equivalent SSE stream now, or null when there is none
+   *   onFrame(frame) every frame from the server except pong
+   *   onState(state, detail)
+   *   onOpen()       after each successful (re)connection, WebSocket or SSE
+   */
+  function Connection(options) {
+    this.options = Object.assign({}, DEFAULTS, options);
+    this.state = "idle";
+    this.mode = "websocket";
+    this.attempt = 0;
+    this.failuresWithoutOpen = 0;
+    this.socket = null;
+    this.source = null;
+    this.timer = null;
+    this.heartbeat = null;
+    this.stopped = false;
+    var self = this;
+    this._online = function () {
+      self._retryNow();
+    };
+    this._offline = function () {
+      self._setState("offline", {});
+    };
+    global.addEventListener("online", this._online);
+    global.addEventListener("offline", this._offline);
+  }
+
+  Connection.prototype.start = function () {
+    if (this.options.forceFallback || !("WebSocket" in global)) {
+      this._startFallback();
+    } else {
+      this._connect();
+    }
+  };
+
+  Connection.prototype.stop = function () {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this._stopHeartbeat();
+    if (this.socket) this._detach(this.socket).close(1000);
+    if (this.source) this.source.close();
+    global.removeEventListener("online", this._online);
+    global.removeEventListener("offline", this._offline);
+  };
+
+  /** Send a frame over the WebSocket. Returns false when not connected by WebSocket. */
+  Connection.prototype.send = function (frame) {
+    if (this.mode === "websocket" && this.socket && this.socket.readyState === 1) {
+      this.socket.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  };
+
+  Connection.prototype.isLive = function () {
+    return this.state === "live" || this.state === "fallback";
+  };
+
+  Connection.prototype._setState = function (state, detail) {
+    this.state = state;
+    if (this.options.onState) this.options.onState(state, Object.assign({ mode: this.mode }, detail || {}));
+  };
+
+  Connection.prototype._connect = function () {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this._setState("connecting", { attempt: this.attempt });
+    var self = this;
+    var socket;
+    try {
+      socket = new WebSocket(wsUrl(this.options.wsPath()));
+    } catch (e) {
+      this._closed(null, 1006, false);
+      return;
+    }
+    this.socket = socket;
+    var opened = false;
+    socket.onopen = function () {
+      opened = true;
+      self.openedAt = now();
+      self.lastHeard = now();
+      self.failuresWithoutOpen = 0;
+      self._setState("live", {});
+      self._startHeartbeat();
+      if (self.options.onOpen) self.options.onOpen();
+    };
+    socket.onmessage = function (event) {
+      self.lastHeard = now();
+      var frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (e) {
+        return;
+      }
+      if (frame && frame.type !== "pong" && self.options.onFrame) self.options.onFrame(frame);
+    };
+    socket.onclose = function (event) {
+      self._closed(socket, event.code, opened);
+    };
+  };
+
+  Connection.prototype._detach = function (socket) {
+    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    return socket;
+  };
+
+  Connection.prototype._closed = function (socket, code, opened) {
+    if (socket && socket !== this.socket) return;
+    this.socket = null;
+    this._stopHeartbeat();
+    if (this.stopped) return;
+    if (FATAL_CODES[code]) {
+      this.stopped = true;
+      this._setState("stopped", { code: code, reason: FATAL_CODES[code] });
+      return;
+    }
+    if (opened && now() - this.openedAt >= this.options.stableAfterMs) this.attempt = 0;
+    if (!opened) this.failuresWithoutOpen += 1;
+    if (this.failuresWithoutOpen >= this.options.fallbackAfterFailures && this.options.ssePath) {
+      this._startFallback();
+      return;
+    }
+    if (global.navigator && global.navigator.onLine === false) {
+      this._setState("offline", {});
+      return;
+    }
+    var delay = backoffDelay(this.attempt, this.options.baseDelayMs, this.options.maxDelayMs);
+    // Rate limited: never come back sooner than the cap's half.
+    if (code === 4429) delay = Math.max(delay, this.options.maxDelayMs / 2);
+    this.attempt += 1;
+    var self = this;
+    this._setState("reconnecting", { retryAt: now() + delay, delay: delay, code: code });
+    this.timer = setTimeout(function () {
+      self._connect();
+    }, delay);
+  };
+
+  Connection.prototype._retryNow = function () {
+    if (this.stopped) return;
+    if (this.mode === "websocket" && (this.state === "reconnecting" || this.state === "offline")) {
+      this.attempt = 0;
+      this._connect();
+    }
+  };
+
+  Connection.prototype._startHeartbeat = function () {
+    this._stopHeartbeat();
+    var self = this;
+    this.heartbeat = setInterval(function () {
+      if (!self.socket) return;
+      if (now() - self.lastHeard > self.options.deadAfterMs) {
+        // A silently dead connection may take minutes to report its close: drop it now.
+        var dead = self.socket;
+        self._detach(dead);
+        try {
+          dead.close(4000, "heartbeat");
+        } catch (e) {
+          /* already closing */
+        }
+        self._closed(dead, 1006, true);
+        return;
+      }
+      self.send({ type: "ping" });
+    }, this.options.heartbeatMs);
+  };
+
+  Connection.prototype._stopHeartbeat = function () {
+    clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  };
+
+  Connection.prototype._startFallback = function () {
+    if (this.stopped) return;
+    var path = this.options.ssePath && this.options.ssePath();
+    if (!path || !("EventSource" in global)) {
+      this._setState("stopped", { code: 0, reason: "This browser cannot connect for live updates." });
+      return;
+    }
+    this.mode = "sse";
+    this._setState("connecting", {});
+    var self = this;
+    var source = new EventSource(path, { withCredentials: true });
+    this.source = source;
+    source.onopen = function () {
+      self._setState("fallback", {});
+      if (self.options.onOpen) self.options.onOpen();
+    };
+    source.onmessage = function (event) {
+      var frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (e) {
+        return;
+      }
+      if (frame && self.options.onFrame) self.options.onFrame(frame);
+    };
+    // The server ends a stream it will not serve with an explicit "close" event.
+    source.addEventListener("close", function (event) {
+      var code = 0;
+      try {
+        code = JSON.parse(event.data).code;
+      } catch (e) {
+        /* no code */
+      }
+      source.close();
+      self.stopped = true;
+      self._setState("stopped", { code: code, reason: FATAL_CODES[code] || "Closed by the server." });
+    });
+    source.onerror = function () {
+      if (source.readyState === 2) {
+        self.stopped = true;
+        self._setState("stopped", { code: 0, reason: "The live stream was refused." });
+      } else {
+        // EventSource reconnects by itself and sends Last-Event-ID.
+        self._setState("reconnecting", { retryAt: now() + 3000, delay: 3000 });
+      }
+    };
+  };
+
+  // ------------------------------------------------------------------------------------------
+  // NotificationStream
+  // ------------------------------------------------------------------------------------------
+
+  var SEEN_LIMIT = 500;
+
+  /**
+   * options: onNotification(frame, {replayed}), onUnread(count), onState(state, detail),
+   *          wsPath, ssePath, ackUrl, readUrl (defaults match the project's URLs), connection options.
+   */
+  function NotificationStream(options) {
+    this.options = Object.assign(
+      {
+        wsPath: "/ws/notifications/",
+        ssePath: "/sse/notifications/",
+        ackUrl: "/api/notifications/ack/",
+        readUrl: "/api/notifications/read/",
+        storageKey: "charity.notifications",
+      },
+      options
+    );
+    var saved = store.get(this.options.storageKey, {});
+    this.lastId = saved.lastId || 0;
+    this.seen = saved.seen || [];
+    this.seenSet = new Set(this.seen);
+    this.shownMax = 0;
+    this.ackTimer = null;
+    this.synced = false;
+    var self = this;
+    this.connection = new Connection(
+      Object.assign({}, options, {
+        wsPath: function () {
+          return withQuery(self.options.wsPath, { since: self.lastId || "" });
+        },
+        ssePath: function () {
+          return withQuery(self.options.ssePath, { since: self.lastId || "" });
+        },
+        onFrame: function (frame) {
+          self._onFrame(frame);
+        },
+        onOpen: function () {
+          self.synced = false;
+        },
+        onState: options.onState,
+      })
+    );
+  }
+
+  NotificationStream.prototype.start = function () {
+    this.connection.start();
+    return this;
+  };
+
+  NotificationStream.prototype.stop = function () {
+    this.connection.stop();
+  };
+
+  NotificationStream.prototype._save = function () {
+    if (this.seen.length > SEEN_LIMIT) {
+      this.seen = this.seen.slice(-SEEN_LIMIT);
+      this.seenSet = new Set(this.seen);
+    }
+    store.set(this.options.storageKey, { lastId: this.lastId, seen: this.seen });
+  };
+
+  NotificationStream.prototype._onFrame = function (frame) {
+    if (frame.type === "notification") {
+      this._queueAck(frame.id);
+      if (this.seenSet.has(frame.id)) return;
+      this.seen.push(frame.id);
+      this.seenSet.add(frame.id);
+      this.lastId = Math.max(this.lastId, frame.id);
+      this._save();
+      if (this.options.onNotification) this.options.onNotification(frame, { replayed: !this.synced });
+    } else if (frame.type === "synced") {
+      this.synced = true;
+      this.lastId = Math.max(this.lastId, frame.last_id);
+      this._save();
+      if (this.options.onUnread) this.options.onUnread(frame.unread);
+    } else if (frame.type === "unread") {
+      if (this.options.onUnread) this.options.onUnread(frame.unread);
+    } else if (frame.type === "error" && this.options.onError) {
+      this.options.onError(frame);
+    }
+  };
+
+  NotificationStream.prototype._queueAck = function (id) {
+    this.shownMax = Math.max(this.shownMax, id);
+    if (this.ackTimer) return;
+    var self = this;
+    this.ackTimer = setTimeout(function () {
+      self.ackTimer = null;
+      var frame = { type: "ack", up_to: self.shownMax };
+      if (!self.connection.send(frame) && self.connection.mode === "sse") {
+        postJson(self.options.ackUrl, { up_to: self.shownMax }).catch(function () {});
+      }
+    }, 200);
+  };
+
+  /** Mark notifications read; resolves when the server has them. */
+  NotificationStream.prototype.markRead = function (ids) {
+    if (!ids.length) return Promise.resolve();
+    if (this.connection.send({ type: "read", ids: ids })) return Promise.resolve();
+    return postJson(this.options.readUrl, { ids: ids });
+  };
+
+  // ------------------------------------------------------------------------------------------
+  // ChatRoom
+  // ------------------------------------------------------------------------------------------
+
+  /**
+   * options: publicId, token (optional), onHistory(frame), onMessage(message, {mine}),
+   *          onPending(list of {client_id, body}), onStatus, onPresence, onTyping, onRead, onError,
+   *          onState, and connection options.
+   */
+  function ChatRoom(options) {
+    this.options = Object.assign(
+      {
+        wsPath: "/ws/help-requests/" + options.publicId + "/",
+        ssePath: "/sse/help-requests/" + options.publicId + "/",
+        postUrl: "/api/help-requests/" + options.publicId + "/messages/",
+        readUrl: "/api/help-requests/" + options.publicId + "/read/",
+        storageKey: "charity.chat." + options.publicId,
+        typingEveryMs: 2000,
+      },
+      options
+    );
+    var saved = store.get(this.options.storageKey, {});
+    this.lastId = saved.lastId || 0;
+    this.outbox = saved.outbox || [];
+    this.mine = new Set(saved.mine || []);
+    this.seen = new Set();
+    this.lastTyping = 0;
+    var self = this;
+    this.connection = new Connection(
+      Object.assign({}, options, {
+        wsPath: function () {
+          return withQuery(self.options.wsPath, { after: self.lastId || "", token: self.options.token || "" });
+        },
+        ssePath: function () {
+          return withQuery(self.options.ssePath, { after: self.lastId || "", token: self.options.token || "" });
+        },
+        onFrame: function (frame) {
+          self._onFrame(frame);
+        },
+        onState: options.onState,
+      })
+    );
+  }
+
+  ChatRoom.prototype.start = function () {
+    this.connection.start();
+    if (this.outbox.length && this.options.onPending) this.options.onPending(this.outbox.slice());
+    return this;
+  };
+
+  ChatRoom.prototype.stop = function () {
+    this.connection.stop();
+  };
+
+  ChatRoom.prototype._save = function () {
+    store.set(this.options.storageKey, {
+      lastId: this.lastId,
+      outbox: this.outbox,
+      mine: Array.from(this.mine).slice(-200),
+    });
+  };
+
+  ChatRoom.prototype._onFrame = function (frame) {
+    var options = this.options;
+    if (frame.type === "history") {
+      if (options.onHistory) options.onHistory(frame);
+      var self = this;
+      frame.messages.forEach(function (message) {
+        self._accept(message);
+      });
+      this._flush();
+    } else if (frame.type === "message") {
+      this._accept(frame);
+    } else if (frame.type === "status" && options.onStatus) {
+      options.onStatus(frame);
+    } else if (frame.type === "presence" && options.onPresence) {
+      options.onPresence(frame);
+    } else if (frame.type === "typing" && options.onTyping) {
+      options.onTyping(frame);
+    } else if (frame.type === "read" && options.onRead) {
+      options.onRead(frame);
+    } else if (frame.type === "error" && options.onError) {
+      options.onError(frame);
+    }
+  };
+
+  ChatRoom.prototype._accept = function (message) {
+    if (this.seen.has(message.id)) return;
+    this.seen.add(message.id);
+    this.lastId = Math.max(this.lastId, message.id);
+    var mine = false;
+    if (message.client_id) {
+      var before = this.outbox.length;
+      this.outbox = this.outbox.filter(function (item) {
+        return item.client_id !== message.client_id;
+      });
+      if (before !== this.outbox.length) this.mine.add(message.client_id);
+      mine = this.mine.has(message.client_id);
+    }
+    this._save();
+    if (this.options.onMessage) this.options.onMessage(message, { mine: mine });
+    if (this.options.onPending) this.options.onPending(this.outbox.slice());
+  };
+
+  /** Queue a message; it is sent now if connected, else on reconnect. Returns its client_id. */
+  ChatRoom.prototype.send = function (body) {
+    var item = { client_id: uuid(), body: body };
+    this.outbox.push(item);
+    this.mine.add(item.client_id);
+    this._save();
+    if (this.options.onPending) this.options.onPending(this.outbox.slice());
+    this._sendOne(item);
+    return item.client_id;
+  };
+
+  ChatRoom.prototype._sendOne = function (item) {
+    var frame = { type: "message", body: item.body, client_id: item.client_id };
+    if (this.connection.send(frame)) return;
+    if (this.connection.mode === "sse" && this.connection.state === "fallback") {
+      var self = this;
+      postJson(this.options.postUrl, { body: item.body, client_id: item.client_id })
+        .then(function (message) {
+          if (message && message.id) self._accept(Object.assign({ type: "message" }, message));
+        })
+        .catch(function (error) {
+          // 4xx: the server refused it for good (e.g. room closed); drop it and say why.
+          if (error.status && error.status < 500) {
+            self.outbox = self.outbox.filter(function (other) {
+              return other.client_id !== item.client_id;
+            });
+            self._save();
+            if (self.options.onPending) self.options.onPending(self.outbox.slice());
+            if (self.options.onError) self.options.onError({ type: "error", code: "refused", detail: error.data });
+          }
+        });
+    }
+  };
+
+  ChatRoom.prototype._flush = function () {
+    var self = this;
+    this.outbox.slice().forEach(function (item) {
+      self._sendOne(item);
+    });
+  };
+
+  /** Tell the others this person is typing (throttled; dropped when not connected). */
+  ChatRoom.prototype.typing = function () {
+    if (now() - this.lastTyping < this.options.typingEveryMs) return;
+    this.lastTyping = now();
+    this.connection.send({ type: "typing" });
+  };
+
+  ChatRoom.prototype.markRead = function (upTo) {
+    if (!upTo) return;
+    if (!this.connection.send({ type: "read", up_to: upTo }) && this.connection.mode === "sse") {
+      postJson(this.options.readUrl, { up_to: upTo }).catch(function () {});
+    }
+  };
+
+  global.CharityRealtime = {
+    Connection: Connection,
+    NotificationStream: NotificationStream,
+    ChatRoom: ChatRoom,
+    backoffDelay: backoffDelay,
+    postJson: postJson,
+  };
+})(window);

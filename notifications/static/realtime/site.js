@@ -1,0 +1,121 @@
+/*
+ * site.js: what every page of the site does with the real-time client (realtime.js):
+ * the connection indicator, the notification bell, toasts, and the live /notifications/ list.
+ * Pages opt in through data attributes on <body>; user text is always inserted as text.
+ */
+(function (global) {
+  "use strict";
+
+  var Realtime = global.CharityRealtime;
+  var body = document.body;
+
+  var STATE_TEXT = {
+    idle: "Starting…",
+    connecting: "Connecting…",
+    live: "Live",
+    fallback: "Live (fallback mode)",
+    reconnecting: "Reconnecting…",
+    offline: "Offline",
+    stopped: "Not connected",
+  };
+
+  /** Show a connection state in an element: text for people, data-state for styles and tests. */
+  function showState(element, state, detail) {
+    if (!element) return;
+    element.dataset.state = state;
+    element.dataset.mode = detail && detail.mode ? detail.mode : "";
+    var text = STATE_TEXT[state] || state;
+    if (state === "reconnecting" && detail && detail.retryAt) {
+      var seconds = Math.max(1, Math.round((detail.retryAt - Date.now()) / 1000));
+      text = "Reconnecting in " + seconds + " s…";
+    }
+    if (state === "stopped" && detail && detail.reason) text = detail.reason;
+    element.textContent = text;
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function toast(frame, stream) {
+    var container = document.getElementById("rt-toasts");
+    if (!container) return;
+    var critical = frame.priority === "critical";
+    var node = el("div", "toast" + (critical ? " toast-critical" : ""));
+    node.setAttribute("role", critical ? "alert" : "status");
+    node.dataset.notificationId = frame.id;
+    node.appendChild(el("strong", "toast-title", frame.title));
+    if (frame.body) node.appendChild(el("p", "toast-body", frame.body));
+    var dismiss = el("button", "toast-dismiss", "Dismiss");
+    dismiss.type = "button";
+    dismiss.addEventListener("click", function () {
+      node.remove();
+      stream.markRead([frame.id]);
+    });
+    node.appendChild(dismiss);
+    container.appendChild(node);
+    // Critical notifications stay until dismissed; routine ones fade after a while (still unread).
+    if (!critical) {
+      setTimeout(function () {
+        node.remove();
+      }, 8000);
+    }
+  }
+
+  function listItem(frame) {
+    var item = el("li", "notification unread" + (frame.priority === "critical" ? " critical" : ""));
+    item.dataset.notificationId = frame.id;
+    item.appendChild(el("strong", "notification-title", frame.title));
+    if (frame.body) item.appendChild(el("span", "notification-body", " — " + frame.body));
+    return item;
+  }
+
+  function setUnread(count) {
+    var bell = document.getElementById("rt-bell-count");
+    if (!bell) return;
+    bell.textContent = String(count);
+    bell.dataset.count = String(count);
+    bell.hidden = count === 0;
+  }
+
+  function start() {
+    if (!Realtime || body.dataset.authenticated !== "true") return null;
+    var indicator = document.getElementById("rt-status");
+    var list = document.getElementById("rt-notification-list");
+    var stream = new Realtime.NotificationStream({
+      forceFallback: body.dataset.forceFallback === "true",
+      onState: function (state, detail) {
+        showState(indicator, state, detail);
+      },
+      onUnread: setUnread,
+      onNotification: function (frame, info) {
+        if (list && !list.querySelector('[data-notification-id="' + frame.id + '"]')) {
+          var empty = list.querySelector(".empty");
+          if (empty) empty.remove();
+          list.insertBefore(listItem(frame), list.firstChild);
+        }
+        // Replayed ones were missed while away: toast only live ones and critical ones.
+        if (!info.replayed || frame.priority === "critical") toast(frame, stream);
+        document.dispatchEvent(new CustomEvent("charity:notification", { detail: frame }));
+      },
+    });
+    global.charityNotifications = stream.start();
+    var markAll = document.getElementById("rt-mark-all-read");
+    if (markAll) {
+      markAll.addEventListener("click", function () {
+        Realtime.postJson("/api/notifications/read-all/", {}).then(function () {
+          document.querySelectorAll(".notification.unread").forEach(function (node) {
+            node.classList.remove("unread");
+          });
+        });
+      });
+    }
+    return stream;
+  }
+
+  global.CharitySite = { showState: showState, el: el };
+  start();
+})(window);

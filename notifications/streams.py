@@ -1,0 +1,42 @@
+"""What the notification socket and the notification SSE stream share: groups and the replay read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from charity import groups
+from charity.roles import Role
+from notifications import selectors
+from notifications.app_settings import app_settings
+from notifications.models import Notification
+
+
+def notification_groups(*, user_id: int, roles: frozenset[Role]) -> list[str]:
+    """The groups a person's notification stream listens on: their own, each role's, everyone's."""
+    return [groups.user_group(user_id), groups.everyone_group()] + [groups.role_group(role) for role in sorted(roles)]
+
+
+@dataclass(frozen=True)
+class Replay:
+    notifications: list[Notification]
+    unread: int
+    last_id: int
+
+
+def replay_read(*, user_id: int, since: int | None) -> Replay:
+    """The replay and sync state of a stream that (re)connects; read only after joining the groups."""
+    notifications = selectors.notifications_for_replay(user_id=user_id, since=since, limit=app_settings.REPLAY_LIMIT)
+    unread, last_id = selectors.notification_sync_state(user_id=user_id)
+    if len(notifications) == app_settings.REPLAY_LIMIT:
+        # Cut short: report the last id actually sent so a resuming client asks for the rest.
+        last_id = notifications[-1].pk
+    return Replay(notifications=notifications, unread=unread, last_id=max(last_id, since or 0))
+
+
+def parse_since(raw: str | None) -> tuple[int | None, str | None]:
+    """``since`` from a query string or Last-Event-ID: ``(value, error message)``."""
+    if raw is None or raw == "":
+        return None, None
+    if not raw.isdigit() or len(raw) > 18:
+        return None, "since must be a non-negative integer id; replaying everything unacknowledged."
+    return int(raw), None

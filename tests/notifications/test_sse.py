@@ -1,0 +1,130 @@
+"""The Server-Sent Events fallback of the notification stream."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import ApplicationCommunicator
+
+from notifications import api
+from tests.conftest import session_cookie_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class SseClient:
+    def __init__(self, communicator: ApplicationCommunicator) -> None:
+        self.communicator = communicator
+        self.buffer = ""
+        self.status: int | None = None
+        self.headers: dict[bytes, bytes] = {}
+
+    async def start(self) -> None:
+        await self.communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+        start = await self.communicator.receive_output(timeout=5)
+        assert start["type"] == "http.response.start"
+        self.status = start["status"]
+        self.headers = dict(start["headers"])
+
+    async def event(self, timeout: float = 3) -> dict[str, Any]:
+        """The next event that is not a comment: ``{"id":..., "event":..., "data": parsed}``."""
+        while "\n\n" not in self.buffer:
+            message = await self.communicator.receive_output(timeout=timeout)
+            assert message["type"] == "http.response.body"
+            self.buffer += message["body"].decode()
+            if not message.get("more_body", False) and "\n\n" not in self.buffer:
+                raise AssertionError("stream ended")
+        block, self.buffer = self.buffer.split("\n\n", 1)
+        fields: dict[str, Any] = {}
+        for line in block.split("\n"):
+            if line.startswith(":"):
+                continue
+            key, _, value = line.partition(": ")
+            fields[key] = value
+        if not fields:
+            return await self.event(timeout)
+        fields["data"] = json.loads(fields["data"])
+        return fields
+
+    async def close(self) -> None:
+        await self.communicator.send_input({"type": "http.disconnect"})
+        await self.communicator.wait(timeout=2)
+
+
+async def open_stream(path: str, *, user: Any = None, last_event_id: str | None = None) -> SseClient:
+    from charity.asgi import application
+
+    path, _, query = path.partition("?")
+    headers = [(b"host", b"localhost")]
+    if user is not None:
+        headers.append((b"cookie", (await database_sync_to_async(session_cookie_for)(user)).encode()))
+    if last_event_id is not None:
+        headers.append((b"last-event-id", last_event_id.encode()))
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "headers": headers,
+        "scheme": "http",
+        "server": ("localhost", 80),
+        "client": ("127.0.0.1", 5000),
+    }
+    client = SseClient(ApplicationCommunicator(application, scope))
+    await client.start()
+    return client
+
+
+async def test_anonymous_stream_ends_with_a_4401_close_event() -> None:
+    client = await open_stream("/sse/notifications/")
+    event = await client.event()
+    assert event["event"] == "close" and event["data"] == {"code": 4401}
+
+
+async def test_stream_replays_then_syncs_then_goes_live(make_user: Any) -> None:
+    user = await database_sync_to_async(make_user)()
+    first = await api.anotify_user(user, kind="test.sse", title="missed")
+    client = await open_stream("/sse/notifications/", user=user)
+    assert client.status == 200 and client.headers[b"content-type"].startswith(b"text/event-stream")
+    replayed = await client.event()
+    assert replayed["id"] == str(first.pk) and replayed["data"]["title"] == "missed"
+    synced = await client.event()
+    assert synced["data"] == {"type": "synced", "last_id": first.pk, "unread": 1}
+    live = await api.anotify_user(user, kind="test.sse", title="live")
+    event = await client.event()
+    assert event["id"] == str(live.pk) and event["data"]["type"] == "notification"
+    await client.close()
+
+
+async def test_last_event_id_resumes_after_that_id(make_user: Any) -> None:
+    from notifications.models import Recipient
+
+    user = await database_sync_to_async(make_user)()
+    ids = [(await api.anotify_user(user, kind="test.sse", title=f"n{i}")).pk for i in range(3)]
+    await database_sync_to_async(lambda: Recipient.objects.update(delivered_at="2026-01-01T00:00Z"))()
+    client = await open_stream("/sse/notifications/?since=0", user=user, last_event_id=str(ids[0]))
+    events = [await client.event() for _ in range(3)]
+    assert [event["data"].get("id") for event in events[:2]] == ids[1:]
+    assert events[2]["data"]["type"] == "synced"
+    await client.close()
+
+
+async def test_read_over_http_updates_the_stream_unread_count(make_user: Any) -> None:
+    from django.test import AsyncClient
+
+    user = await database_sync_to_async(make_user)()
+    sent = await api.anotify_user(user, kind="test.sse", title="x")
+    client = await open_stream("/sse/notifications/", user=user)
+    await client.event()
+    await client.event()
+    http = AsyncClient()
+    await http.aforce_login(user)
+    response = await http.post("/api/notifications/read/", {"ids": [sent.pk]}, content_type="application/json")
+    assert response.status_code == 200 and response.json() == {"count": 1}
+    assert (await client.event())["data"] == {"type": "unread", "unread": 0}
+    await client.close()
