@@ -372,6 +372,7 @@
     this.shownMax = 0;
     this.ackTimer = null;
     this.synced = false;
+    this.unread = 0;
     var self = this;
     this.connection = new Connection(
       Object.assign({}, options, {
@@ -418,16 +419,23 @@
       this.lastId = Math.max(this.lastId, frame.id);
       this._save();
       if (this.options.onNotification) this.options.onNotification(frame, { replayed: !this.synced });
+      // A live one is new and unread; replayed ones are already in synced's count.
+      if (this.synced) this._setUnread(this.unread + 1);
     } else if (frame.type === "synced") {
       this.synced = true;
       this.lastId = Math.max(this.lastId, frame.last_id);
       this._save();
-      if (this.options.onUnread) this.options.onUnread(frame.unread);
+      this._setUnread(frame.unread);
     } else if (frame.type === "unread") {
-      if (this.options.onUnread) this.options.onUnread(frame.unread);
+      this._setUnread(frame.unread);
     } else if (frame.type === "error" && this.options.onError) {
       this.options.onError(frame);
     }
+  };
+
+  NotificationStream.prototype._setUnread = function (count) {
+    this.unread = count;
+    if (this.options.onUnread) this.options.onUnread(count);
   };
 
   NotificationStream.prototype._queueAck = function (id) {

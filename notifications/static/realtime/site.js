@@ -40,6 +40,8 @@
     return node;
   }
 
+  var MAX_ROUTINE_TOASTS = 5;
+
   function toast(frame, stream) {
     var container = document.getElementById("rt-toasts");
     if (!container) return;
@@ -57,6 +59,8 @@
     });
     node.appendChild(dismiss);
     container.appendChild(node);
+    var routine = container.querySelectorAll(".toast:not(.toast-critical)");
+    for (var i = 0; i < routine.length - MAX_ROUTINE_TOASTS; i++) routine[i].remove();
     // Critical notifications stay until dismissed; routine ones fade after a while (still unread).
     if (!critical) {
       setTimeout(function () {
@@ -91,14 +95,15 @@
         showState(indicator, state, detail);
       },
       onUnread: setUnread,
-      onNotification: function (frame, info) {
+      onNotification: function (frame) {
         if (list && !list.querySelector('[data-notification-id="' + frame.id + '"]')) {
           var empty = list.querySelector(".empty");
           if (empty) empty.remove();
           list.insertBefore(listItem(frame), list.firstChild);
         }
-        // Replayed ones were missed while away: toast only live ones and critical ones.
-        if (!info.replayed || frame.priority === "critical") toast(frame, stream);
+        // Each id reaches this tab once (the stream de-duplicates across pages), so missed ones
+        // are shown on arrival too; routine toasts beyond the last few are dropped, critical never.
+        toast(frame, stream);
         document.dispatchEvent(new CustomEvent("charity:notification", { detail: frame }));
       },
     });

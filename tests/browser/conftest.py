@@ -1,0 +1,134 @@
+"""Browser tests: headless Chromium from Debian's packages, driven by Playwright.
+
+Never downloads a browser: Playwright launches the system Chromium (``CHROMIUM_PATH``, default
+``/usr/bin/chromium``). The pages are served by real daphne processes (scale-out pass only).
+Playwright's async API is used so the tests' own database work runs as in every other async test
+(through ``database_sync_to_async``), never inside a foreign event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# The flags this machine kind needs: no sandbox as root, and no background calls to Google's hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package (.ci/run does).")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def new_context(browser: Browser) -> AsyncIterator[Callable[..., Awaitable[BrowserContext]]]:
+    """Fresh browser profiles (separate cookies and storage), closed at the end of the test."""
+    contexts: list[BrowserContext] = []
+
+    async def make(**kwargs: Any) -> BrowserContext:
+        context = await browser.new_context(**kwargs)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        await context.close()
+
+
+@pytest.fixture
+def server(daphne_servers: Callable[..., Any]) -> Any:
+    return daphne_servers(1)[0]
+
+
+async def log_in(page: Page, base_url: str, username: str, password: str = "pw-for-tests-1") -> None:  # noqa: S107
+    """Log in through Django's own login form, as a person would."""
+    await page.goto(f"{base_url}/accounts/login/")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base_url}/")
+
+
+async def wait_live(page: Page) -> None:
+    await page.wait_for_selector("#rt-status[data-state='live'], #rt-status[data-state='fallback']")
+
+
+async def screenshot(page: Page, name: str) -> None:
+    """Keep a picture of a main page under docs/ (refreshed by each scale-out run)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+class WebSocketBlockingProxy:
+    """A corporate proxy in miniature: forwards HTTP to the server, refuses WebSocket upgrades."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = 0
+        self.refused = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            writer.close()
+            return
+        if b"upgrade: websocket" in head.lower():
+            self.refused += 1
+            writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        up_writer.write(head)
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+@pytest.fixture
+async def blocking_proxy(server: Any) -> AsyncIterator[WebSocketBlockingProxy]:
+    proxy = WebSocketBlockingProxy(server.port)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
