@@ -62,7 +62,7 @@ def server(daphne_servers: Callable[..., Any]) -> Any:
     return daphne_servers(1)[0]
 
 
-async def log_in(page: Page, base_url: str, username: str, password: str = "pw-for-tests-1") -> None:  # noqa: S107
+async def log_in(page: Page, base_url: str, username: str, password: str = "pw-for-tests-1") -> None:
     """Log in through Django's own login form, as a person would."""
     await page.goto(f"{base_url}/accounts/login/")
     await page.fill("input[name=username]", username)
