@@ -58,6 +58,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "notifications",
     "chat",
+    "donations",
+    "shifts",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -200,3 +203,8 @@ LOGGING = {
 NOTIFICATIONS_DEFAULT_TTL = int(os.environ.get("NOTIFICATIONS_DEFAULT_TTL", str(7 * 24 * 3600)))
 NOTIFICATIONS_CRITICAL_TTL = int(os.environ.get("NOTIFICATIONS_CRITICAL_TTL", str(30 * 24 * 3600)))
 NOTIFICATIONS_HEARTBEAT_TIMEOUT = float(os.environ.get("NOTIFICATIONS_HEARTBEAT_TIMEOUT", "90"))
+
+# Seconds the simulated payment processor waits before each step (received → processing → confirmed).
+DONATIONS_PROCESSOR_DELAYS = tuple(
+    float(delay) for delay in os.environ.get("DONATIONS_PROCESSOR_DELAYS", "1.5,2.5").split(",") if delay
+)

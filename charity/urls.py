@@ -9,4 +9,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("notifications.urls")),
     path("", include("chat.urls")),
+    path("", include("donations.urls")),
+    path("", include("shifts.urls")),
 ]

@@ -77,6 +77,11 @@ class NotificationConsumer(JsonSocketConsumer):
         if not self._closing:
             await self.send_frame(events.unread_frame(event["unread"]))
 
+    async def dashboard_activity(self, event: dict[str, Any]) -> None:
+        """A line of the staff activity feed (only sockets subscribed to ``dashboard`` are in its group)."""
+        if not self._closing and "dashboard" in self.topics:
+            await self.send_frame({"type": "activity", "activity": event["activity"]})
+
     def _is_muted(self, kind: str) -> bool:
         return any(kind == topic or kind.startswith(topic + ".") for topic in self.muted)
 

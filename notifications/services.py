@@ -5,12 +5,13 @@ Only this module sends notification events, and only after the transaction commi
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -33,7 +34,7 @@ class NotificationError(ValueError):
 
 
 def _validate(*, kind: str, title: str, body: str, data: Any, priority: str, ttl: int | timedelta | None) -> timedelta:
-    if not isinstance(kind, str) or not KIND_RE.match(kind) or len(kind) > 100:
+    if not isinstance(kind, str) or not KIND_RE.fullmatch(kind) or len(kind) > 100:
         raise NotificationError(f"kind must be dotted lowercase words like 'donation.confirmed', got {kind!r}.")
     if not isinstance(title, str) or not title.strip() or len(title) > 200:
         raise NotificationError("title must be a non-empty string of at most 200 characters.")
@@ -42,15 +43,22 @@ def _validate(*, kind: str, title: str, body: str, data: Any, priority: str, ttl
     if not isinstance(data, dict):
         raise NotificationError("data must be a JSON object (a dict).")
     try:
-        DjangoJSONEncoder().encode(data)
-    except (TypeError, ValueError) as exc:
+        # The encoding the JSONField stores and encode_frame sends: plain JSON, without NaN or
+        # Infinity (which jsonb and browsers refuse), so what passes here can be saved and sent.
+        json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise NotificationError(f"data must be JSON-serialisable: {exc}") from exc
     if priority not in Priority.values:
         raise NotificationError(f"priority must be one of {Priority.values}, got {priority!r}.")
     if ttl is None:
         seconds = app_settings.CRITICAL_TTL if priority == Priority.CRITICAL else app_settings.DEFAULT_TTL
         return timedelta(seconds=seconds)
-    lifetime = ttl if isinstance(ttl, timedelta) else timedelta(seconds=ttl)
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float | timedelta):
+        raise NotificationError(f"ttl must be seconds or a timedelta, got {ttl!r}.")
+    try:
+        lifetime = ttl if isinstance(ttl, timedelta) else timedelta(seconds=ttl)
+    except (OverflowError, ValueError) as exc:
+        raise NotificationError(f"ttl is out of range: {exc}") from exc
     if lifetime <= timedelta(0):
         raise NotificationError("ttl must be positive.")
     return lifetime
@@ -70,7 +78,10 @@ def _serialize_id_allocation() -> None:
 
 def _fan_out(notification: Notification, audience: Audience) -> int:
     """Insert one Recipient row per recipient in a single INSERT … SELECT; returns how many."""
-    users_sql, users_params = audience.user_ids_queryset().query.sql_with_params()
+    try:
+        users_sql, users_params = audience.user_ids_queryset().query.sql_with_params()
+    except EmptyResultSet:  # an empty list of users: nobody to add
+        return 0
     table = connection.ops.quote_name(Recipient._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -97,6 +108,10 @@ def notification_create(
     data = {} if data is None else data
     lifetime = _validate(kind=kind, title=title, body=body, data=data, priority=priority, ttl=ttl)
     now = timezone.now()
+    try:
+        expires_at = now + lifetime
+    except OverflowError as exc:
+        raise NotificationError("ttl is too long: the expiry would be past the end of the calendar.") from exc
     with transaction.atomic():
         _serialize_id_allocation()
         notification = Notification.objects.create(
@@ -107,7 +122,7 @@ def notification_create(
             priority=priority,
             audience=audience.label,
             created_at=now,
-            expires_at=now + lifetime,
+            expires_at=expires_at,
         )
         notification.recipient_count = _fan_out(notification, audience)
         Notification.objects.filter(pk=notification.pk).update(recipient_count=notification.recipient_count)

@@ -59,7 +59,7 @@ async def new_context(browser: Browser) -> AsyncIterator[Callable[..., Awaitable
 
 @pytest.fixture
 def server(daphne_servers: Callable[..., Any]) -> Any:
-    return daphne_servers(1)[0]
+    return daphne_servers(1, env={"DONATIONS_PROCESSOR_DELAYS": "0.5,0.5"})[0]
 
 
 async def log_in(page: Page, base_url: str, username: str, password: str = "pw-for-tests-1") -> None:
@@ -67,7 +67,7 @@ async def log_in(page: Page, base_url: str, username: str, password: str = "pw-f
     await page.goto(f"{base_url}/accounts/login/")
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", password)
-    await page.click("button[type=submit]")
+    await page.locator("#main").get_by_role("button", name="Log in").click()
     await page.wait_for_url(f"{base_url}/")
 
 

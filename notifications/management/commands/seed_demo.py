@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from charity.roles import GROUP_ROLES, Role
 from notifications import api
 from notifications.models import Notification
+from shifts.models import Shift
 
 DEMO_PASSWORD = "charity-demo"  # noqa: S105 (printed for the demo on purpose)
 DEMO_USERS: list[tuple[str, Role]] = [
@@ -38,6 +41,12 @@ class Command(BaseCommand):
                 user.save()
                 if role in role_groups:
                     user.groups.add(role_groups[role])
+        if not Shift.objects.exists():
+            start = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
+            shift = Shift.objects.create(
+                title="Food bank", location="Church hall", starts_at=start, ends_at=start + timedelta(hours=3)
+            )
+            shift.volunteers.set(User.objects.filter(username__in=["vera", "victor"]))
         if not Notification.objects.exists():
             api.notify_all(kind="system.welcome", title="Welcome to the charity's live updates")
             api.notify_role(Role.VOLUNTEER, kind="shift.changed", title="Saturday's food bank shift starts at 10:00")
