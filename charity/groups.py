@@ -32,3 +32,13 @@ def help_request_group(public_id: UUID | str) -> str:
 def topic_group(topic: str) -> str:
     """Group for a named live topic such as ``dashboard``."""
     return f"topic.{topic}"
+
+
+def help_request_queue_group() -> str:
+    """Volunteers' and staff's live queue of help requests (waiting and assigned)."""
+    return "help_requests.queue"
+
+
+def control_group(user_id: int) -> str:
+    """Every socket of one logged-in person, for access changes (logout, deactivation, role change)."""
+    return f"control.{int(user_id)}"

@@ -55,3 +55,11 @@ def users_with_role(role: Role | str) -> QuerySet[Any]:
     if role in GROUP_ROLES:
         return users.filter(groups__name=role.value)
     raise ValueError(f"Role {role!s} has no accounts.")
+
+
+def primary_role(roles: frozenset[Role]) -> str:
+    """One role to label a person by in logs and the control room: staff > volunteer > donor > visitor."""
+    for role in (Role.STAFF, Role.VOLUNTEER, Role.DONOR, Role.VISITOR):
+        if role in roles:
+            return role.value
+    return ""

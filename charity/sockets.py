@@ -9,7 +9,15 @@ It does the bookkeeping every socket needs and nothing domain-specific:
   unless a limit says so;
 * ``ping`` → ``pong`` and a server-side heartbeat that closes sockets that stay silent (4408);
 * group membership, re-joined periodically so a Redis restart or ``group_expiry`` does not
-  silently detach a long-lived socket.
+  silently detach a long-lived socket;
+* admission (``admit()``, called by subclasses once they know who is connecting): the
+  per-process ceiling, the connection rate per person and per address, the per-person socket
+  limit, and registration in the cross-process socket registry; and a per-socket frame rate limit;
+* revocation: every logged-in socket listens on its person's control group, and re-checks its
+  access (``recheck_access()``) when told to (logout, deactivation, role change, unassignment).
+
+Connection events are logged with user, role and close code; never with message bodies, tokens
+or session ids.
 """
 
 from __future__ import annotations
@@ -22,10 +30,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework import serializers
 
+from charity import groups, registry
+from charity.app_settings import app_settings as limits_settings
 from charity.frames import Frame, PingFrame
+from charity.limits import TokenBucket, client_ip, connection_allowed
 from notifications.app_settings import app_settings
 
 logger = logging.getLogger("charity.sockets")
@@ -51,6 +63,7 @@ class ErrorCode:
     TOO_LARGE = "too_large"
     FORBIDDEN = "forbidden"
     CONFLICT = "conflict"
+    RATE_LIMITED = "rate_limited"
 
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
@@ -69,6 +82,10 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     #: Client frame type → validator. Only these types are ever dispatched.
     frame_validators: ClassVar[dict[str, type[Frame]]] = {"ping": PingFrame}
+    #: Frame types that do not count against the frame rate limit (they have their own throttle).
+    unmetered_types: ClassVar[frozenset[str]] = frozenset({"ping"})
+    #: Name of this kind of socket in logs and in the registry.
+    endpoint: ClassVar[str] = "socket"
 
     joined_groups: list[str]
     _heartbeat: asyncio.Task[None] | None = None
@@ -78,6 +95,65 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self.joined_groups = []
         self._last_heard = time.monotonic()
         self._closing = False
+        self._entry: registry.SocketEntry | None = None
+        self._role = ""
+        self._bucket = TokenBucket(rate=limits_settings.MESSAGE_RATE, burst=limits_settings.MESSAGE_BURST)
+        self._violations: list[float] = []
+
+    # -- admission --------------------------------------------------------------------------------
+
+    async def admit(self, *, user_id: int | None, username: str, role: str, rate_key: str) -> bool:
+        """Apply the connection limits and register the socket. False: refused and closed with 4429.
+
+        ``rate_key`` identifies the person for the connection rate (``user:<id>`` or a hash of the
+        help request's token); the client address gets a looser limit of its own.
+        """
+        self._role = role
+        reason = None
+        if registry.local_socket_count() >= limits_settings.SOCKETS_PER_PROCESS:
+            reason = "This server is full; try again shortly."
+        else:
+            keys = [
+                (rate_key, limits_settings.CONNECTIONS_PER_KEY),
+                (f"ip:{client_ip(self.scope)}", limits_settings.CONNECTIONS_PER_IP),
+            ]
+            if not await sync_to_async(connection_allowed, thread_sensitive=False)(keys):
+                reason = "Too many new connections; slow down."
+            elif (
+                user_id is not None
+                and await registry.get_registry().auser_socket_count(user_id) >= limits_settings.SOCKETS_PER_USER
+            ):
+                reason = "Too many open connections for one person; close some tabs."
+        if reason is not None:
+            logger.warning("socket refused endpoint=%s user=%s role=%s code=4429", self.endpoint, user_id, role)
+            await self.send_error(ErrorCode.RATE_LIMITED, reason)
+            await self.close_with(CloseCode.RATE_LIMITED)
+            return False
+        self._entry = registry.SocketEntry(
+            channel=self.channel_name,
+            endpoint=self.endpoint,
+            role=role,
+            user_id=user_id,
+            username=username,
+            since=time.time(),
+        )
+        registry.count_open(+1)
+        try:
+            await registry.get_registry().aregister(self._entry)
+        except Exception:  # the registry is bookkeeping: never refuse a socket because Redis blinked
+            logger.warning("socket registry unavailable", exc_info=True)
+        if user_id is not None:
+            await self.join_groups([groups.control_group(user_id)])
+        logger.info("socket open endpoint=%s user=%s role=%s", self.endpoint, user_id, role)
+        return True
+
+    async def access_revoke(self, event: dict[str, Any]) -> None:
+        """The person's access changed somewhere (any process): check again, close or downgrade."""
+        if not self._closing:
+            await self.recheck_access()
+
+    async def recheck_access(self) -> None:
+        """Subclasses re-evaluate who may stay; the default keeps the socket."""
 
     # -- groups -----------------------------------------------------------------------------------
 
@@ -115,6 +191,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
                 try:
                     for group in list(self.joined_groups):
                         await self.channel_layer.group_add(group, self.channel_name)
+                    if self._entry is not None:
+                        await registry.get_registry().arefresh(self._entry)
                 except Exception:  # the layer is down; try again next tick, never kill the socket
                     logger.warning("group refresh failed", exc_info=True)
 
@@ -132,6 +210,18 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             with contextlib.suppress(Exception):
                 await self.channel_layer.group_discard(group, self.channel_name)
         self.joined_groups = []
+        if self._entry is not None:
+            registry.count_open(-1)
+            with contextlib.suppress(Exception):
+                await registry.get_registry().aunregister(self._entry)
+            logger.info(
+                "socket closed endpoint=%s user=%s role=%s code=%s",
+                self.endpoint,
+                self._entry.user_id,
+                self._role,
+                code,
+            )
+            self._entry = None
         await self.on_disconnect(code)
 
     async def on_disconnect(self, code: int) -> None:
@@ -155,26 +245,35 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self._last_heard = time.monotonic()
         if self._closing:
             return
+        # Every frame costs a token, garbage included; unmetered types get theirs back below.
+        metered = self._bucket.take()
         if text_data is None:
             size = len(bytes_data or b"")
             if size > app_settings.MAX_FRAME_BYTES:
                 await self._too_large(size)
-                return
-            await self.send_error(ErrorCode.BINARY_UNSUPPORTED, "Frames must be JSON text.")
+            elif not metered:
+                await self._rate_limited()
+            else:
+                await self.send_error(ErrorCode.BINARY_UNSUPPORTED, "Frames must be JSON text.")
             return
         size = len(text_data.encode("utf-8", "surrogatepass"))
         if size > app_settings.MAX_FRAME_BYTES:
             await self._too_large(size)
             return
-        try:
-            payload = json.loads(text_data)
-        except (ValueError, RecursionError):
+        payload = _parse(text_data)
+        frame_type = payload.get("type") if isinstance(payload, dict) else None
+        if isinstance(frame_type, str) and frame_type in self.unmetered_types:
+            if metered:
+                self._bucket.refund()
+        elif not metered:
+            await self._rate_limited()
+            return
+        if payload is _NOT_JSON:
             await self.send_error(ErrorCode.BAD_JSON, "Frame is not valid JSON.")
             return
-        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        if not isinstance(frame_type, str):
             await self.send_error(ErrorCode.BAD_FRAME, 'A frame is a JSON object with a string "type".')
             return
-        frame_type: str = payload["type"]
         validator = self.frame_validators.get(frame_type)
         if validator is None:
             await self.send_error(
@@ -188,6 +287,16 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         handler: Handler = getattr(self, "handle_" + frame_type.replace(".", "_"))
         await handler(dict(serializer.validated_data))
 
+    async def _rate_limited(self) -> None:
+        now = time.monotonic()
+        self._violations = [when for when in self._violations if now - when < 60] + [now]
+        if len(self._violations) > limits_settings.MESSAGE_VIOLATIONS_BEFORE_CLOSE:
+            logger.warning("socket flooding endpoint=%s user=%s; closing 4429", self.endpoint, self.log_identity())
+            await self.send_error(ErrorCode.RATE_LIMITED, "Too many frames; closing.")
+            await self.close_with(CloseCode.RATE_LIMITED)
+            return
+        await self.send_error(ErrorCode.RATE_LIMITED, "Too many frames; slow down.")
+
     async def _too_large(self, size: int) -> None:
         limit = app_settings.MAX_FRAME_BYTES
         await self.send_error(ErrorCode.TOO_LARGE, f"Frame of {size} bytes is over the {limit}-byte limit.")
@@ -195,6 +304,16 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     async def handle_ping(self, frame: dict[str, Any]) -> None:
         await self.send_frame({"type": "pong"})
+
+
+_NOT_JSON = object()
+
+
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
 
 
 def _plain_errors(errors: Any) -> Any:

@@ -16,7 +16,9 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 
 from charity import groups
-from charity.roles import Role, roles_for
+from charity.limits import hashed
+from charity.revocation import access_state
+from charity.roles import Role, primary_role, roles_for
 from charity.sockets import CloseCode, ErrorCode, JsonSocketConsumer
 from notifications import events, services, streams
 from notifications.frames import FRAME_VALIDATORS
@@ -29,6 +31,7 @@ _REMEMBERED_IDS = 10_000
 
 class NotificationConsumer(JsonSocketConsumer):
     frame_validators = FRAME_VALIDATORS
+    endpoint = "notifications"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -52,6 +55,14 @@ class NotificationConsumer(JsonSocketConsumer):
         if since_error:
             await self.send_error(ErrorCode.INVALID, {"since": [since_error]})
         self.roles = await database_sync_to_async(roles_for)(user)
+        admitted = await self.admit(
+            user_id=self.user_id,
+            username=user.get_username(),
+            role=primary_role(self.roles),
+            rate_key=f"user:{self.user_id}",
+        )
+        if not admitted:
+            return
         await self.join_groups(streams.notification_groups(user_id=self.user_id, roles=self.roles))
         replay = await database_sync_to_async(streams.replay_read)(user_id=self.user_id, since=since)
         for notification in replay.notifications:
@@ -81,6 +92,35 @@ class NotificationConsumer(JsonSocketConsumer):
         """A line of the staff activity feed (only sockets subscribed to ``dashboard`` are in its group)."""
         if not self._closing and "dashboard" in self.topics:
             await self.send_frame({"type": "activity", "activity": event["activity"]})
+
+    async def access_revoke(self, event: dict[str, Any]) -> None:
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if event.get("session") and session_key and event["session"] == hashed(session_key):
+            await self.close_with(CloseCode.UNAUTHENTICATED)  # this very session logged out
+            return
+        await super().access_revoke(event)
+
+    async def recheck_access(self) -> None:
+        """Close when the account or session is gone; follow role changes (groups, staff topics)."""
+        assert self.user_id is not None
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        roles = await database_sync_to_async(access_state)(user_id=self.user_id, session_key=session_key)
+        if roles is None:
+            await self.close_with(CloseCode.UNAUTHENTICATED)
+            return
+        if roles == self.roles:
+            return
+        before = set(streams.notification_groups(user_id=self.user_id, roles=self.roles))
+        after = set(streams.notification_groups(user_id=self.user_id, roles=roles))
+        self.roles = roles
+        await self.leave_groups(sorted(before - after))
+        await self.join_groups(sorted(after - before))
+        await self.send_frame(events.roles_frame(roles))
+        lost = {topic for topic in self.topics if SPECIAL_TOPICS[topic] not in roles}
+        if lost:
+            await self.leave_groups([groups.topic_group(topic) for topic in lost])
+            self.topics -= lost
+            await self.send_frame(events.subscriptions_frame(muted=self.muted, topics=self.topics))
 
     def _is_muted(self, kind: str) -> bool:
         return any(kind == topic or kind.startswith(topic + ".") for topic in self.muted)

@@ -73,3 +73,8 @@ def acked_frame(*, up_to: int, count: int) -> dict[str, Any]:
 
 def subscriptions_frame(*, muted: set[str], topics: set[str]) -> dict[str, Any]:
     return {"type": "subscriptions", "muted": sorted(muted), "topics": sorted(topics)}
+
+
+def roles_frame(roles: frozenset[Any]) -> dict[str, Any]:
+    """Sent when the person's roles changed while connected (the socket already follows them)."""
+    return {"type": "roles", "roles": sorted(str(role) for role in roles)}

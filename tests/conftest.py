@@ -72,6 +72,12 @@ def require_scaleout() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _suite_wide_ip_limit(settings: Any) -> None:
+    """Every test socket comes from one address; the per-IP backstop is tested on its own."""
+    settings.REALTIME_CONNECTIONS_PER_IP = 1_000_000
+
+
+@pytest.fixture(autouse=True)
 def _fresh_in_memory_layer() -> Iterator[None]:
     """The in-memory layer keeps groups between tests; start each test with an empty one."""
     yield
@@ -215,11 +221,14 @@ def _test_database_url() -> str:
 @pytest.fixture
 def daphne_servers(
     require_scaleout: None, transactional_db: None, tmp_path: Path
-) -> Iterator[Callable[[int], list[DaphneServer]]]:
-    """Start ``n`` daphne processes sharing the test database and Redis: ``servers = daphne_servers(2)``."""
+) -> Iterator[Callable[..., list[DaphneServer]]]:
+    """Start ``n`` daphne processes sharing the test database and Redis: ``servers = daphne_servers(2)``.
+
+    ``env`` adds to (or overrides) their environment: ``daphne_servers(1, env={"X": "1"})``.
+    """
     started: list[DaphneServer] = []
 
-    def start(count: int) -> list[DaphneServer]:
+    def start(count: int, env: dict[str, str] | None = None) -> list[DaphneServer]:
         env = {
             **os.environ,
             "DATABASE_URL": _test_database_url(),
@@ -227,13 +236,15 @@ def daphne_servers(
             "SECRET_KEY": settings.SECRET_KEY,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         servers = []
         for _ in range(count):
             port = _free_port()
             server = DaphneServer(port=port, env=env, log_path=tmp_path / f"daphne-{port}.log")
-            server.start()
+            # Registered before it starts, so one that never listens is still stopped at teardown.
             started.append(server)
+            server.start()
             servers.append(server)
         return servers
 

@@ -1,0 +1,111 @@
+"""Rate limits and the client's address.
+
+* Connection rate: a fixed-window counter per key in the Django cache (Redis in scale-out, so the
+  limit is shared by every process). Keys: the user, the help request's token, and the client IP
+  with a looser ceiling.
+* Frame rate: a token bucket per socket, in memory (a socket lives in one process).
+* The client IP is the TCP peer, unless that peer is a configured trusted proxy: only then is the
+  right-most untrusted address of ``X-Forwarded-For`` believed. A client-sent header never changes
+  the key otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+
+from charity.app_settings import app_settings
+
+logger = logging.getLogger("charity.limits")
+
+
+def hashed(value: str) -> str:
+    """Secrets (tokens) never become cache keys or log lines as they are."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _networks(entries: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(entry, strict=False) for entry in entries]
+
+
+def _is_trusted(address: str, trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def client_ip(scope: dict[str, Any]) -> str:
+    """The address to rate-limit by (see the module docstring)."""
+    peer = (scope.get("client") or ("unknown", 0))[0]
+    trusted = _networks(app_settings.TRUSTED_PROXIES)
+    if not trusted or not _is_trusted(peer, trusted):
+        return str(peer)
+    forwarded = ""
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"x-forwarded-for":
+            forwarded = value.decode("latin-1")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return str(peer)  # garbage in the header: fall back to the proxy itself
+    return str(peer)
+
+
+def connection_allowed(keys: list[tuple[str, int]]) -> bool:
+    """Count one new connection against each ``(key, limit)``; False once any is over its limit.
+
+    Every key is counted even when an earlier one refuses, so a flood cannot dodge one limit by
+    being refused by another. Fixed windows: at most twice the limit can pass around a boundary.
+    """
+    window = app_settings.CONNECTION_WINDOW
+    bucket = int(time.time() // window)
+    allowed = True
+    for key, limit in keys:
+        cache_key = f"rl:conn:{key}:{bucket}"
+        cache.add(cache_key, 0, timeout=window * 2)
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.set(cache_key, 1, timeout=window * 2)
+            count = 1
+        if count > limit:
+            allowed = False
+    return allowed
+
+
+@dataclass
+class TokenBucket:
+    """``rate`` tokens per second up to ``burst``; ``take()`` is False when empty."""
+
+    rate: float
+    burst: int
+    tokens: float = field(init=False)
+    updated: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = float(self.burst)
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+    def refund(self) -> None:
+        self.tokens = min(self.burst, self.tokens + 1)

@@ -1,0 +1,152 @@
+"""Rate limits, resource limits and the trusted-proxy rule (charity.limits, charity.sockets)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+
+from charity.limits import TokenBucket, client_ip, connection_allowed
+from tests.conftest import connect_socket
+
+WS = "/ws/notifications/"
+
+
+def scope(peer: str, forwarded: str | None = None) -> dict[str, Any]:
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded is not None else []
+    return {"client": (peer, 5000), "headers": headers}
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(settings: Any) -> None:
+    settings.REALTIME_TRUSTED_PROXIES = []
+    assert client_ip(scope("203.0.113.9", "198.51.100.1")) == "203.0.113.9"
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(settings: Any) -> None:
+    settings.REALTIME_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    assert client_ip(scope("203.0.113.9", "198.51.100.1")) == "203.0.113.9"
+
+
+def test_trusted_proxy_gives_the_rightmost_untrusted_hop(settings: Any) -> None:
+    settings.REALTIME_TRUSTED_PROXIES = ["10.0.0.0/8", "192.168.1.1"]
+    # The client prepended a lie; the proxies appended what they saw.
+    assert client_ip(scope("10.1.2.3", "1.1.1.1, 198.51.100.7, 192.168.1.1")) == "198.51.100.7"
+
+
+def test_garbage_forwarded_for_falls_back_to_the_peer(settings: Any) -> None:
+    settings.REALTIME_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    assert client_ip(scope("10.1.2.3", "not-an-ip")) == "10.1.2.3"
+
+
+def test_connection_rate_counts_per_key(settings: Any) -> None:
+    settings.REALTIME_CONNECTION_WINDOW = 300
+    assert [connection_allowed([("test:a", 2)]) for _ in range(3)] == [True, True, False]
+    assert connection_allowed([("test:b", 2)])
+
+
+def test_token_bucket_bursts_then_refills(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr("charity.limits.time.monotonic", lambda: clock[0])
+    bucket = TokenBucket(rate=10, burst=3)
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    clock[0] += 0.15
+    assert bucket.take() and not bucket.take()
+
+
+# -- on a real socket ------------------------------------------------------------------------------
+
+pytest_async = pytest.mark.django_db(transaction=True)
+
+
+async def _closed_with(communicator: Any, code: int) -> dict[str, Any]:
+    error = json.loads(await communicator.receive_from(timeout=3))
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": code}
+    return dict(error)
+
+
+@pytest_async
+async def test_too_many_new_connections_per_person_closes_4429(make_user: Any, settings: Any) -> None:
+    settings.REALTIME_CONNECTIONS_PER_KEY = 2
+    user = await database_sync_to_async(make_user)()
+    for _ in range(2):
+        communicator, connected, _ = await connect_socket(WS, user=user)
+        assert connected
+        assert json.loads(await communicator.receive_from())["type"] == "synced"
+        await communicator.disconnect()
+    communicator, connected, _ = await connect_socket(WS, user=user)
+    error = await _closed_with(communicator, 4429)
+    assert error["type"] == "error" and error["code"] == "rate_limited"
+
+
+@pytest_async
+async def test_spoofed_forwarded_for_does_not_escape_the_ip_limit(make_user: Any, settings: Any) -> None:
+    settings.REALTIME_CONNECTIONS_PER_IP = 2
+    settings.REALTIME_TRUSTED_PROXIES = []
+    from channels.testing import WebsocketCommunicator
+
+    from charity.asgi import application
+    from tests.conftest import session_cookie_for
+
+    results = []
+    for index in range(3):
+        user = await database_sync_to_async(make_user)()
+        cookie = await database_sync_to_async(session_cookie_for)(user)
+        headers = [
+            (b"host", b"localhost"),
+            (b"origin", b"http://localhost"),
+            (b"cookie", cookie.encode()),
+            (b"x-forwarded-for", f"198.51.100.{index}".encode()),
+        ]
+        communicator = WebsocketCommunicator(application, WS, headers=headers)
+        communicator.scope["client"] = ("203.0.113.5", 40000 + index)
+        await communicator.connect()
+        results.append(json.loads(await communicator.receive_from())["type"])
+        await communicator.disconnect()
+    assert results == ["synced", "synced", "error"]
+
+
+@pytest_async
+async def test_sockets_per_person_are_capped(make_user: Any, settings: Any, sockets: Any) -> None:
+    settings.REALTIME_SOCKETS_PER_USER = 2
+    user = await database_sync_to_async(make_user)()
+    first = await sockets(WS, user=user)
+    await sockets(WS, user=user)
+    third, _, _ = await connect_socket(WS, user=user)
+    assert (await _closed_with(third, 4429))["code"] == "rate_limited"
+    await first.disconnect()
+    fourth, _, _ = await connect_socket(WS, user=user)
+    assert json.loads(await fourth.receive_from())["type"] == "synced"
+    await fourth.disconnect()
+
+
+@pytest_async
+async def test_process_ceiling_refuses_cleanly(make_user: Any, settings: Any, sockets: Any) -> None:
+    settings.REALTIME_SOCKETS_PER_PROCESS = 1
+    await sockets(WS, user=await database_sync_to_async(make_user)())
+    second, _, _ = await connect_socket(WS, user=await database_sync_to_async(make_user)())
+    assert (await _closed_with(second, 4429))["code"] == "rate_limited"
+
+
+@pytest_async
+async def test_frame_flood_gets_errors_then_4429_but_pings_are_free(
+    make_user: Any, settings: Any, sockets: Any
+) -> None:
+    settings.REALTIME_MESSAGE_RATE = 0.001
+    settings.REALTIME_MESSAGE_BURST = 3
+    settings.REALTIME_MESSAGE_VIOLATIONS_BEFORE_CLOSE = 4
+    socket = await sockets(WS, user=await database_sync_to_async(make_user)())
+    assert json.loads(await socket.receive_from())["type"] == "synced"
+    for _ in range(10):
+        await socket.send_json_to({"type": "ping"})
+        assert json.loads(await socket.receive_from()) == {"type": "pong"}
+    for _ in range(3):
+        await socket.send_json_to({"type": "unsubscribe", "topics": ["x"]})
+        assert json.loads(await socket.receive_from())["type"] == "subscriptions"
+    for _ in range(4):
+        await socket.send_to(text_data="not even json")
+        assert json.loads(await socket.receive_from())["code"] == "rate_limited"
+    await socket.send_json_to({"type": "unsubscribe", "topics": ["x"]})
+    assert json.loads(await socket.receive_from())["code"] == "rate_limited"
+    assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4429}
