@@ -1,0 +1,78 @@
+"""Fixtures for the notifications tests: what reaches the channel layer, crowds of users, expiry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from charity.roles import Role
+from notifications.models import Notification
+
+Sent = list[tuple[str, dict[str, Any]]]
+
+
+@pytest.fixture
+def fast_passwords(settings: Any) -> None:
+    """``make_user`` hashes a password per user; the cheapest hasher keeps tests with many users quick."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
+    """Every ``(group, event)`` handed to the configured channel layer during the test, in order.
+
+    Replaces the layer's ``group_send`` and nothing above it, so what is recorded went through the
+    real on-commit and broadcast path. Each group name is checked with the layer's own validator.
+    """
+    layer = get_channel_layer()
+    assert layer is not None
+    calls: Sent = []
+
+    async def group_send(group: str, message: dict[str, Any]) -> None:
+        layer.require_valid_group_name(group)
+        calls.append((group, message))
+
+    monkeypatch.setattr(layer, "group_send", group_send)
+    return calls
+
+
+@pytest.fixture
+def bulk_users(db: None) -> Callable[..., list[int]]:
+    """``bulk_users(300, role="volunteer")``: many users in a few queries; returns their ids."""
+    counter = iter(range(1, 1_000_000))
+    User = get_user_model()
+
+    def make(count: int, *, role: Role | str | None = None, is_active: bool = True) -> list[int]:
+        batch = next(counter)
+        users = User.objects.bulk_create(
+            [
+                User(username=f"bulk{batch}-{index}", is_active=is_active, is_staff=role == Role.STAFF)
+                for index in range(count)
+            ]
+        )
+        ids = [int(user.pk) for user in users]
+        if role in (Role.VOLUNTEER, Role.DONOR):
+            group = Group.objects.get_or_create(name=Role(role).value)[0]
+            Membership = User.groups.through
+            Membership.objects.bulk_create([Membership(user_id=user_id, group_id=group.pk) for user_id in ids])
+        return ids
+
+    return make
+
+
+@pytest.fixture
+def expire(db: None) -> Callable[[Notification], None]:
+    """``expire(notification)``: make it expired a second ago, in the database and on the instance."""
+
+    def make_expired(notification: Notification) -> None:
+        notification.expires_at = timezone.now() - timedelta(seconds=1)
+        Notification.objects.filter(pk=notification.pk).update(expires_at=notification.expires_at)
+
+    return make_expired

@@ -1,0 +1,142 @@
+"""Reads of notifications (notifications/selectors.py): replay, unread count, sync state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from notifications import api
+from notifications.models import Notification, Recipient
+from notifications.selectors import notification_sync_state, notification_unread_count, notifications_for_replay
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+
+Expire = Callable[[Notification], None]
+
+
+def send(user: Any, count: int) -> list[int]:
+    return [api.notify_user(user, kind="test.n", title=f"n{index}").pk for index in range(count)]
+
+
+def deliver(user: Any, ids: list[int]) -> None:
+    Recipient.objects.filter(user=user, notification_id__in=ids).update(delivered_at=timezone.now())
+
+
+def read(user: Any, ids: list[int]) -> None:
+    Recipient.objects.filter(user=user, notification_id__in=ids).update(
+        read_at=timezone.now(), delivered_at=timezone.now()
+    )
+
+
+def replay_ids(user: Any, since: int | None = None, limit: int = 1000) -> list[int]:
+    return [notification.pk for notification in notifications_for_replay(user_id=user.pk, since=since, limit=limit)]
+
+
+# -- notifications_for_replay ----------------------------------------------------------------------
+
+
+def test_replay_without_since_is_every_undelivered_notification_in_id_order(make_user: Any) -> None:
+    user = make_user()
+    ids = send(user, 5)
+    deliver(user, [ids[1], ids[3]])
+    assert replay_ids(user) == [ids[0], ids[2], ids[4]]
+
+
+def test_replay_with_since_adds_delivered_ones_with_greater_ids(make_user: Any) -> None:
+    user = make_user()
+    ids = send(user, 6)
+    deliver(user, ids[1:])
+    # ids[0] is older than since but still undelivered; ids[3:] are delivered but newer.
+    assert replay_ids(user, since=ids[2]) == [ids[0], *ids[3:]]
+
+
+def test_replay_since_the_last_id_is_only_the_undelivered(make_user: Any) -> None:
+    user = make_user()
+    ids = send(user, 3)
+    deliver(user, ids[:2])
+    assert replay_ids(user, since=ids[-1]) == [ids[2]]
+    deliver(user, ids)
+    assert replay_ids(user, since=ids[-1]) == []
+
+
+def test_replay_never_includes_expired_notifications(make_user: Any, expire: Expire) -> None:
+    user = make_user()
+    ids = send(user, 3)
+    expire(Notification.objects.get(pk=ids[1]))
+    assert replay_ids(user) == [ids[0], ids[2]]
+    assert replay_ids(user, since=0) == [ids[0], ids[2]]
+
+
+def test_replay_respects_the_limit_keeping_the_oldest(make_user: Any) -> None:
+    user = make_user()
+    ids = send(user, 5)
+    assert replay_ids(user, limit=2) == ids[:2]
+    assert replay_ids(user, since=ids[0], limit=3) == ids[:3]
+
+
+def test_replay_never_includes_other_peoples_notifications(make_user: Any) -> None:
+    user, other = make_user(), make_user()
+    mine = send(user, 2)
+    send(other, 2)
+    api.notify_users([other], kind="test.other", title="not yours")
+    assert replay_ids(user) == mine
+    assert replay_ids(user, since=0) == mine
+
+
+def test_replay_returns_whole_notifications_in_one_query(make_user: Any, django_assert_num_queries: Any) -> None:
+    user = make_user()
+    sent = api.notify_user(user, kind="donation.confirmed", title="Thanks", data={"donation": 7})
+    with django_assert_num_queries(1):
+        replay = notifications_for_replay(user_id=user.pk, since=None, limit=10)
+        assert [(item.pk, item.kind, item.title, item.data) for item in replay] == [
+            (sent.pk, "donation.confirmed", "Thanks", {"donation": 7})
+        ]
+
+
+# -- notification_unread_count ---------------------------------------------------------------------
+
+
+def test_unread_count_is_unexpired_unread_notifications_of_that_user(make_user: Any, expire: Expire) -> None:
+    user, other = make_user(), make_user()
+    ids = send(user, 4)
+    send(other, 3)
+    read(user, [ids[0]])
+    deliver(user, [ids[1]])  # delivered is still unread
+    expire(Notification.objects.get(pk=ids[2]))
+    assert notification_unread_count(user_id=user.pk) == 2
+    assert notification_unread_count(user_id=other.pk) == 3
+
+
+def test_unread_count_is_one_query(make_user: Any, django_assert_num_queries: Any) -> None:
+    user = make_user()
+    send(user, 3)
+    with django_assert_num_queries(1):
+        assert notification_unread_count(user_id=user.pk) == 3
+
+
+# -- notification_sync_state -----------------------------------------------------------------------
+
+
+def test_sync_state_of_someone_never_notified_is_zero_and_zero(make_user: Any) -> None:
+    assert notification_sync_state(user_id=make_user().pk) == (0, 0)
+
+
+def test_sync_state_is_unread_count_and_greatest_id_ever_addressed(make_user: Any, expire: Expire) -> None:
+    user, other = make_user(), make_user()
+    ids = send(user, 4)
+    send(other, 2)  # greater ids, not addressed to user
+    read(user, [ids[0]])
+    expire(Notification.objects.get(pk=ids[3]))
+    # The newest is expired: not unread any more, but still the last id addressed to the user.
+    assert notification_sync_state(user_id=user.pk) == (2, ids[3])
+    assert notification_sync_state(user_id=user.pk)[0] == notification_unread_count(user_id=user.pk)
+
+
+def test_sync_state_is_one_query(make_user: Any, django_assert_num_queries: Any) -> None:
+    user = make_user()
+    ids = send(user, 2)
+    with django_assert_num_queries(1):
+        assert notification_sync_state(user_id=user.pk) == (2, ids[-1])
