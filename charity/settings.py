@@ -208,3 +208,10 @@ NOTIFICATIONS_HEARTBEAT_TIMEOUT = float(os.environ.get("NOTIFICATIONS_HEARTBEAT_
 DONATIONS_PROCESSOR_DELAYS = tuple(
     float(delay) for delay in os.environ.get("DONATIONS_PROCESSOR_DELAYS", "1.5,2.5").split(",") if delay
 )
+
+# Who may scrape /metrics: these client addresses (see REALTIME_TRUSTED_PROXIES), or a bearer token.
+METRICS_ALLOWED_IPS = _env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# The control room: at most one recomputation per interval, and a refresh at least this often.
+DASHBOARD_PUSH_INTERVAL = float(os.environ.get("DASHBOARD_PUSH_INTERVAL", "1.0"))
+DASHBOARD_REFRESH_INTERVAL = float(os.environ.get("DASHBOARD_REFRESH_INTERVAL", "5.0"))

@@ -34,7 +34,7 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework import serializers
 
-from charity import groups, registry
+from charity import groups, metrics, registry
 from charity.app_settings import app_settings as limits_settings
 from charity.frames import Frame, PingFrame
 from charity.limits import TokenBucket, client_ip, connection_allowed
@@ -125,6 +125,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             ):
                 reason = "Too many open connections for one person; close some tabs."
         if reason is not None:
+            metrics.REFUSALS.labels(self.endpoint, "connection").inc()
             logger.warning("socket refused endpoint=%s user=%s role=%s code=4429", self.endpoint, user_id, role)
             await self.send_error(ErrorCode.RATE_LIMITED, reason)
             await self.close_with(CloseCode.RATE_LIMITED)
@@ -138,6 +139,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             since=time.time(),
         )
         registry.count_open(+1)
+        metrics.OPEN_SOCKETS.labels(self.endpoint, role or "none", metrics.PROCESS).inc()
         try:
             await registry.get_registry().aregister(self._entry)
         except Exception:  # the registry is bookkeeping: never refuse a socket because Redis blinked
@@ -212,6 +214,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self.joined_groups = []
         if self._entry is not None:
             registry.count_open(-1)
+            metrics.OPEN_SOCKETS.labels(self.endpoint, self._role or "none", metrics.PROCESS).dec()
             with contextlib.suppress(Exception):
                 await registry.get_registry().aunregister(self._entry)
             logger.info(
@@ -233,16 +236,23 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     # -- sending ----------------------------------------------------------------------------------
 
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        if text_data is not None or bytes_data is not None:
+            metrics.FRAMES_OUT.labels(self.endpoint).inc()
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=encode(frame))
 
     async def send_error(self, code: str, detail: Any) -> None:
+        metrics.ERROR_FRAMES.labels(self.endpoint, code).inc()
         await self.send_frame(error_frame(code, detail))
 
     # -- receiving --------------------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         self._last_heard = time.monotonic()
+        metrics.FRAMES_IN.labels(self.endpoint).inc()
         if self._closing:
             return
         # Every frame costs a token, garbage included; unmetered types get theirs back below.
@@ -288,6 +298,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         await handler(dict(serializer.validated_data))
 
     async def _rate_limited(self) -> None:
+        metrics.REFUSALS.labels(self.endpoint, "frame").inc()
         now = time.monotonic()
         self._violations = [when for when in self._violations if now - when < 60] + [now]
         if len(self._violations) > limits_settings.MESSAGE_VIOLATIONS_BEFORE_CLOSE:

@@ -9,17 +9,19 @@ again, so the overlap between the two paths cannot double or drop anything.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
-from charity import groups
+from charity import groups, metrics
 from charity.limits import hashed
 from charity.revocation import access_state
 from charity.roles import Role, primary_role, roles_for
 from charity.sockets import CloseCode, ErrorCode, JsonSocketConsumer
+from dashboard import live
 from notifications import events, services, streams
 from notifications.frames import FRAME_VALIDATORS
 
@@ -65,6 +67,7 @@ class NotificationConsumer(JsonSocketConsumer):
             return
         await self.join_groups(streams.notification_groups(user_id=self.user_id, roles=self.roles))
         replay = await database_sync_to_async(streams.replay_read)(user_id=self.user_id, since=since)
+        metrics.REPLAY_SIZE.observe(len(replay.notifications))
         for notification in replay.notifications:
             await self._send_notification(notification.pk, events.encode_frame(events.notification_frame(notification)))
         await self.send_frame(events.synced_frame(last_id=replay.last_id, unread=replay.unread))
@@ -83,15 +86,17 @@ class NotificationConsumer(JsonSocketConsumer):
         if self._closing or self.user_id is None or self._is_muted(event["kind"]):
             return
         await self._send_notification(event["id"], event["frame"])
+        if "created" in event:
+            metrics.NOTIFY_TO_SEND.observe(max(0.0, time.time() - event["created"]))
 
     async def notification_unread(self, event: events.UnreadChangedEvent) -> None:
         if not self._closing:
             await self.send_frame(events.unread_frame(event["unread"]))
 
-    async def dashboard_activity(self, event: dict[str, Any]) -> None:
-        """A line of the staff activity feed (only sockets subscribed to ``dashboard`` are in its group)."""
+    async def dashboard_snapshot(self, event: dict[str, Any]) -> None:
+        """A coalesced control-room update (only sockets subscribed to ``dashboard`` are in its group)."""
         if not self._closing and "dashboard" in self.topics:
-            await self.send_frame({"type": "activity", "activity": event["activity"]})
+            await self.send_frame(events.dashboard_frame(event["snapshot"]))
 
     async def access_revoke(self, event: dict[str, Any]) -> None:
         session_key = getattr(self.scope.get("session"), "session_key", None)
@@ -118,9 +123,18 @@ class NotificationConsumer(JsonSocketConsumer):
         await self.send_frame(events.roles_frame(roles))
         lost = {topic for topic in self.topics if SPECIAL_TOPICS[topic] not in roles}
         if lost:
-            await self.leave_groups([groups.topic_group(topic) for topic in lost])
-            self.topics -= lost
+            await self._drop_topics(lost)
             await self.send_frame(events.subscriptions_frame(muted=self.muted, topics=self.topics))
+
+    async def _drop_topics(self, topics: set[str]) -> None:
+        await self.leave_groups([groups.topic_group(topic) for topic in topics])
+        if "dashboard" in topics:
+            live.publisher.unwatch()
+        self.topics -= topics
+
+    async def on_disconnect(self, code: int) -> None:
+        if "dashboard" in self.topics:
+            live.publisher.unwatch()
 
     def _is_muted(self, kind: str) -> bool:
         return any(kind == topic or kind.startswith(topic + ".") for topic in self.muted)
@@ -153,14 +167,17 @@ class NotificationConsumer(JsonSocketConsumer):
             await self.send_error(ErrorCode.FORBIDDEN, {"topics": [f"Not allowed: {', '.join(forbidden)}."]})
             return
         await self.join_groups([groups.topic_group(topic) for topic in special])
+        newly = set(special) - self.topics
         self.topics.update(special)
         self.muted.difference_update(frame["topics"])
         await self.send_frame(events.subscriptions_frame(muted=self.muted, topics=self.topics))
+        if "dashboard" in newly:
+            live.publisher.watch()
+            await self.send_frame(events.dashboard_frame(await live.current_snapshot()))
 
     async def handle_unsubscribe(self, frame: dict[str, Any]) -> None:
         special = {topic for topic in frame["topics"] if topic in SPECIAL_TOPICS}
-        await self.leave_groups([groups.topic_group(topic) for topic in special])
-        self.topics.difference_update(special)
+        await self._drop_topics(special & self.topics)
         self.muted.update(topic for topic in frame["topics"] if topic not in SPECIAL_TOPICS)
         await self.send_frame(events.subscriptions_frame(muted=self.muted, topics=self.topics))
 

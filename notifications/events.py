@@ -21,6 +21,7 @@ class NotificationPushEvent(TypedDict):
     id: int
     kind: str
     frame: str
+    created: float  # epoch seconds of notify(), for the notify-to-send latency metric
 
 
 class UnreadChangedEvent(TypedDict):
@@ -52,6 +53,7 @@ def notification_push_event(notification: Notification) -> NotificationPushEvent
         "id": notification.pk,
         "kind": notification.kind,
         "frame": encode_frame(notification_frame(notification)),
+        "created": notification.created_at.timestamp(),
     }
 
 
@@ -78,3 +80,8 @@ def subscriptions_frame(*, muted: set[str], topics: set[str]) -> dict[str, Any]:
 def roles_frame(roles: frozenset[Any]) -> dict[str, Any]:
     """Sent when the person's roles changed while connected (the socket already follows them)."""
     return {"type": "roles", "roles": sorted(str(role) for role in roles)}
+
+
+def dashboard_frame(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The control room's figures, online people and recent activity (dashboard topic only)."""
+    return {"type": "dashboard", "snapshot": snapshot}

@@ -352,7 +352,10 @@
 
   /**
    * options: onNotification(frame, {replayed}), onUnread(count), onState(state, detail),
-   *          wsPath, ssePath, ackUrl, readUrl (defaults match the project's URLs), connection options.
+   *          acknowledge (default true; false on pages that do not show notifications),
+   *          topics (extra live feeds to subscribe to, e.g. ["dashboard"]), onOther(frame) for
+   *          their frames, wsPath, ssePath, ackUrl, readUrl (defaults match the project's URLs),
+   *          and connection options.
    */
   function NotificationStream(options) {
     this.options = Object.assign(
@@ -426,10 +429,16 @@
       this.lastId = Math.max(this.lastId, frame.last_id);
       this._save();
       this._setUnread(frame.unread);
+      // Extra live feeds (e.g. the staff dashboard) are asked for again on every connection.
+      if (this.options.topics && this.options.topics.length) {
+        this.connection.send({ type: "subscribe", topics: this.options.topics });
+      }
     } else if (frame.type === "unread") {
       this._setUnread(frame.unread);
     } else if (frame.type === "error" && this.options.onError) {
       this.options.onError(frame);
+    } else if (this.options.onOther) {
+      this.options.onOther(frame);
     }
   };
 
@@ -439,6 +448,8 @@
   };
 
   NotificationStream.prototype._queueAck = function (id) {
+    // A page that does not show notifications (acknowledge: false) must not mark them delivered.
+    if (this.options.acknowledge === false) return;
     this.shownMax = Math.max(this.shownMax, id);
     if (this.ackTimer) return;
     var self = this;

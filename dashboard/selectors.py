@@ -1,0 +1,126 @@
+"""The control room's figures. One function computes them; the admin dashboard, its live updates
+and the Prometheus endpoint all read it, so there is no second copy of any figure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Min, Q, Sum
+from django.utils import timezone
+
+from charity.registry import SocketEntry, get_registry
+from chat.models import HelpRequest, Status
+from dashboard.models import Activity
+from donations.models import Donation, DonationStatus
+from notifications.models import Notification, Recipient
+
+ACTIVITY_LINES = 20
+
+
+def _start_of_day(now: datetime) -> datetime:
+    return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def help_request_figures(*, now: datetime) -> dict[str, Any]:
+    today = _start_of_day(now)
+    figures = HelpRequest.objects.aggregate(
+        waiting=Count("pk", filter=Q(status=Status.WAITING)),
+        oldest_waiting=Min("created_at", filter=Q(status=Status.WAITING)),
+        assigned_today=Count("pk", filter=Q(assigned_at__gte=today)),
+        resolved_today=Count("pk", filter=Q(resolved_at__gte=today)),
+    )
+    oldest = figures.pop("oldest_waiting")
+    figures["oldest_wait_seconds"] = int((now - oldest).total_seconds()) if oldest else 0
+    return figures
+
+
+def donation_figures(*, now: datetime) -> dict[str, Any]:
+    figures = Donation.objects.filter(status=DonationStatus.CONFIRMED, confirmed_at__gte=_start_of_day(now)).aggregate(
+        donations_today=Count("pk"), donations_today_amount=Sum("amount")
+    )
+    total = Decimal(figures["donations_today_amount"] or 0).quantize(Decimal("0.01"))
+    figures["donations_today_amount"] = str(total)
+    return figures
+
+
+def notification_figures(*, now: datetime) -> dict[str, Any]:
+    hour_ago = now - timedelta(hours=1)
+    return {
+        "notifications_last_hour": Notification.objects.filter(created_at__gte=hour_ago).count(),
+        # Receipts of unexpired notifications that no socket of the recipient has acknowledged.
+        "undelivered": Recipient.objects.filter(delivered_at__isnull=True, notification__expires_at__gt=now).count(),
+    }
+
+
+def connection_figures(entries: list[SocketEntry]) -> dict[str, Any]:
+    by_role = Counter(entry.role or "none" for entry in entries)
+    by_process = Counter(entry.process for entry in entries)
+    volunteers = {entry.user_id for entry in entries if entry.role == "volunteer"}
+    return {
+        "connections": len(entries),
+        "connections_by_role": dict(sorted(by_role.items())),
+        "connections_by_process": dict(sorted(by_process.items())),
+        "volunteers_online": len(volunteers),
+    }
+
+
+def online_people(entries: list[SocketEntry]) -> list[dict[str, Any]]:
+    """One line per logged-in person with an open socket: role, since when, how many sockets."""
+    people: dict[int, dict[str, Any]] = {}
+    for entry in entries:
+        if entry.user_id is None:
+            continue
+        person = people.setdefault(
+            entry.user_id,
+            {
+                "user_id": entry.user_id,
+                "username": entry.username,
+                "role": entry.role,
+                "since": entry.since,
+                "sockets": 0,
+            },
+        )
+        person["since"] = min(person["since"], entry.since)
+        person["sockets"] += 1
+    for person in people.values():
+        person["since"] = datetime.fromtimestamp(person["since"], tz=timezone.get_current_timezone()).isoformat()
+    return sorted(people.values(), key=lambda person: (person["role"], person["username"]))
+
+
+def recent_activity(limit: int = ACTIVITY_LINES) -> list[dict[str, Any]]:
+    return [
+        {"id": item.pk, "kind": item.kind, "text": item.text, "created_at": item.created_at.isoformat()}
+        for item in Activity.objects.order_by("-id")[:limit]
+    ]
+
+
+def dashboard_snapshot(*, now: datetime | None = None) -> dict[str, Any]:
+    """Everything the control room shows, computed once."""
+    now = now or timezone.now()
+    entries = get_registry().entries()
+    return {
+        "generated_at": now.isoformat(),
+        "metrics": {
+            **help_request_figures(now=now),
+            **donation_figures(now=now),
+            **notification_figures(now=now),
+            **connection_figures(entries),
+        },
+        "online": online_people(entries),
+        "activity": recent_activity(),
+    }
+
+
+def audience_sizes() -> dict[str, int]:
+    """How many people an announcement to each audience would reach now (the admin's preview)."""
+    from django.contrib.auth import get_user_model
+
+    from charity.roles import Role, users_with_role
+
+    sizes = {"all": get_user_model().objects.filter(is_active=True).count()}
+    for role in Role.account_roles():
+        sizes[role.value] = users_with_role(role).count()
+    return sizes

@@ -1,0 +1,97 @@
+/*
+ * The control room on the admin index: renders the dashboard snapshot and keeps it live through the
+ * staff member's notification socket (topic "dashboard"). In fallback mode (no WebSocket) it polls
+ * /api/dashboard/ instead. Everything is inserted as text.
+ */
+(function () {
+  "use strict";
+
+  var LABELS = [
+    ["waiting", "Waiting help requests"],
+    ["oldest_wait_seconds", "Oldest wait"],
+    ["assigned_today", "Assigned today"],
+    ["resolved_today", "Resolved today"],
+    ["donations_today", "Donations today"],
+    ["donations_today_amount", "Donated today (GBP)"],
+    ["volunteers_online", "Volunteers online"],
+    ["connections", "Open connections"],
+    ["notifications_last_hour", "Notifications, last hour"],
+    ["undelivered", "Undelivered notifications"],
+  ];
+
+  function text(tag, value, className) {
+    var node = document.createElement(tag);
+    node.textContent = value;
+    if (className) node.className = className;
+    return node;
+  }
+
+  function duration(seconds) {
+    if (seconds < 60) return seconds + " s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min";
+    return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+  }
+
+  function render(snapshot) {
+    var figures = document.getElementById("cr-figures");
+    figures.textContent = "";
+    LABELS.forEach(function (pair) {
+      var value = snapshot.metrics[pair[0]];
+      var box = text("div", "", "figure");
+      box.dataset.metric = pair[0];
+      box.appendChild(text("span", pair[0] === "oldest_wait_seconds" ? duration(value) : String(value), "value"));
+      box.appendChild(text("span", pair[1]));
+      figures.appendChild(box);
+    });
+    var roles = snapshot.metrics.connections_by_role || {};
+    var byRole = text("div", "", "figure");
+    byRole.dataset.metric = "connections_by_role";
+    byRole.appendChild(text("span", Object.keys(roles).map(function (r) { return r + " " + roles[r]; }).join(", ") || "none", "value"));
+    byRole.appendChild(text("span", "Connections by role"));
+    figures.appendChild(byRole);
+
+    var activity = document.getElementById("cr-activity");
+    activity.textContent = "";
+    snapshot.activity.forEach(function (item) {
+      var line = text("li", item.text);
+      line.dataset.kind = item.kind;
+      activity.appendChild(line);
+    });
+    if (!snapshot.activity.length) activity.appendChild(text("li", "Nothing yet today."));
+
+    var online = document.getElementById("cr-online");
+    online.textContent = "";
+    snapshot.online.forEach(function (person) {
+      var since = new Date(person.since);
+      var line = text("li", person.username + " (" + person.role + ") since " + since.toLocaleTimeString());
+      line.dataset.user = person.username;
+      online.appendChild(line);
+    });
+    if (!snapshot.online.length) online.appendChild(text("li", "Nobody."));
+    document.getElementById("control-room").dataset.generatedAt = snapshot.generated_at;
+  }
+
+  var poller = null;
+  function poll() {
+    fetch("/api/dashboard/", { credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(render)
+      .catch(function () {});
+  }
+
+  render(JSON.parse(document.getElementById("cr-initial").textContent));
+  var status = document.getElementById("cr-status");
+  new window.CharityRealtime.NotificationStream({
+    topics: ["dashboard"],
+    acknowledge: false,
+    storageKey: "charity.notifications.admin",
+    onState: function (state, detail) {
+      status.dataset.state = state;
+      status.textContent = state === "fallback" ? "live (polling)" : state;
+      if (state === "fallback" && !poller) poller = setInterval(poll, 5000);
+    },
+    onOther: function (frame) {
+      if (frame.type === "dashboard") render(frame.snapshot);
+    },
+  }).start();
+})();
