@@ -48,7 +48,7 @@ async def test_burst_of_a_thousand_events_is_coalesced(
             activity_record(kind="test.burst", text=f"event {index}")
 
     await database_sync_to_async(burst)()
-    frames = []
+    frames: list[dict[str, Any]] = []
     deadline = asyncio.get_running_loop().time() + 3
     while asyncio.get_running_loop().time() < deadline:
         # receive_nothing polls without cancelling the consumer (a timed-out receive_from would).
