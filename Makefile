@@ -24,7 +24,9 @@ demo: install
 	@echo ""
 	@echo "  Open http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
 	@echo ""
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@# Critical notifications nobody acknowledged are emailed (console backend) by a companion loop.
+	$(BIN)/python manage.py escalate_notifications --every 60 & trap 'kill $$!' EXIT; \
+		$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 lint: install
 	$(BIN)/ruff check .

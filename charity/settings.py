@@ -215,3 +215,4 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # The control room: at most one recomputation per interval, and a refresh at least this often.
 DASHBOARD_PUSH_INTERVAL = float(os.environ.get("DASHBOARD_PUSH_INTERVAL", "1.0"))
 DASHBOARD_REFRESH_INTERVAL = float(os.environ.get("DASHBOARD_REFRESH_INTERVAL", "5.0"))
+NOTIFICATIONS_ESCALATE_AFTER = int(os.environ.get("NOTIFICATIONS_ESCALATE_AFTER", str(15 * 60)))

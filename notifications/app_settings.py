@@ -44,5 +44,10 @@ class AppSettings:
         """Most notifications replayed on one connect; older unacknowledged ones follow on the next."""
         return int(self._get("REPLAY_LIMIT", 1000))  # type: ignore[call-overload]
 
+    @property
+    def ESCALATE_AFTER(self) -> int:
+        """Seconds a critical notification may stay unacknowledged before it is emailed (default 15 min)."""
+        return int(self._get("ESCALATE_AFTER", 15 * 60))  # type: ignore[call-overload]
+
 
 app_settings = AppSettings()

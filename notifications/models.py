@@ -41,6 +41,8 @@ class Recipient(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_receipts")
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # A critical notification no socket acknowledged in time was emailed (once) at this moment.
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -50,3 +52,11 @@ class Recipient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.notification_id} → {self.user_id}"
+
+    @property
+    def delivered(self) -> bool:
+        return self.delivered_at is not None
+
+    @property
+    def read(self) -> bool:
+        return self.read_at is not None

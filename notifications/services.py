@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
+from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -192,3 +193,40 @@ def notifications_purge_expired(*, now: Any = None) -> int:
     cutoff = now or timezone.now()
     _deleted, per_model = Notification.objects.filter(expires_at__lte=cutoff).delete()
     return int(per_model.get(Notification._meta.label, 0))
+
+
+def notifications_escalate_unacknowledged(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Email each recipient of a critical notification that none of their sockets acknowledged in
+    ``NOTIFICATIONS_ESCALATE_AFTER`` seconds. Once per recipient: the row is locked (other runners
+    skip it), emailed, and marked escalated in one transaction; a failed email rolls back and is
+    tried again on the next run. Returns how many were escalated."""
+    now = now or timezone.now()
+    due = Recipient.objects.filter(
+        escalated_at__isnull=True,
+        delivered_at__isnull=True,
+        notification__priority=Priority.CRITICAL,
+        notification__created_at__lte=now - timedelta(seconds=app_settings.ESCALATE_AFTER),
+        notification__expires_at__gt=now,
+    )
+    escalated = 0
+    for receipt_id in list(due.order_by("pk").values_list("pk", flat=True)[:limit]):
+        with transaction.atomic():
+            receipt = (
+                Recipient.objects.select_for_update(skip_locked=True)
+                .select_related("notification", "user")
+                .filter(pk=receipt_id, escalated_at__isnull=True)
+                .first()
+            )
+            if receipt is None:
+                continue  # another runner has it, or had it
+            if receipt.user.email:
+                send_mail(
+                    subject=f"[Urgent] {receipt.notification.title}",
+                    message=f"{receipt.notification.body}\n\nYou have not seen this urgent message on the site yet.",
+                    from_email=None,
+                    recipient_list=[receipt.user.email],
+                )
+            receipt.escalated_at = now
+            receipt.save(update_fields=["escalated_at"])
+            escalated += 1
+    return escalated
