@@ -61,7 +61,10 @@ frame_objects = st.builds(
 
 
 def _lone_surrogate_text(prefix: str) -> str:
-    return '{"type": "%s", "body": "\\ud800", "topics": ["\\udfff"], "client_id": "\\ud83d"}' % prefix
+    # Escaped lone surrogates: valid JSON text, invalid Unicode once decoded.
+    return (
+        json.dumps({"type": prefix}).rstrip("}") + ', "body": "\\ud800", "topics": ["\\udfff"], "client_id": "\\ud83d"}'
+    )
 
 
 text_frames = st.one_of(
