@@ -10,6 +10,7 @@ Two passes run the suite (see the Makefile's ``test`` target):
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -78,11 +79,24 @@ def _suite_wide_ip_limit(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_in_memory_layer() -> Iterator[None]:
-    """The in-memory layer keeps groups between tests; start each test with an empty one."""
+async def _fresh_channel_layer() -> AsyncIterator[None]:
+    """Start each test with a new channel layer.
+
+    The in-memory layer keeps groups between tests. The Redis layer instance outlives each test's
+    event loop: a message received at the end of a test leaves a backup-cleaning task (and the
+    receive lock it releases) on a loop that is gone, and the next test's receive fails with "bound
+    to a different event loop". Finish those tasks on this loop, close the pools, then drop it.
+    """
     yield
-    if "InMemory" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
-        channel_layers.backends.clear()
+    layer = channel_layers.backends.get("default")
+    if layer is not None and "InMemory" not in type(layer).__name__:
+        cleaners = list(getattr(layer, "receive_cleaners", []))
+        if cleaners:
+            await asyncio.gather(*cleaners, return_exceptions=True)
+        close_pools = getattr(layer, "close_pools", None)
+        if close_pools is not None:
+            await close_pools()
+    channel_layers.backends.clear()
 
 
 # -- people --------------------------------------------------------------------------------------

@@ -1,0 +1,218 @@
+"""Every frame and channel-layer event of the chat and queue sockets, built by pure functions.
+
+Wire frames are what clients see (docs/chat-protocol.md); channel-layer events are what services send
+to groups and consumers turn into frames. ``FRAME_FIELDS`` is the schema of every server frame: the
+exact keys each type carries (tests check every frame a conversation produces against it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, TypedDict
+
+from charity.sockets import encode
+from chat.models import HelpRequest, Message, ReadCursor
+from chat.participants import display_name
+
+# Channel-layer event types (routed to consumer methods chat_message, chat_status, ...).
+MESSAGE = "chat.message"
+STATUS = "chat.status"
+TYPING = "chat.typing"
+READ = "chat.read"
+PRESENCE = "chat.presence"
+QUEUE = "chat.queue"
+
+AUTHOR_FIELDS = frozenset({"kind", "name"})
+HELP_REQUEST_FIELDS = frozenset({"public_id", "status", "queue_position", "assigned_to"})
+QUEUE_ITEM_FIELDS = frozenset(
+    {"public_id", "url", "name", "category", "description", "status", "queue_position", "assigned_to", "created_at"}
+)
+FRAME_FIELDS: dict[str, frozenset[str]] = {
+    "history": frozenset({"type", "help_request", "messages", "has_more", "read"}),
+    "message": frozenset({"type", "id", "client_id", "author", "body", "created_at"}),
+    "typing": frozenset({"type", "author"}),
+    "read": frozenset({"type", "author", "up_to"}),
+    "presence": frozenset({"type", "participants"}),
+    "status": frozenset({"type", "status", "queue_position", "assigned_to"}),
+    "queue": frozenset({"type", "help_requests"}),
+    "queue.item": frozenset({"type", "help_request"}),
+    "queue.removed": frozenset({"type", "public_id"}),
+    "error": frozenset({"type", "code", "detail"}),
+    "pong": frozenset({"type"}),
+}
+
+
+class MessageEvent(TypedDict):
+    type: str
+    id: int
+    frame: str
+
+
+class StatusEvent(TypedDict):
+    type: str
+    assignee_id: int | None
+    frame: dict[str, Any]
+
+
+class SenderEvent(TypedDict):
+    """Typing and read: everyone but the sender's own sockets gets ``frame``."""
+
+    type: str
+    sender: str
+    frame: dict[str, Any]
+
+
+class PresenceEvent(TypedDict):
+    type: str
+    version: int
+    frame: dict[str, Any]
+
+
+class QueueEvent(TypedDict):
+    type: str
+    public_id: str
+    status: str
+    assignee_id: int | None
+    item: dict[str, Any]
+
+
+# -- frames ----------------------------------------------------------------------------------------
+
+
+def message_frame(message: Message) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": message.pk,
+        "client_id": message.client_id,
+        "author": {"kind": message.author_kind, "name": message.author_name},
+        "body": message.body,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def assigned_to(help_request: HelpRequest) -> dict[str, str] | None:
+    user = help_request.assigned_to
+    if user is None:
+        return None
+    return {"kind": "staff" if user.is_staff else "volunteer", "name": display_name(user)}
+
+
+def help_request_state(help_request: HelpRequest, *, queue_position: int | None) -> dict[str, Any]:
+    return {
+        "public_id": str(help_request.public_id),
+        "status": help_request.status,
+        "queue_position": queue_position,
+        "assigned_to": assigned_to(help_request),
+    }
+
+
+def history_frame(
+    *,
+    help_request: HelpRequest,
+    queue_position: int | None,
+    messages: Iterable[Message],
+    has_more: bool,
+    cursors: Iterable[ReadCursor],
+) -> dict[str, Any]:
+    return {
+        "type": "history",
+        "help_request": help_request_state(help_request, queue_position=queue_position),
+        "messages": [message_frame(message) for message in messages],
+        "has_more": has_more,
+        "read": [read_frame(author={"kind": c.author_kind, "name": c.author_name}, up_to=c.up_to) for c in cursors],
+    }
+
+
+def status_frame(help_request: HelpRequest, *, queue_position: int | None) -> dict[str, Any]:
+    state = help_request_state(help_request, queue_position=queue_position)
+    return {
+        "type": "status",
+        "status": state["status"],
+        "queue_position": queue_position,
+        "assigned_to": state["assigned_to"],
+    }
+
+
+def presence_frame(participants: Iterable[dict[str, str]]) -> dict[str, Any]:
+    return {"type": "presence", "participants": [{"kind": p["kind"], "name": p["name"]} for p in participants]}
+
+
+def typing_frame(author: dict[str, str]) -> dict[str, Any]:
+    return {"type": "typing", "author": dict(author)}
+
+
+def read_frame(*, author: dict[str, str], up_to: int) -> dict[str, Any]:
+    return {"type": "read", "author": dict(author), "up_to": up_to}
+
+
+def queue_item(help_request: HelpRequest, *, queue_position: int | None) -> dict[str, Any]:
+    return {
+        "public_id": str(help_request.public_id),
+        "url": help_request.get_absolute_url(),
+        "name": help_request.name,
+        "category": help_request.category,
+        "description": help_request.description,
+        "status": help_request.status,
+        "queue_position": queue_position,
+        "assigned_to": assigned_to(help_request),
+        "created_at": help_request.created_at.isoformat(),
+    }
+
+
+def queue_frame(items: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "queue", "help_requests": list(items)}
+
+
+def queue_item_frame(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "queue.item", "help_request": item}
+
+
+def queue_removed_frame(public_id: str) -> dict[str, Any]:
+    return {"type": "queue.removed", "public_id": public_id}
+
+
+# -- channel-layer events --------------------------------------------------------------------------
+
+
+def message_event(message: Message) -> MessageEvent:
+    # Encoded once by the sender; every socket forwards the same text.
+    return {"type": MESSAGE, "id": message.pk, "frame": encode(message_frame(message))}
+
+
+def status_event(help_request: HelpRequest, *, queue_position: int | None) -> StatusEvent:
+    return {
+        "type": STATUS,
+        "assignee_id": help_request.assigned_to_id,
+        "frame": status_frame(help_request, queue_position=queue_position),
+    }
+
+
+def position_event(*, queue_position: int) -> StatusEvent:
+    """A waiting request moved up the queue (built without loading it: waiting means unassigned)."""
+    return {
+        "type": STATUS,
+        "assignee_id": None,
+        "frame": {"type": "status", "status": "waiting", "queue_position": queue_position, "assigned_to": None},
+    }
+
+
+def typing_event(*, sender: str, author: dict[str, str]) -> SenderEvent:
+    return {"type": TYPING, "sender": sender, "frame": typing_frame(author)}
+
+
+def read_event(*, sender: str, author: dict[str, str], up_to: int) -> SenderEvent:
+    return {"type": READ, "sender": sender, "frame": read_frame(author=author, up_to=up_to)}
+
+
+def presence_event(*, version: int, participants: Iterable[dict[str, str]]) -> PresenceEvent:
+    return {"type": PRESENCE, "version": version, "frame": presence_frame(participants)}
+
+
+def queue_event(help_request: HelpRequest, *, queue_position: int | None) -> QueueEvent:
+    return {
+        "type": QUEUE,
+        "public_id": str(help_request.public_id),
+        "status": help_request.status,
+        "assignee_id": help_request.assigned_to_id,
+        "item": queue_item(help_request, queue_position=queue_position),
+    }

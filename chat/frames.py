@@ -1,0 +1,50 @@
+"""Validators of the chat socket's inbound frames, one per client frame type (docs/chat-protocol.md)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rest_framework import serializers
+
+from charity.frames import Frame, PingFrame, StrictIntegerField, TextField
+from chat.models import MAX_BODY_CHARS, MAX_CLIENT_ID_CHARS
+
+# Printable ASCII without spaces: UUIDs, ULIDs, counters, "tab1-42".
+CLIENT_ID_RE = re.compile(r"^[\x21-\x7e]+$")
+
+
+class ClientIdField(TextField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_length=1, max_length=MAX_CLIENT_ID_CHARS, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not CLIENT_ID_RE.match(value):
+            raise serializers.ValidationError("A client id is printable ASCII without spaces.")
+        return value
+
+
+class MessageFrame(Frame):
+    # Trimmed first, then 1 to 4,000 characters; NUL characters are refused (no database stores them).
+    body = TextField(max_length=MAX_BODY_CHARS)
+    client_id = ClientIdField()
+
+
+class TypingFrame(Frame):
+    pass
+
+
+class ReadFrame(Frame):
+    up_to = StrictIntegerField(min_value=1, max_value=2**63 - 1)
+
+
+FRAME_VALIDATORS: dict[str, type[Frame]] = {
+    "ping": PingFrame,
+    "message": MessageFrame,
+    "typing": TypingFrame,
+    "read": ReadFrame,
+}
+
+# The queue socket only listens; it accepts nothing but pings.
+QUEUE_FRAME_VALIDATORS: dict[str, type[Frame]] = {"ping": PingFrame}

@@ -1,0 +1,160 @@
+"""The chat's pages: the visitor's form and page, the helpers' queue and rooms, and state changes.
+
+Every page renders visitor text through Django's auto-escaping, and the inline scripts insert text
+with ``textContent`` only: what a visitor typed is shown as text everywhere, never as HTML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from charity.roles import Role, roles_for
+from chat import selectors, services, visitors
+from chat.forms import HelpRequestForm
+from chat.models import AuthorKind, HelpRequest
+from chat.participants import Participant
+
+
+def _help_request_or_404(public_id: UUID) -> HelpRequest:
+    help_request = selectors.help_request_get(public_id=public_id)
+    if help_request is None:
+        raise Http404("No such help request.")
+    return help_request
+
+
+def _participant_or_403(request: HttpRequest, help_request: HelpRequest) -> Participant:
+    participant = selectors.help_request_participant(
+        help_request=help_request, user=request.user, session=request.session, token=None
+    )
+    if participant is None:
+        raise PermissionDenied("You cannot see this help request.")
+    return participant
+
+
+def _require_helper(request: HttpRequest) -> frozenset[Role]:
+    roles = roles_for(request.user)
+    if Role.STAFF not in roles and Role.VOLUNTEER not in roles:
+        raise PermissionDenied("Only volunteers and staff can see the queue.")
+    return roles
+
+
+def help_request_new(request: HttpRequest) -> HttpResponse:
+    form = HelpRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        session_key = visitors.session_prepare(request)
+        try:
+            help_request = services.help_request_create(**form.cleaned_data, session_key=session_key)
+        except services.ChatError as exc:
+            form.add_error(None, str(exc.detail))
+        else:
+            visitors.session_grant(request.session, help_request.public_id)
+            return redirect(help_request)
+    return render(request, "chat/new.html", {"form": form})
+
+
+def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    help_request = _help_request_or_404(public_id)
+    token = request.GET.get("token")
+    if token is not None and visitors.token_is_valid(help_request.public_id, token):
+        # The private link: this browser becomes an owner, and the token leaves the address bar.
+        visitors.session_prepare(request)
+        visitors.session_grant(request.session, help_request.public_id)
+        return redirect(help_request)
+    participant = _participant_or_403(request, help_request)
+    context: dict[str, Any] = {
+        "help_request": help_request,
+        "participant": participant,
+        "queue_position": selectors.queue_position(help_request=help_request),
+        "chat_config": {
+            "ws_path": f"/ws/help-requests/{help_request.public_id}/",
+            "me": participant.key,
+        },
+    }
+    if participant.kind == AuthorKind.VISITOR:
+        link = f"{help_request.get_absolute_url()}?token={visitors.help_request_token(help_request.public_id)}"
+        context["private_link"] = request.build_absolute_uri(link)
+        return render(request, "chat/help_request.html", context)
+    context["helpers"] = _helpers() if participant.kind == AuthorKind.STAFF else []
+    return render(request, "chat/room.html", context)
+
+
+def _helpers() -> list[Any]:
+    users = get_user_model().objects.filter(is_active=True).filter(Q(is_staff=True) | Q(groups__name=Role.VOLUNTEER))
+    return list(users.distinct().order_by("username"))
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    roles = _require_helper(request)
+    requests = selectors.queue_for(user=request.user)
+    positions = selectors.queue_positions_by_id(requests)
+    rows = [(row, positions.get(row.pk)) for row in requests]
+    config = {"ws_path": "/ws/help-requests/queue/", "me": request.user.pk, "is_staff": Role.STAFF in roles}
+    return render(request, "chat/queue.html", {"rows": rows, "queue_config": config})
+
+
+def _after_change(request: HttpRequest, help_request: HelpRequest, action: Any) -> HttpResponse:
+    try:
+        action()
+    except services.ChatError as exc:
+        messages.error(request, str(exc.detail))
+    return redirect(help_request)
+
+
+@require_POST
+@login_required
+def help_request_claim(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    _require_helper(request)
+    help_request = _help_request_or_404(public_id)
+    try:
+        services.help_request_claim(help_request=help_request, user=request.user)
+    except services.ChatError as exc:
+        messages.error(request, str(exc.detail))
+        return redirect(reverse("chat:queue"))
+    return redirect(help_request)
+
+
+@require_POST
+@login_required
+def help_request_assign(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    help_request = _help_request_or_404(public_id)
+    if Role.STAFF not in roles_for(request.user):
+        raise PermissionDenied("Only staff can assign help requests.")
+    assignee_id = _int_or_none(request.POST.get("assignee"))
+    assignee = None if assignee_id is None else get_user_model().objects.filter(pk=assignee_id).first()
+    if assignee is None:
+        return HttpResponseBadRequest("Choose a volunteer or staff member.")
+    return _after_change(
+        request,
+        help_request,
+        lambda: services.help_request_assign(help_request=help_request, assignee=assignee, by=request.user),
+    )
+
+
+@require_POST
+def help_request_resolve(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    help_request = _help_request_or_404(public_id)
+    by = _participant_or_403(request, help_request)
+    return _after_change(request, help_request, lambda: services.help_request_resolve(help_request=help_request, by=by))
+
+
+@require_POST
+def help_request_close(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    help_request = _help_request_or_404(public_id)
+    by = _participant_or_403(request, help_request)
+    return _after_change(request, help_request, lambda: services.help_request_close(help_request=help_request, by=by))
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 19 else None

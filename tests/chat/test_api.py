@@ -1,0 +1,111 @@
+"""``POST /api/help-requests/``: an anonymous visitor opens a help request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from chat import visitors
+from chat.models import HelpRequest
+
+pytestmark = pytest.mark.django_db
+URL = "/api/help-requests/"
+
+
+def post(client: Client, body: Any, **kwargs: Any) -> Any:
+    return client.post(URL, data=body, content_type="application/json", **kwargs)
+
+
+def test_anonymous_visitor_creates_a_request_and_owns_it() -> None:
+    client = Client()
+    response = post(
+        client, {"name": "Alice", "description": "Need food", "contact": "07700 900000", "category": "food"}
+    )
+    assert response.status_code == 201
+    data = response.json()
+    assert set(data) == {"public_id", "url", "status", "queue_position", "token"}
+    help_request = HelpRequest.objects.get(public_id=data["public_id"])
+    assert (help_request.name, help_request.contact, help_request.category) == ("Alice", "07700 900000", "food")
+    assert data["url"] == f"http://testserver/help/{data['public_id']}/"
+    assert data["status"] == "waiting" and data["queue_position"] == 1
+    assert visitors.token_is_valid(data["public_id"], data["token"])
+    assert help_request.visitor_session_key == client.session.session_key
+    # The creating session owns it: its page opens without the token.
+    assert client.get(f"/help/{data['public_id']}/").status_code == 200
+    assert Client().get(f"/help/{data['public_id']}/").status_code == 403
+
+
+def test_never_exposes_the_database_id() -> None:
+    data = post(Client(), {"name": "Alice", "description": "Need food"}).json()
+    assert "id" not in data and "pk" not in data
+    assert data["url"].endswith(f"/help/{data['public_id']}/")
+
+
+def test_queue_positions_follow_creation_order() -> None:
+    positions = [post(Client(), {"name": f"v{i}", "description": "x"}).json()["queue_position"] for i in range(3)]
+    assert positions == [1, 2, 3]
+
+
+def test_defaults_and_trimming() -> None:
+    data = post(Client(), {"name": "  Alice  ", "description": "  help  "}).json()
+    help_request = HelpRequest.objects.get(public_id=data["public_id"])
+    assert (help_request.name, help_request.description, help_request.contact, help_request.category) == (
+        "Alice",
+        "help",
+        "",
+        "general",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"description": "x"}, "name"),
+        ({"name": "Alice"}, "description"),
+        ({"name": "   ", "description": "x"}, "name"),
+        ({"name": "A" * 101, "description": "x"}, "name"),
+        ({"name": "Alice", "description": "x" * 4001}, "description"),
+        ({"name": 5, "description": "x"}, "name"),
+        ({"name": ["Alice"], "description": "x"}, "name"),
+        ({"name": "Alice", "description": "x", "contact": "c" * 201}, "contact"),
+        ({"name": "Alice", "description": "x", "contact": None}, "contact"),
+        ({"name": "Alice", "description": "x", "category": "weapons"}, "category"),
+        ({"name": "Al\u0000ice", "description": "x"}, "name"),
+        ({"name": "Alice", "description": "lone \ud800"}, "description"),
+    ],
+)
+def test_bad_input_is_400_with_field_errors(body: dict[str, Any], field: str) -> None:
+    response = post(Client(), body)
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not HelpRequest.objects.exists()
+
+
+def test_non_object_json_is_400() -> None:
+    assert post(Client(), [1, 2]).status_code == 400
+    assert Client().post(URL, data="not json", content_type="application/json").status_code == 400
+    assert not HelpRequest.objects.exists()
+
+
+def test_only_json_is_accepted() -> None:
+    # A form post could come from any site; JSON needs a same-origin script (CORS preflight).
+    response = Client().post(URL, data={"name": "Alice", "description": "x"})
+    assert response.status_code == 415
+    response = Client().post(URL, data='{"name": "Alice", "description": "x"}', content_type="text/plain")
+    assert response.status_code == 415
+    assert not HelpRequest.objects.exists()
+
+
+def test_only_post() -> None:
+    assert Client().get(URL).status_code == 405
+
+
+def test_visitor_text_comes_back_as_json_text() -> None:
+    client = Client()
+    data = post(client, {"name": "<script>alert(1)</script>", "description": "<img src=x onerror=alert(1)>"}).json()
+    response = client.get(f"/help/{data['public_id']}/")
+    assert b"<script>alert(1)</script>" not in response.content
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in response.content
+    assert HelpRequest.objects.get(public_id=data["public_id"]).name == "<script>alert(1)</script>"
