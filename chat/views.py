@@ -77,6 +77,7 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
         "participant": participant,
         "queue_position": selectors.queue_position(help_request=help_request),
         "chat_config": {
+            "public_id": str(help_request.public_id),
             "ws_path": f"/ws/help-requests/{help_request.public_id}/",
             "me": participant.key,
         },

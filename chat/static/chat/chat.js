@@ -1,0 +1,145 @@
+/*
+ * chat.js: one help request's conversation on the visitor's page and the helpers' room page.
+ * Built on realtime.js's ChatRoom: reconnects by itself, resumes with ?after=, queues what is typed
+ * while disconnected (shown as "sending…" until the server echoes it), falls back to SSE + POST.
+ * Everything from the server is inserted with textContent, never as HTML.
+ */
+(function () {
+  "use strict";
+
+  var config = JSON.parse(document.getElementById("chat-config").textContent);
+  var $ = function (id) { return document.getElementById(id); };
+  var log = $("chat-log");
+  var typingTimer = null;
+  var readUpTo = {}; // participant name → highest message id they read
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function label(author) {
+    return author.kind === "visitor" || author.kind === "system" ? author.name : author.name + " (" + author.kind + ")";
+  }
+
+  function time(iso) {
+    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function insertById(item, id) {
+    var after = Array.prototype.find.call(log.querySelectorAll("li[data-id]"), function (li) {
+      return Number(li.dataset.id) > id;
+    });
+    log.insertBefore(item, after || log.querySelector("li.pending"));
+  }
+
+  function showMessage(message, info) {
+    if (log.querySelector('li[data-id="' + message.id + '"]')) return;
+    var item = el("li", "message message-" + message.author.kind + (info.mine ? " mine" : ""));
+    item.dataset.id = message.id;
+    if (message.client_id) item.dataset.clientId = message.client_id;
+    item.appendChild(el("strong", "chat-author", label(message.author) + ": "));
+    item.appendChild(el("span", "chat-body", message.body));
+    item.appendChild(el("span", "chat-meta", " " + time(message.created_at)));
+    if (info.mine) item.appendChild(el("span", "chat-receipt", ""));
+    insertById(item, message.id);
+    updateReceipts();
+    if (!info.mine && message.author.kind !== "system") markReadSoon();
+    item.scrollIntoView({ block: "nearest" });
+  }
+
+  function showPending(outbox) {
+    Array.prototype.forEach.call(log.querySelectorAll("li.pending"), function (li) { li.remove(); });
+    outbox.forEach(function (item) {
+      var li = el("li", "pending");
+      li.dataset.clientId = item.client_id;
+      li.appendChild(el("span", "chat-body", item.body));
+      li.appendChild(el("span", "chat-meta", " sending…"));
+      log.appendChild(li);
+    });
+  }
+
+  function showStatus(state) {
+    var text = {
+      waiting: "Waiting for a volunteer.",
+      assigned: "A volunteer is with you.",
+      resolved: "This request is resolved.",
+      closed: "This request is closed.",
+    }[state.status] || state.status;
+    if (state.status === "waiting" && state.queue_position) {
+      text = "Waiting: you are number " + state.queue_position + " in the queue.";
+    }
+    if (state.status === "assigned" && state.assigned_to) text = label(state.assigned_to) + " is helping.";
+    var status = $("chat-status");
+    status.textContent = text;
+    status.dataset.status = state.status;
+    status.dataset.queuePosition = state.queue_position || "";
+    var readOnly = state.status === "resolved" || state.status === "closed";
+    $("chat-body").disabled = readOnly;
+    $("chat-form").querySelector("button").disabled = readOnly;
+  }
+
+  function showPresence(frame) {
+    var names = frame.participants.map(function (person) { return label(person); });
+    $("chat-presence").textContent = names.length ? "Here now: " + names.join(", ") : "";
+  }
+
+  function updateReceipts() {
+    Array.prototype.forEach.call(log.querySelectorAll("li.mine"), function (li) {
+      var id = Number(li.dataset.id);
+      var readers = Object.keys(readUpTo).filter(function (name) { return readUpTo[name] >= id; });
+      var receipt = li.querySelector(".chat-receipt");
+      if (receipt) receipt.textContent = readers.length ? " ✓ Seen by " + readers.join(", ") : "";
+    });
+  }
+
+  var room = new window.CharityRealtime.ChatRoom({
+    publicId: config.public_id,
+    token: config.token || "",
+    forceFallback: document.body.dataset.forceFallback === "true",
+    onState: function (state, detail) {
+      window.CharitySite.showState($("chat-connection"), state, detail);
+      if (state === "stopped") $("chat-error").textContent = detail.reason || "This conversation is not available.";
+    },
+    onHistory: function (frame) { showStatus(frame.help_request); },
+    onMessage: showMessage,
+    onPending: showPending,
+    onStatus: showStatus,
+    onPresence: showPresence,
+    onTyping: function (frame) {
+      $("chat-typing").textContent = label(frame.author) + " is typing…";
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(function () { $("chat-typing").textContent = ""; }, 3000);
+    },
+    onRead: function (frame) {
+      readUpTo[frame.author.name] = Math.max(readUpTo[frame.author.name] || 0, frame.up_to);
+      updateReceipts();
+    },
+    onError: function (frame) {
+      $("chat-error").textContent = typeof frame.detail === "string" ? frame.detail : JSON.stringify(frame.detail);
+    },
+  });
+
+  var readTimer = null;
+  function markReadSoon() {
+    if (document.visibilityState !== "visible" || readTimer) return;
+    readTimer = setTimeout(function () {
+      readTimer = null;
+      room.markRead(room.lastId);
+    }, 300);
+  }
+  document.addEventListener("visibilitychange", markReadSoon);
+
+  $("chat-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var body = $("chat-body").value.trim();
+    if (!body) return;
+    $("chat-error").textContent = "";
+    room.send(body);
+    $("chat-body").value = "";
+  });
+  $("chat-body").addEventListener("input", function () { room.typing(); });
+  window.charityChat = room.start();
+})();
