@@ -1,9 +1,60 @@
 """Admin for help requests. State changes go through the room pages (services send the live events),
 so status and assignee are read-only here. The admin escapes everything a visitor typed."""
 
-from django.contrib import admin
+from typing import Any
 
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from charity.roles import Role
+from chat import services
 from chat.models import HelpRequest, Message, ReadCursor
+
+
+def _helpers() -> QuerySet[Any]:
+    users = get_user_model().objects.filter(is_active=True).filter(Q(is_staff=True) | Q(groups__name=Role.VOLUNTEER))
+    return users.distinct().order_by("username")
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(queryset=_helpers(), label="Assign to")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = _helpers()  # type: ignore[attr-defined]
+
+
+@admin.action(description="Assign to a volunteer…")
+def assign_to_volunteer(modeladmin: Any, request: HttpRequest, queryset: QuerySet[HelpRequest]) -> HttpResponse | None:
+    """Through the same service as the room page: the assignee is notified, the visitor sees it live."""
+    form = AssignForm(request.POST if "apply" in request.POST else None)
+    if form.is_valid():
+        assignee = form.cleaned_data["assignee"]
+        done = 0
+        for help_request in queryset:
+            try:
+                services.help_request_assign(help_request=help_request, assignee=assignee, by=request.user)
+                done += 1
+            except services.ChatError as exc:
+                messages.error(request, f"{help_request.name}: {exc.detail}")
+        if done:
+            messages.info(request, f"Assigned {done} request(s) to {assignee.get_username()}.")
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Assign help requests",
+        "form": form,
+        "queryset": queryset,
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        "opts": modeladmin.model._meta,
+    }
+    return TemplateResponse(request, "admin/chat/helprequest/assign.html", context)
 
 
 class MessageInline(admin.TabularInline):
@@ -18,10 +69,11 @@ class MessageInline(admin.TabularInline):
 
 @admin.register(HelpRequest)
 class HelpRequestAdmin(admin.ModelAdmin):
-    list_display = ["name", "category", "status", "assigned_to", "created_at", "public_id"]
+    list_display = ["name", "category", "status", "assigned_to", "created_at", "join_room"]
     list_filter = ["status", "category"]
     search_fields = ["name", "contact", "description"]
     readonly_fields = [
+        "join_room",
         "public_id",
         "status",
         "assigned_to",
@@ -33,6 +85,13 @@ class HelpRequestAdmin(admin.ModelAdmin):
         "assignee_notified_at",
     ]
     inlines = [MessageInline]
+    actions = [assign_to_volunteer]
+
+    @admin.display(description="Room")
+    def join_room(self, help_request: HelpRequest) -> str:
+        return format_html(
+            '<a href="{}" target="_blank">Join the conversation live</a>', help_request.get_absolute_url()
+        )
 
 
 @admin.register(ReadCursor)
