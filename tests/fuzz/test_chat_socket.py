@@ -86,7 +86,7 @@ def parsed_type(text: str) -> str | None:
 
 async def answers_until_pong(socket: Any, pongs: int) -> list[dict[str, Any]]:
     await socket.send_json_to({"type": "ping"})
-    received = []
+    received: list[dict[str, Any]] = []
     while pongs:
         frame = json.loads(await socket.receive_from(timeout=5))
         if frame == {"type": "pong"}:

@@ -73,7 +73,7 @@ async def answers_until_pong(socket: Any) -> list[dict[str, Any]]:
     """
     sentinel = next(_sentinels)
     await socket.send_json_to({"type": "ack", "up_to": sentinel})
-    received = []
+    received: list[dict[str, Any]] = []
     while True:
         frame = json.loads(await socket.receive_from(timeout=5))
         if frame == {"type": "acked", "up_to": sentinel, "count": 0}:
