@@ -82,13 +82,20 @@ async def screenshot(page: Page, name: str) -> None:
 
 
 class WebSocketBlockingProxy:
-    """A corporate proxy in miniature: forwards HTTP to the server, refuses WebSocket upgrades."""
+    """A corporate proxy in miniature: forwards HTTP to the server and, when ``block_websockets`` is
+    set, refuses WebSocket upgrades. ``black_hole()`` makes every open connection silently stop
+    carrying data (a dead network path that no one closes), while new connections still work."""
 
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, *, block_websockets: bool = True) -> None:
         self.upstream_port = upstream_port
+        self.block_websockets = block_websockets
         self.port = 0
         self.refused = 0
         self._server: asyncio.Server | None = None
+        self._generation = 0
+
+    def black_hole(self) -> None:
+        self._generation += 1
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -100,7 +107,7 @@ class WebSocketBlockingProxy:
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             writer.close()
             return
-        if b"upgrade: websocket" in head.lower():
+        if self.block_websockets and b"upgrade: websocket" in head.lower():
             self.refused += 1
             writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             await writer.drain()
@@ -108,12 +115,14 @@ class WebSocketBlockingProxy:
             return
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         up_writer.write(head)
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        generation = self._generation
+        await asyncio.gather(self._pipe(reader, up_writer, generation), self._pipe(up_reader, writer, generation))
 
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, generation: int) -> None:
         try:
             while data := await reader.read(65536):
+                if generation != self._generation:
+                    continue  # black-holed: swallow everything, close nothing
                 writer.write(data)
                 await writer.drain()
         except ConnectionError:
@@ -129,6 +138,14 @@ class WebSocketBlockingProxy:
 @pytest.fixture
 async def blocking_proxy(server: Any) -> AsyncIterator[WebSocketBlockingProxy]:
     proxy = WebSocketBlockingProxy(server.port)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
+
+
+@pytest.fixture
+async def forwarding_proxy(server: Any) -> AsyncIterator[WebSocketBlockingProxy]:
+    proxy = WebSocketBlockingProxy(server.port, block_websockets=False)
     await proxy.start()
     yield proxy
     await proxy.stop()

@@ -131,7 +131,9 @@
    *   onOpen()       after each successful (re)connection, WebSocket or SSE
    */
   function Connection(options) {
-    this.options = Object.assign({}, DEFAULTS, options);
+    // A deployment (or a test) may tune the timings for every connection on the page by setting
+    // window.CHARITY_REALTIME_OPTIONS before this script runs.
+    this.options = Object.assign({}, DEFAULTS, global.CHARITY_REALTIME_OPTIONS || {}, options);
     this.state = "idle";
     this.mode = "websocket";
     this.attempt = 0;
