@@ -1,52 +1,105 @@
-"""The chat's REST endpoints (DRF), one view per operation with its input serializer.
+"""The chat's REST endpoints (DRF), one view per operation (wire contract: docs/chat-protocol.md).
 
-``POST /api/help-requests/``: an anonymous visitor opens a help request. The body must be JSON
-(no form encodings), so another site cannot make a visitor's browser post one behind their back.
+* ``POST /api/help-requests/``: an anonymous visitor opens a help request.
+* ``GET /api/help-requests/<public_id>/``: the request.
+* ``GET|POST /api/help-requests/<public_id>/messages/``: its messages, a page at a time (``?after=``);
+  post one (idempotent on ``client_id``, as on the socket).
+* ``POST .../read/``: move the reader's cursor, as the socket's ``read`` frame.
+* ``POST .../claim/``, ``.../assign/``, ``.../resolve/``, ``.../close/``: state changes, as the pages.
+
+These are also the write side of the room's SSE fallback (``chat/sse.py``). Every operation goes
+through ``chat.services``, exactly as the socket and the pages do, so its effects (room frames,
+notifications, queue updates) are the same whichever path made it. Who may see a room is the one rule
+(``chat.permissions.IsHelpRequestParticipant``); a visitor proves ownership with their session or
+with the request's token (``?token=`` or ``X-Help-Request-Token``).
+
+Bodies must be JSON (no form encodings, 415), and a visitor vouched for by the session cookie alone
+must send Django's CSRF token as well: another site cannot make a visitor's browser post for them.
+Logged-in people get DRF's own CSRF check; other software authenticates with
+``Authorization: Token <key>``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import serializers, status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from charity.frames import TextField
-from chat import selectors, services, visitors
-from chat.models import MAX_CONTACT_CHARS, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, Category
+from chat import events, selectors, services, visitors
+from chat.models import HelpRequest
+from chat.participants import Participant
+from chat.permissions import TOKEN_HEADER, TOKEN_PARAM, IsHelper, IsHelpRequestParticipant, IsStaff, request_participant
+from chat.serializers import (
+    AssignIn,
+    ChatErrorOut,
+    ChatMessageIn,
+    ChatMessageOut,
+    ChatMessagePageOut,
+    ChatMessagePageQuery,
+    HelpRequestCreatedOut,
+    HelpRequestCreateIn,
+    HelpRequestOut,
+    ReadCursorIn,
+    ReadCursorOut,
+)
+
+# A refused service call, by its socket error code: 400 carries field errors, the others {code, detail}.
+_STATUS_BY_CODE = {
+    services.ChatErrorCode.INVALID: status.HTTP_400_BAD_REQUEST,
+    services.ChatErrorCode.FORBIDDEN: status.HTTP_403_FORBIDDEN,
+    services.ChatErrorCode.CONFLICT: status.HTTP_409_CONFLICT,
+    services.ChatErrorCode.READ_ONLY: status.HTTP_409_CONFLICT,
+}
+
+_PUBLIC_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The request's id.")
+_ROOM_PARAMETERS = [
+    _PUBLIC_ID,
+    OpenApiParameter(TOKEN_PARAM, str, OpenApiParameter.QUERY, description="The visitor's token (or the header)."),
+    OpenApiParameter(TOKEN_HEADER, str, OpenApiParameter.HEADER, description="The visitor's token."),
+]
+_REFUSALS: dict[int | str, Any] = {
+    403: OpenApiResponse(ChatErrorOut, description="Not allowed (or a missing CSRF token)."),
+    404: OpenApiResponse(ChatErrorOut, description="No such help request (or a malformed id)."),
+}
+
+
+def chat_error_response(exc: services.ChatError) -> Response:
+    body = exc.detail if isinstance(exc.detail, dict) else {"code": exc.code, "detail": str(exc.detail)}
+    return Response(body, status=_STATUS_BY_CODE.get(exc.code, status.HTTP_400_BAD_REQUEST))
+
+
+def help_request_data(help_request: HelpRequest) -> dict[str, Any]:
+    item = events.queue_item(help_request, queue_position=selectors.queue_position(help_request=help_request))
+    return HelpRequestOut(item).data
 
 
 class HelpRequestCreateApi(APIView):
     permission_classes = [AllowAny]
     parser_classes = [JSONParser]
 
-    class InputSerializer(serializers.Serializer[dict[str, Any]]):
-        name = TextField(max_length=MAX_NAME_CHARS)
-        description = TextField(max_length=MAX_DESCRIPTION_CHARS)
-        contact = TextField(max_length=MAX_CONTACT_CHARS, required=False, allow_blank=True, default="")
-        category = serializers.ChoiceField(choices=Category.choices, default=Category.GENERAL)
-
-    class OutputSerializer(serializers.Serializer[dict[str, Any]]):
-        public_id = serializers.UUIDField()
-        url = serializers.CharField()
-        status = serializers.CharField()
-        queue_position = serializers.IntegerField(allow_null=True)
-        token = serializers.CharField()
-
+    @extend_schema(
+        request=HelpRequestCreateIn,
+        responses={201: HelpRequestCreatedOut, 400: OpenApiResponse(description="Field errors.")},
+    )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = HelpRequestCreateIn(data=request.data)
         serializer.is_valid(raise_exception=True)
         session_key = visitors.session_prepare(request)
         try:
             help_request = services.help_request_create(**serializer.validated_data, session_key=session_key)
         except services.ChatError as exc:
-            return Response(exc.detail, status=status.HTTP_400_BAD_REQUEST)
+            return chat_error_response(exc)
         visitors.session_grant(request.session, help_request.public_id)
-        output = self.OutputSerializer(
+        output = HelpRequestCreatedOut(
             {
                 "public_id": help_request.public_id,
                 "url": request.build_absolute_uri(help_request.get_absolute_url()),
@@ -56,3 +109,175 @@ class HelpRequestCreateApi(APIView):
             }
         )
         return Response(output.data, status=status.HTTP_201_CREATED)
+
+
+class HelpRequestApi(APIView):
+    """Base of the endpoints of one request: JSON only, the room rule, 404 for unknown ids.
+
+    Visitors have no account: anyone gets past DRF's gate (``AllowAny``, which also marks the
+    schema's operations as open to anonymous callers), and the room rule decides on the object.
+    """
+
+    permission_classes: Any = [AllowAny, IsHelpRequestParticipant]
+    parser_classes = [JSONParser]
+
+    def get_object(self) -> HelpRequest:
+        help_request = selectors.help_request_get(public_id=self.kwargs["public_id"])
+        if help_request is None:
+            raise NotFound("No such help request.")
+        self.check_object_permissions(self.request, help_request)
+        return help_request
+
+    def participant(self, help_request: HelpRequest) -> Participant:
+        participant = request_participant(self.request, help_request)
+        assert participant is not None  # checked by IsHelpRequestParticipant
+        return participant
+
+
+class HelpRequestDetailApi(HelpRequestApi):
+    @extend_schema(parameters=_ROOM_PARAMETERS, responses={200: HelpRequestOut, **_REFUSALS})
+    def get(self, request: Request, public_id: str) -> Response:
+        return Response(help_request_data(self.get_object()))
+
+
+class HelpRequestMessagesApi(HelpRequestApi):
+    @extend_schema(
+        summary="Messages, oldest first, a page at a time",
+        parameters=[*_ROOM_PARAMETERS, ChatMessagePageQuery],
+        responses={200: ChatMessagePageOut, 400: OpenApiResponse(description="Field errors."), **_REFUSALS},
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        query = ChatMessagePageQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        messages, has_more = selectors.messages_after(
+            help_request_id=help_request.pk, after=query.validated_data["after"], limit=query.validated_data["limit"]
+        )
+        next_url = None
+        if has_more:
+            next_url = replace_query_param(request.build_absolute_uri(), "after", messages[-1].pk)
+        page = {"messages": [events.message_frame(m) for m in messages], "has_more": has_more, "next": next_url}
+        return Response(ChatMessagePageOut(page).data)
+
+    @extend_schema(
+        summary="Post a message (idempotent on client_id)",
+        parameters=_ROOM_PARAMETERS,
+        request=ChatMessageIn,
+        responses={
+            201: OpenApiResponse(ChatMessageOut, description="Created and sent to the room."),
+            200: OpenApiResponse(ChatMessageOut, description="A re-sent client_id: the original message."),
+            400: OpenApiResponse(description="Field errors."),
+            409: OpenApiResponse(ChatErrorOut, description="read_only: the request is resolved or closed."),
+            **_REFUSALS,
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        serializer = ChatMessageIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            message, created = services.message_post(
+                help_request_id=help_request.pk,
+                participant=self.participant(help_request),
+                body=serializer.validated_data["body"],
+                client_id=serializer.validated_data["client_id"],
+            )
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(
+            ChatMessageOut(events.message_frame(message)).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class HelpRequestReadApi(HelpRequestApi):
+    @extend_schema(
+        summary="Move the reader's cursor (the socket's read frame)",
+        parameters=_ROOM_PARAMETERS,
+        request=ReadCursorIn,
+        responses={200: ReadCursorOut, 400: OpenApiResponse(description="Field errors."), **_REFUSALS},
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        serializer = ReadCursorIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        up_to = serializer.validated_data["up_to"]
+        try:
+            moved = services.read_mark(
+                help_request_id=help_request.pk, participant=self.participant(help_request), up_to=up_to
+            )
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(ReadCursorOut({"up_to": up_to, "moved": moved}).data)
+
+
+_CHANGE_RESPONSES: dict[int | str, Any] = {
+    200: HelpRequestOut,
+    409: OpenApiResponse(ChatErrorOut, description="conflict: not possible in the request's current status."),
+    **_REFUSALS,
+}
+
+
+class HelpRequestClaimApi(HelpRequestApi):
+    """A volunteer or staff member takes a waiting request (as ``Take`` in the queue)."""
+
+    permission_classes = [IsAuthenticated, IsHelper]
+
+    @extend_schema(summary="Take a waiting request", parameters=[_PUBLIC_ID], request=None, responses=_CHANGE_RESPONSES)
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        try:
+            help_request = services.help_request_claim(help_request=help_request, user=request.user)
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(help_request_data(help_request))
+
+
+class HelpRequestAssignApi(HelpRequestApi):
+    """Staff give a waiting or assigned request to a volunteer or staff member."""
+
+    permission_classes = [IsAuthenticated, IsStaff]
+
+    @extend_schema(
+        summary="Assign (or reassign) a request",
+        parameters=[_PUBLIC_ID],
+        request=AssignIn,
+        responses={**_CHANGE_RESPONSES, 400: OpenApiResponse(description="Field errors.")},
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        serializer = AssignIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            help_request = services.help_request_assign(
+                help_request=help_request, assignee=serializer.validated_data["user"], by=request.user
+            )
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(help_request_data(help_request))
+
+
+class HelpRequestResolveApi(HelpRequestApi):
+    """The assignee or staff mark a request resolved; its room becomes read-only."""
+
+    @extend_schema(summary="Mark resolved", parameters=_ROOM_PARAMETERS, request=None, responses=_CHANGE_RESPONSES)
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        try:
+            help_request = services.help_request_resolve(help_request=help_request, by=self.participant(help_request))
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(help_request_data(help_request))
+
+
+class HelpRequestCloseApi(HelpRequestApi):
+    """The visitor, the assignee or staff close a request; its room becomes read-only."""
+
+    @extend_schema(summary="Close", parameters=_ROOM_PARAMETERS, request=None, responses=_CHANGE_RESPONSES)
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        try:
+            help_request = services.help_request_close(help_request=help_request, by=self.participant(help_request))
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(help_request_data(help_request))

@@ -25,18 +25,30 @@ class ClientIdField(TextField):
         return value
 
 
-class MessageFrame(Frame):
+class MessageFields(serializers.Serializer[dict[str, Any]]):
+    """A new message: the socket's ``message`` frame and the body of ``POST .../messages/``."""
+
     # Trimmed first, then 1 to 4,000 characters; NUL characters are refused (no database stores them).
     body = TextField(max_length=MAX_BODY_CHARS)
     client_id = ClientIdField()
+
+
+class ReadFields(serializers.Serializer[dict[str, Any]]):
+    """A read cursor move: the socket's ``read`` frame and the body of ``POST .../read/``."""
+
+    up_to = StrictIntegerField(min_value=1, max_value=2**63 - 1)
+
+
+class MessageFrame(Frame, MessageFields):
+    pass
 
 
 class TypingFrame(Frame):
     pass
 
 
-class ReadFrame(Frame):
-    up_to = StrictIntegerField(min_value=1, max_value=2**63 - 1)
+class ReadFrame(Frame, ReadFields):
+    pass
 
 
 FRAME_VALIDATORS: dict[str, type[Frame]] = {

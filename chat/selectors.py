@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from charity.roles import Role, roles_for
@@ -15,9 +17,10 @@ from chat.participants import Participant, user_participant, visitor_participant
 
 
 def help_request_get(*, public_id: UUID | str) -> HelpRequest | None:
+    """The request, or None when there is none with this id (a malformed id included)."""
     try:
         return HelpRequest.objects.select_related("assigned_to").get(public_id=public_id)
-    except (HelpRequest.DoesNotExist, ValueError):
+    except (HelpRequest.DoesNotExist, ValueError, ValidationError):
         return None
 
 
@@ -44,6 +47,12 @@ def help_request_participant(
     if visitors.session_owns(session, help_request.public_id) or visitors.token_is_valid(help_request.public_id, token):
         return visitor_participant(help_request)
     return None
+
+
+def user_get_active(*, username: str) -> Any | None:
+    """An active account by username, with its groups (for ``roles_for``), or None."""
+    users = get_user_model().objects.filter(username=username, is_active=True).prefetch_related("groups")
+    return users.first()
 
 
 def queue_position(*, help_request: HelpRequest) -> int | None:

@@ -4,6 +4,9 @@ from chat import api, views
 
 app_name = "chat"
 
+# The API takes any id: a malformed one is answered like an unknown one, 404 in JSON.
+API = "api/help-requests/<str:public_id>/"
+
 urlpatterns = [
     path("help/new/", views.help_request_new, name="help-request-new"),
     path("help/queue/", views.queue, name="queue"),
@@ -13,4 +16,11 @@ urlpatterns = [
     path("help/<uuid:public_id>/resolve/", views.help_request_resolve, name="help-request-resolve"),
     path("help/<uuid:public_id>/close/", views.help_request_close, name="help-request-close"),
     path("api/help-requests/", api.HelpRequestCreateApi.as_view(), name="api-help-request-create"),
+    path(API, api.HelpRequestDetailApi.as_view(), name="api-help-request"),
+    path(API + "messages/", api.HelpRequestMessagesApi.as_view(), name="api-help-request-messages"),
+    path(API + "read/", api.HelpRequestReadApi.as_view(), name="api-help-request-read"),
+    path(API + "claim/", api.HelpRequestClaimApi.as_view(), name="api-help-request-claim"),
+    path(API + "assign/", api.HelpRequestAssignApi.as_view(), name="api-help-request-assign"),
+    path(API + "resolve/", api.HelpRequestResolveApi.as_view(), name="api-help-request-resolve"),
+    path(API + "close/", api.HelpRequestCloseApi.as_view(), name="api-help-request-close"),
 ]

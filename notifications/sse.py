@@ -7,6 +7,7 @@ reconnection resumes with ``Last-Event-ID``. Client → server actions go over H
 
 Channels' ``AsyncHttpConsumer`` stops as soon as ``handle()`` returns, which ends a stream; this
 consumer keeps the response open and handles channel-layer events until the client goes away.
+``SseStream``, the base of that, also serves the help-request chat's stream (``chat/sse.py``).
 """
 
 from __future__ import annotations
@@ -39,13 +40,19 @@ def sse_event(data: str, *, event_id: int | None = None, event: str | None = Non
 
 
 class SseStream(AsyncConsumer):
-    """Base for SSE streams: headers, keep-alive comments, explicit close events, group cleanup."""
+    """Base for SSE streams: headers, keep-alive comments, explicit close events, group cleanup.
+
+    Subclasses implement ``open_stream()`` and may hook into ``on_keepalive()`` (every keep-alive
+    tick, e.g. to refresh a presence entry) and ``on_close()`` (once, when the stream ends either
+    way: the client went away or the server ended it with ``end_with()``).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.joined_groups: list[str] = []
         self._keepalive: asyncio.Task[None] | None = None
         self._open = False
+        self._released = False
 
     async def http_request(self, message: dict[str, Any]) -> None:
         if message.get("more_body"):
@@ -70,6 +77,15 @@ class SseStream(AsyncConsumer):
     async def open_stream(self) -> None:
         raise NotImplementedError("SSE streams implement open_stream().")
 
+    async def on_keepalive(self) -> None:
+        """Hook: called after each keep-alive comment."""
+
+    async def on_close(self) -> None:
+        """Hook: called once when the stream ends; its groups are already left."""
+
+    def keepalive_interval(self) -> float:
+        return KEEPALIVE_SECONDS
+
     async def write(self, chunk: bytes) -> None:
         if self._open:
             await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -79,30 +95,45 @@ class SseStream(AsyncConsumer):
 
     async def end_with(self, code: int) -> None:
         """Tell the client not to retry (the SSE twin of a 44xx close code), then end the response."""
+        if not self._open:
+            return
         await self.write(sse_event(json.dumps({"code": code}), event="close"))
         await self.send({"type": "http.response.body", "body": b"", "more_body": False})
         self._open = False
+        await self._release()
 
     async def join_groups(self, groups: list[str]) -> None:
         for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.joined_groups.append(group)
+            if group not in self.joined_groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+                self.joined_groups.append(group)
 
     async def _keepalive_loop(self) -> None:
         while self._open:
-            await asyncio.sleep(KEEPALIVE_SECONDS)
+            await asyncio.sleep(self.keepalive_interval())
             await self.write(b": keep-alive\n\n")
             for group in self.joined_groups:  # survive a Redis restart, as sockets do
                 with contextlib.suppress(Exception):
                     await self.channel_layer.group_add(group, self.channel_name)
+            if self._open:
+                await self.on_keepalive()
 
-    async def http_disconnect(self, message: dict[str, Any]) -> None:
-        self._open = False
-        if self._keepalive is not None:
+    async def _release(self) -> None:
+        """Stop the keep-alive, leave the groups, run ``on_close()``: once, however the stream ends."""
+        if self._released:
+            return
+        self._released = True
+        if self._keepalive is not None and self._keepalive is not asyncio.current_task():
             self._keepalive.cancel()
         for group in self.joined_groups:
             with contextlib.suppress(Exception):
                 await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined_groups = []
+        await self.on_close()
+
+    async def http_disconnect(self, message: dict[str, Any]) -> None:
+        self._open = False
+        await self._release()
         raise StopConsumer()
 
     def query_param(self, name: str) -> str | None:

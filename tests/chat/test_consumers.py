@@ -711,20 +711,20 @@ async def test_rolled_back_message_is_never_sent(sockets: Any) -> None:
 async def test_history_and_live_overlap_never_doubles(sockets: Any) -> None:
     """A message committed between the join and the history read is sent once, not twice."""
     visitor = await avisit()
-    from chat import consumers
+    from chat.rooms import RoomMember
 
-    original = consumers.HelpRequestConsumer.__dict__["_read_history"]
+    original = RoomMember.__dict__["read_history"]
 
     async def racing_read(self: Any, after: int | None) -> Any:
         await post_as_visitor(visitor, "raced")  # committed after the group join, before the read
         return await original.__get__(self, type(self))(after)
 
-    consumers.HelpRequestConsumer._read_history = racing_read  # type: ignore[method-assign]
+    RoomMember.read_history = racing_read  # type: ignore[method-assign]
     try:
         socket = await sockets(visitor.path, cookie=visitor.cookie)
         history, _ = await joined(socket)
     finally:
-        consumers.HelpRequestConsumer._read_history = original  # type: ignore[method-assign]
+        RoomMember.read_history = original  # type: ignore[method-assign]
     assert [m["body"] for m in history["messages"]] == ["raced"]
     assert await socket.receive_nothing(timeout=0.3)
 

@@ -99,11 +99,18 @@ def test_visitor_text_is_escaped_on_every_page(make_user: Any) -> None:
         assert XSS_ESCAPED.encode() in page.content
 
 
-def test_inline_scripts_insert_text_never_html() -> None:
+def test_page_scripts_insert_text_never_html() -> None:
+    from django.contrib.staticfiles import finders
+
     visitor = open_help_request()
     page = visitor.client.get(f"/help/{visitor.public_id}/").content.decode()
     scripts = "".join(re.findall(r"<script>(.*?)</script>", page, flags=re.S))
-    assert "textContent" in scripts
+    for path in re.findall(r'<script src="/static/([^"]+)"', page):
+        found = finders.find(path)
+        assert isinstance(found, str), path
+        with open(found, encoding="utf-8") as script:
+            scripts += script.read()
+    assert "chat/chat.js" in page and "textContent" in scripts
     assert "innerHTML" not in scripts and "insertAdjacentHTML" not in scripts and "document.write" not in scripts
 
 

@@ -1,0 +1,282 @@
+"""What the two transports of a room share: the socket (``consumers.py``) and the SSE stream (``sse.py``).
+
+A ``RoomMember`` is one connection to one help request's room, whatever carries it. It
+
+* finds out who is connecting, with the one rule (``selectors.help_request_participant``);
+* joins losslessly: the room's group first, then the history (``history`` frame), then presence;
+* keeps the person's presence entry and announces changes;
+* forwards the room's channel-layer events: each message id once, typing and read only from
+  someone else, presence lists never older than the last one, and a volunteer's reassignment closes
+  the connection (4403);
+* re-checks access when told to (logout, lost role, reassignment).
+
+The transport provides the hooks listed under ``TYPE_CHECKING`` below: ``send_frame``,
+``send_error``, ``send_text`` (an encoded frame; the stream labels it with ``event_id``),
+``close_with``, ``room_is_open`` and ``join_groups``. The mixin comes first in the bases so its
+channel-layer handlers (``access_revoke`` included) win.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+
+from charity import groups
+from charity.limits import hashed
+from charity.revocation import access_state
+from charity.sockets import CloseCode, ErrorCode, encode
+from chat import events, presence, selectors, services
+from chat.app_settings import app_settings
+from chat.models import AuthorKind
+from chat.participants import Participant
+
+logger = logging.getLogger("chat.rooms")
+
+# How many sent message ids a connection remembers to drop duplicates.
+REMEMBERED_IDS = 10_000
+
+# Presence touches only the cache: keep it off the one thread that database work shares.
+_presence_join = sync_to_async(presence.presence_join, thread_sensitive=False)
+_presence_leave = sync_to_async(presence.presence_leave, thread_sensitive=False)
+_presence_refresh = sync_to_async(presence.presence_refresh, thread_sensitive=False)
+
+
+def parse_public_id(raw: str) -> UUID | None:
+    try:
+        return UUID(raw)
+    except ValueError:
+        return None
+
+
+def parse_after(raw: str | None) -> tuple[int | None, str | None]:
+    """``after`` from a query string or a ``Last-Event-ID`` header: ``(value, error message)``."""
+    if raw is None or raw == "":
+        return None, None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        return None, "after must be a non-negative integer message id; sending the latest messages."
+    return int(raw), None
+
+
+def room_authorize(
+    *, public_id: UUID, user: Any, session: Any, token: str | None
+) -> tuple[int | None, Participant | None]:
+    """``(help request id, participant)``; ``(None, None)`` for an unknown request."""
+    help_request = selectors.help_request_get(public_id=public_id)
+    if help_request is None:
+        return None, None
+    participant = selectors.help_request_participant(help_request=help_request, user=user, session=session, token=token)
+    return help_request.pk, participant
+
+
+def room_history(*, public_id: UUID, after: int | None) -> tuple[dict[str, Any], list[int]]:
+    """The ``history`` frame of a (re)joining connection and the ids of the messages in it."""
+    help_request = selectors.help_request_get(public_id=public_id)
+    assert help_request is not None
+    if after is None:
+        messages, has_more = selectors.messages_latest(
+            help_request_id=help_request.pk, limit=app_settings.HISTORY_LIMIT
+        )
+    else:
+        messages, has_more = selectors.messages_after(
+            help_request_id=help_request.pk, after=after, limit=app_settings.REPLAY_LIMIT
+        )
+    frame = events.history_frame(
+        help_request=help_request,
+        queue_position=selectors.queue_position(help_request=help_request),
+        messages=messages,
+        has_more=has_more,
+        cursors=selectors.read_cursors(help_request_id=help_request.pk),
+    )
+    return frame, [message.pk for message in messages]
+
+
+def _active_user(user_id: int) -> Any:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+
+
+class RoomMember:
+    """One connection to one room; see the module docstring for the hooks a transport provides."""
+
+    if TYPE_CHECKING:
+        scope: dict[str, Any]
+        channel_name: str
+
+        async def send_frame(self, frame: dict[str, Any]) -> None: ...
+
+        async def send_error(self, code: str, detail: Any) -> None: ...
+
+        async def send_text(self, text: str, *, event_id: int | None = None) -> None: ...
+
+        async def close_with(self, code: int) -> None: ...
+
+        def room_is_open(self) -> bool: ...
+
+        async def join_groups(self, groups: list[str]) -> None: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.participant: Participant | None = None
+        self.public_id: UUID | None = None
+        self.help_request_id: int | None = None
+        self.token: str | None = None
+        self._sent: OrderedDict[int, None] = OrderedDict()
+        self._presence_version = -1
+        self._present = False
+
+    # -- joining ----------------------------------------------------------------------------------
+
+    async def room_identify(self, raw_public_id: str, token: str | None) -> int | None:
+        """Who is connecting to which room. Returns the close code that refuses them, or None."""
+        public_id = parse_public_id(raw_public_id)
+        if public_id is None:
+            return CloseCode.NOT_FOUND
+        help_request_id, participant = await self._authorize(public_id, token)
+        if help_request_id is None:
+            return CloseCode.NOT_FOUND
+        if participant is None:
+            return CloseCode.FORBIDDEN
+        self.public_id, self.help_request_id, self.participant, self.token = (
+            public_id,
+            help_request_id,
+            participant,
+            token,
+        )
+        return None
+
+    async def _authorize(
+        self, public_id: UUID, token: str | None, user: Any = None
+    ) -> tuple[int | None, Participant | None]:
+        return await database_sync_to_async(room_authorize)(
+            public_id=public_id,
+            user=self.scope.get("user") if user is None else user,
+            session=self.scope.get("session"),
+            token=token,
+        )
+
+    async def room_enter(self, *, after: int | None, after_error: str | None) -> None:
+        """Join the room's group, send ``history`` (after an ``invalid`` error for a bad ``after``),
+        then register presence. The group comes first, so nothing committed meanwhile is lost."""
+        assert self.public_id is not None
+        await self.join_groups([groups.help_request_group(self.public_id)])
+        if after_error:
+            await self.send_error(ErrorCode.INVALID, {"after": [after_error]})
+        history, message_ids = await self.read_history(after)
+        # Labelled with its last message id: a stream that reconnects resumes after it.
+        await self.send_text(encode(history), event_id=message_ids[-1] if message_ids else None)
+        for message_id in message_ids:
+            self.remember(message_id)
+        await self.presence_enter()
+
+    async def read_history(self, after: int | None) -> tuple[dict[str, Any], list[int]]:
+        assert self.public_id is not None
+        return await database_sync_to_async(room_history)(public_id=self.public_id, after=after)
+
+    def remember(self, message_id: int) -> None:
+        self._sent[message_id] = None
+        if len(self._sent) > REMEMBERED_IDS:
+            self._sent.popitem(last=False)
+
+    # -- presence ---------------------------------------------------------------------------------
+
+    async def presence_enter(self) -> None:
+        assert self.public_id is not None and self.participant is not None
+        snapshot, changed = await _presence_join(
+            public_id=self.public_id, channel_name=self.channel_name, participant=self.participant
+        )
+        self._present = True
+        if changed:
+            await services.apresence_announce(public_id=self.public_id, snapshot=snapshot)
+        else:
+            # Another tab of this person was here already: nothing changed for the others.
+            self._presence_version = snapshot.version
+            await self.send_frame(events.presence_frame(snapshot.participants))
+
+    async def presence_refresh(self) -> None:
+        """Renew this connection's entry; never raises (the cache may be down for a moment)."""
+        if not self._present or self.public_id is None or self.participant is None:
+            return
+        try:
+            snapshot, changed = await _presence_refresh(
+                public_id=self.public_id, channel_name=self.channel_name, participant=self.participant
+            )
+            if changed:  # a dead process's connections dropped out (or the cache lost the room)
+                await services.apresence_announce(public_id=self.public_id, snapshot=snapshot)
+        except Exception:
+            logger.warning("presence refresh failed", exc_info=True)
+
+    async def presence_exit(self) -> None:
+        if not self._present or self.public_id is None:
+            return
+        self._present = False
+        try:
+            snapshot, changed = await _presence_leave(public_id=self.public_id, channel_name=self.channel_name)
+            if changed:
+                await services.apresence_announce(public_id=self.public_id, snapshot=snapshot)
+        except Exception:  # the entry expires on its own
+            logger.warning("presence leave failed", exc_info=True)
+
+    # -- access -----------------------------------------------------------------------------------
+
+    async def access_revoke(self, event: dict[str, Any]) -> None:
+        if not self.room_is_open():
+            return
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if event.get("session") and session_key and event["session"] == hashed(session_key):
+            await self.close_with(CloseCode.UNAUTHENTICATED)  # this very session logged out
+            return
+        await self.recheck_access()
+
+    async def recheck_access(self) -> None:
+        """The account, its roles or the assignment changed: stay only if the rule still lets us in."""
+        if self.participant is None or self.participant.user_id is None or self.public_id is None:
+            return  # visitors have no account to lose
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        roles = await database_sync_to_async(access_state)(user_id=self.participant.user_id, session_key=session_key)
+        if roles is None:
+            await self.close_with(CloseCode.UNAUTHENTICATED)
+            return
+        user = await database_sync_to_async(_active_user)(self.participant.user_id)
+        _, participant = await self._authorize(self.public_id, self.token, user)
+        if participant is None or participant.key != self.participant.key:
+            await self.close_with(CloseCode.FORBIDDEN)
+            return
+        self.participant = participant
+
+    # -- channel-layer events ---------------------------------------------------------------------
+
+    async def chat_message(self, event: events.MessageEvent) -> None:
+        if not self.room_is_open() or event["id"] in self._sent:
+            return
+        await self.send_text(event["frame"], event_id=event["id"])
+        self.remember(event["id"])
+
+    async def chat_status(self, event: events.StatusEvent) -> None:
+        if not self.room_is_open() or self.participant is None:
+            return
+        await self.send_frame(event["frame"])
+        if self.participant.kind == AuthorKind.VOLUNTEER and event["assignee_id"] != self.participant.user_id:
+            # Reassigned: a volunteer may only be in the rooms of their own requests.
+            await self.close_with(CloseCode.FORBIDDEN)
+
+    async def chat_typing(self, event: events.SenderEvent) -> None:
+        await self._send_to_others(event)
+
+    async def chat_read(self, event: events.SenderEvent) -> None:
+        await self._send_to_others(event)
+
+    async def _send_to_others(self, event: events.SenderEvent) -> None:
+        if self.room_is_open() and self.participant is not None and event["sender"] != self.participant.key:
+            await self.send_frame(event["frame"])
+
+    async def chat_presence(self, event: events.PresenceEvent) -> None:
+        if not self.room_is_open() or event["version"] <= self._presence_version:
+            return  # an older list overtaken in flight, or the one this connection already has
+        self._presence_version = event["version"]
+        await self.send_frame(event["frame"])

@@ -1,0 +1,120 @@
+"""REST input and output shapes of the chat API (``chat/api.py``).
+
+Outputs are the socket's frames (``chat.events``) where there is one, so a client handles a message
+the same whether it came over the socket, the SSE stream or an HTTP response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from charity.frames import TextField
+from charity.roles import Role, roles_for
+from chat import selectors
+from chat.frames import MessageFields, ReadFields
+from chat.models import MAX_CONTACT_CHARS, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, AuthorKind, Category, Status
+
+MAX_ID = 2**63 - 1
+#: Most messages one ``GET .../messages/`` returns.
+MESSAGE_PAGE_LIMIT = 100
+
+
+class ChatAuthorOut(serializers.Serializer[dict[str, Any]]):
+    kind = serializers.ChoiceField(choices=AuthorKind.choices)
+    name = serializers.CharField()
+
+
+# -- help requests ---------------------------------------------------------------------------------
+
+
+class HelpRequestCreateIn(serializers.Serializer[dict[str, Any]]):
+    name = TextField(max_length=MAX_NAME_CHARS)
+    description = TextField(max_length=MAX_DESCRIPTION_CHARS)
+    contact = TextField(max_length=MAX_CONTACT_CHARS, required=False, allow_blank=True, default="")
+    category = serializers.ChoiceField(choices=Category.choices, default=Category.GENERAL)
+
+
+class HelpRequestCreatedOut(serializers.Serializer[dict[str, Any]]):
+    public_id = serializers.UUIDField()
+    url = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    queue_position = serializers.IntegerField(allow_null=True)
+    token = serializers.CharField()
+
+
+class HelpRequestOut(serializers.Serializer[dict[str, Any]]):
+    """A help request as the queue socket shows it (``chat.events.queue_item``)."""
+
+    public_id = serializers.UUIDField()
+    url = serializers.CharField(help_text="The request's page.")
+    status = serializers.ChoiceField(choices=Status.choices)
+    queue_position = serializers.IntegerField(allow_null=True, help_text="1-based place in the queue while waiting.")
+    assigned_to = ChatAuthorOut(allow_null=True)
+    name = serializers.CharField(help_text="The visitor's name, as they gave it (plain text).")
+    category = serializers.ChoiceField(choices=Category.choices)
+    description = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class AssignIn(serializers.Serializer[dict[str, Any]]):
+    user = TextField(max_length=150, help_text="Username of the volunteer or staff member to give it to.")
+
+    def validate_user(self, username: str) -> Any:
+        user = selectors.user_get_active(username=username)
+        if user is None:
+            raise serializers.ValidationError("No active user with this username.")
+        roles = roles_for(user)
+        if Role.STAFF not in roles and Role.VOLUNTEER not in roles:
+            raise serializers.ValidationError("Help requests can only be assigned to volunteers and staff.")
+        return user
+
+
+# -- messages --------------------------------------------------------------------------------------
+
+
+class ChatMessageIn(MessageFields):
+    """``body`` and ``client_id``, validated exactly as the socket's ``message`` frame."""
+
+
+class ChatMessageOut(serializers.Serializer[dict[str, Any]]):
+    """The socket's ``message`` frame."""
+
+    type = serializers.ChoiceField(choices=["message"])
+    id = serializers.IntegerField()
+    client_id = serializers.CharField(allow_null=True)
+    author = ChatAuthorOut()
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ChatMessagePageQuery(serializers.Serializer[dict[str, Any]]):
+    after = serializers.IntegerField(
+        min_value=0, max_value=MAX_ID, default=0, help_text="Only messages with a greater id (default 0: all)."
+    )
+    limit = serializers.IntegerField(
+        min_value=1, max_value=MESSAGE_PAGE_LIMIT, default=MESSAGE_PAGE_LIMIT, help_text="Most messages returned."
+    )
+
+
+class ChatMessagePageOut(serializers.Serializer[dict[str, Any]]):
+    messages = ChatMessageOut(many=True)
+    has_more = serializers.BooleanField(help_text="More messages follow: ask again with after= the last id.")
+    next = serializers.URLField(allow_null=True, help_text="The URL of the next page, or null.")
+
+
+class ReadCursorIn(ReadFields):
+    """``up_to``, validated exactly as the socket's ``read`` frame."""
+
+
+class ReadCursorOut(serializers.Serializer[dict[str, Any]]):
+    up_to = serializers.IntegerField()
+    moved = serializers.BooleanField(help_text="False when the cursor was already there or further.")
+
+
+class ChatErrorOut(serializers.Serializer[dict[str, Any]]):
+    """A refusal that is not about one field: ``code`` as on the socket (``read_only``, ``conflict``, ...)."""
+
+    code = serializers.CharField(required=False)
+    detail = serializers.CharField()

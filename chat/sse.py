@@ -1,0 +1,70 @@
+"""A help-request room as Server-Sent Events, for browsers whose WebSockets are blocked.
+
+``GET /sse/help-requests/<public_id>/?after=ID&token=...`` streams the same frames as the room socket
+(docs/chat-protocol.md), one ``data:`` line each: ``history``, then ``presence``, then live
+``message``, ``status``, ``presence``, ``typing`` and ``read``. Message events carry
+``id: <message id>`` (the ``history`` event the id of its last message), so the browser's own
+reconnection resumes with ``Last-Event-ID``, which takes precedence over ``?after``. Who may listen,
+the lossless join, presence and losing access are the socket's, shared through ``chat.rooms``.
+
+A stream the server will not serve, or stops serving, ends with ``event: close`` and
+``{"code": 4404}`` (unknown or malformed id), ``4403`` (not allowed, or no longer) or ``4401``
+(logged out). The client's writes go over HTTP: ``/api/help-requests/<public_id>/messages/`` and
+``.../read/`` (``chat/api.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from charity import groups
+from charity.sockets import error_frame
+from chat.app_settings import app_settings
+from chat.rooms import RoomMember, parse_after
+from notifications.sse import KEEPALIVE_SECONDS, SseStream, sse_event
+
+
+class HelpRequestStreamConsumer(RoomMember, SseStream):
+    async def open_stream(self) -> None:
+        token = self.query_param("token")
+        # The browser's own reconnection sends Last-Event-ID; it is newer than the URL's after.
+        after, after_error = parse_after(self.header(b"last-event-id") or self.query_param("after"))
+        refused = await self.room_identify(self.scope["url_route"]["kwargs"]["public_id"], token)
+        if refused is not None:
+            await self.end_with(refused)
+            return
+        assert self.participant is not None
+        if self.participant.user_id is not None:
+            # Logout, a lost role or a reassignment reaches this stream as it reaches sockets.
+            await self.join_groups([groups.control_group(self.participant.user_id)])
+        await self.room_enter(after=after, after_error=after_error)
+
+    def keepalive_interval(self) -> float:
+        # The keep-alive also refreshes this stream's presence entry; never less often than sockets do.
+        return min(KEEPALIVE_SECONDS, app_settings.PRESENCE_REFRESH_INTERVAL)
+
+    async def on_keepalive(self) -> None:
+        await self.presence_refresh()
+
+    async def on_close(self) -> None:
+        await self.presence_exit()
+
+    # -- transport hooks of RoomMember ------------------------------------------------------------
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        await self.write_frame(frame)
+
+    async def send_error(self, code: str, detail: Any) -> None:
+        await self.write_frame(error_frame(code, detail))
+
+    async def send_text(self, text: str, *, event_id: int | None = None) -> None:
+        await self.write(sse_event(text, event_id=event_id))
+
+    async def close_with(self, code: int) -> None:
+        await self.end_with(code)
+
+    def room_is_open(self) -> bool:
+        return self._open
+
+
+__all__ = ["HelpRequestStreamConsumer"]
