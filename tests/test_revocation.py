@@ -73,6 +73,7 @@ async def test_losing_staff_drops_the_dashboard_topic(make_user: Any, sockets: A
     await synced(socket)
     await socket.send_json_to({"type": "subscribe", "topics": ["dashboard"]})
     assert json.loads(await socket.receive_from())["topics"] == ["dashboard"]
+    assert json.loads(await socket.receive_from())["type"] == "dashboard"  # the first snapshot
 
     def demote() -> None:
         user.is_staff = False

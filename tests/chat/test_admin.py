@@ -65,7 +65,7 @@ async def test_assign_action_updates_the_visitor_live(make_user: Any, sockets: A
         )
 
     await database_sync_to_async(assign)()
-    frames = []
+    frames: list[dict[str, Any]] = []
     while not any(frame.get("type") == "status" for frame in frames):
         frames.append(json.loads(await socket.receive_from(timeout=3)))
     status = next(frame for frame in frames if frame["type"] == "status")
