@@ -156,3 +156,42 @@ async def test_visitor_html_is_shown_as_text_everywhere(server: Any, new_context
     await expect(helper.locator("#result_list")).to_contain_text(evil)
     await expect(helper.locator("#result_list img")).to_have_count(0)
     assert dialogs == []
+
+
+async def _chat_in_fallback(visitor: Page, base_url: str, helper: Page, helper_base: str) -> None:
+    public_id = await ask_for_help(visitor, base_url, "Dee", "Blocked at work")
+    await expect(visitor.locator("#chat-connection")).to_have_attribute("data-state", "fallback", timeout=30_000)
+    await expect(visitor.locator("#chat-connection")).to_have_text("Live (fallback mode)")
+    await log_in(helper, helper_base, "staffer")
+    await helper.goto(f"{helper_base}/help/{public_id}/")
+    await chat_live(helper)
+    await expect(visitor.locator("#chat-presence")).to_contain_text("staffer")
+    await say(visitor, "sent over HTTP POST")
+    await expect(bodies(helper).filter(has_text="sent over HTTP POST")).to_have_count(1)
+    await expect(visitor.locator("#chat-log li.pending")).to_have_count(0)
+    await say(helper, "received over SSE")
+    await expect(bodies(visitor).filter(has_text="received over SSE")).to_have_count(1)
+    # The visitor read it (POST read/): the helper's message gets its receipt.
+    await expect(helper.locator("#chat-log li.mine .chat-receipt").first).to_contain_text("Seen by Dee")
+    for page in (visitor, helper):
+        ids = await page.locator("#chat-log li[data-id]").evaluate_all("items => items.map(i => i.dataset.id)")
+        assert len(ids) == len(set(ids))
+
+
+async def test_chat_works_when_the_browser_has_no_websocket(server: Any, new_context: Any, make_user: Any) -> None:
+    await database_sync_to_async(make_user)("staffer", roles=("staff",))
+    context = await new_context()
+    await context.add_init_script("delete window.WebSocket;")
+    visitor = await context.new_page()
+    helper = await (await new_context()).new_page()
+    await _chat_in_fallback(visitor, server.http_base, helper, server.http_base)
+
+
+async def test_chat_works_when_a_proxy_blocks_websockets(
+    server: Any, blocking_proxy: Any, new_context: Any, make_user: Any
+) -> None:
+    await database_sync_to_async(make_user)("staffer", roles=("staff",))
+    visitor = await (await new_context()).new_page()
+    helper = await (await new_context()).new_page()
+    await _chat_in_fallback(visitor, f"http://127.0.0.1:{blocking_proxy.port}", helper, server.http_base)
+    assert blocking_proxy.refused >= 3
