@@ -56,8 +56,12 @@ class LocalRegistry:
             self._entries[entry.channel] = entry
             self._seen[entry.channel] = time.time()
 
-    async def arefresh(self, entry: SocketEntry) -> None:
+    async def arefresh(self, entry: SocketEntry) -> bool:
+        """Refresh ``entry``; True when it had vanished (pruned as stale)."""
+        with self._lock:
+            vanished = entry.channel not in self._entries
         await self.aregister(entry)
+        return vanished
 
     async def aunregister(self, entry: SocketEntry) -> None:
         with self._lock:
@@ -101,7 +105,8 @@ class RedisRegistry:
     def _user_key(self, user_id: int) -> str:
         return f"{self.key}:user:{user_id}"
 
-    async def aregister(self, entry: SocketEntry) -> None:
+    async def aregister(self, entry: SocketEntry) -> bool:
+        """Register (or refresh) ``entry``; True when Redis did not have it."""
         now = time.time()
         pipe = self._aclient().pipeline(transaction=False)
         pipe.hset(self.key, entry.channel, json.dumps(asdict(entry)))
@@ -109,11 +114,14 @@ class RedisRegistry:
         if entry.user_id is not None:
             pipe.zadd(self._user_key(entry.user_id), {entry.channel: now})
             pipe.expire(self._user_key(entry.user_id), int(app_settings.REGISTRY_TTL * 4))
-        await pipe.execute()
+        added, *_ = await pipe.execute()
+        return bool(added)
 
-    async def arefresh(self, entry: SocketEntry) -> None:
-        # Re-registering also restores an entry lost to a Redis restart.
-        await self.aregister(entry)
+    async def arefresh(self, entry: SocketEntry) -> bool:
+        """Refresh ``entry``; True when it had vanished: pruned as stale, or lost with the rest of
+        Redis's data (a restart without persistence), group memberships included."""
+        # Re-registering also restores the entry.
+        return await self.aregister(entry)
 
     async def aunregister(self, entry: SocketEntry) -> None:
         pipe = self._aclient().pipeline(transaction=False)

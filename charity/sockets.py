@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework import serializers
 
@@ -52,6 +53,8 @@ class CloseCode:
     HEARTBEAT_TIMEOUT = 4408
     TOO_LARGE = 4413
     RATE_LIMITED = 4429
+    #: A normal close; the client reconnects (as after any 1000) and what it missed is replayed.
+    RESUME = 1000
 
 
 class ErrorCode:
@@ -99,6 +102,46 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self._role = ""
         self._bucket = TokenBucket(rate=limits_settings.MESSAGE_RATE, burst=limits_settings.MESSAGE_BURST)
         self._violations: list[float] = []
+        self._disconnected = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except asyncio.CancelledError:
+            # The server is shutting down (SIGTERM) and cancelled every socket. This one ends here,
+            # cleaned up, without re-raising: daphne waits for its sockets with a plain gather(), which
+            # gives up at the first one that raises, and the process would exit before the others had
+            # left their groups and the registry.
+            await self._abandoned(1001)
+        except Exception:
+            await self._abandoned(1011)  # the channel layer failed (e.g. Redis restarted): daphne closes 1011
+            raise
+
+    async def _abandoned(self, code: int) -> None:
+        """Clean up a socket that ends without ``websocket.disconnect``.
+
+        Otherwise its heartbeat lives on and keeps re-joining a channel nobody reads to its groups
+        (each group send then queues a copy for it in this process), and the registry and the
+        per-process count keep counting it, until the process restarts.
+        """
+        if not self._disconnected:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):  # the layer may be down: never hold up a shutdown
+                    await self.disconnect(code)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Route a message to its handler, as channels does, minus its ``aclose_old_connections()``.
+
+        channels runs ``close_old_connections()`` through ``sync_to_async`` before every message: for
+        each event to each socket, a trip to the one thread all of a process's database work shares.
+        Behind acknowledgements and replays on that thread, a stream of notifications then falls
+        seconds, even minutes, behind. Database work here goes through ``database_sync_to_async``,
+        which closes old connections itself.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # -- admission --------------------------------------------------------------------------------
 
@@ -191,10 +234,15 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             if now - last_refresh >= refresh:
                 last_refresh = now
                 try:
+                    if self._entry is not None and await registry.get_registry().arefresh(self._entry):
+                        # Redis lost this socket's entry, so its group memberships too (a restart
+                        # without persistence): what was sent to its groups since never reached it.
+                        # Re-joining would not bring that back; a reconnect replays it.
+                        logger.warning("socket lost its groups user=%s; closing so it resumes", self.log_identity())
+                        await self.close_with(CloseCode.RESUME)
+                        return
                     for group in list(self.joined_groups):
                         await self.channel_layer.group_add(group, self.channel_name)
-                    if self._entry is not None:
-                        await registry.get_registry().arefresh(self._entry)
                 except Exception:  # the layer is down; try again next tick, never kill the socket
                     logger.warning("group refresh failed", exc_info=True)
 
@@ -204,6 +252,9 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
+        if self._disconnected:
+            return
+        self._disconnected = True
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
