@@ -131,6 +131,9 @@ if REDIS_URL:
                 # a burst to one user must queue instead. Replay covers what is dropped anyway.
                 "capacity": int(os.environ.get("CHANNEL_CAPACITY", "5000")),
                 "expiry": 60,
+                # Sockets re-join their groups every NOTIFICATIONS_GROUP_REFRESH_INTERVAL (30 s), so
+                # the channels of a process killed with -9 leave its groups after 5 minutes, not a day.
+                "group_expiry": int(os.environ.get("CHANNEL_GROUP_EXPIRY", "300")),
             },
         }
     }
