@@ -39,3 +39,11 @@ test: lint
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -m "not scaleout" $(PYTEST_ARGS)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) REDIS_PREFIX=charity-test-$$$$ CONN_MAX_AGE=0 \
 		$(BIN)/pytest $(PYTEST_ARGS)
+
+# The fan-out benchmark (bench/README.md): B0 (raw ASGI), B1 (plain Channels) and this project on
+# daphne, against the same PostgreSQL and Redis as the scale-out tests. About 15 minutes; rewrites
+# docs/performance.md and docs/performance.png. Not part of `test` (which only runs a smoke of it).
+# BENCH_ARGS=--quick for 100 and 1,000 sockets only.
+.PHONY: bench
+bench: install
+	BENCH_DATABASE_URL=$(TEST_DATABASE_URL) BENCH_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m bench.run --profile $(BENCH_ARGS)

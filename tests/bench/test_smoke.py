@@ -1,0 +1,85 @@
+"""The benchmark harness still runs: a tiny run of ``bench.run --smoke`` (asserts that it ran, not how fast).
+
+Five sockets per server, a few messages, one burst and one steady phase each, and the compression
+prototype; the full benchmark is ``make bench`` (bench/README.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@pytest.mark.scaleout
+@pytest.mark.timeout(180)
+def test_smoke_run_measures_every_server_without_losing_a_message(require_scaleout: None, tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(tmp_path), "--no-docs"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    results = json.loads((tmp_path / "latest-smoke.json").read_text())
+
+    for kind in ("b0", "b1", "project"):
+        row = results["fanout"][kind]["5"]
+        assert row["connect"]["connected"] == 5, row["connect"]
+        assert row["rss_kib_per_connection"] is not None
+        for phase in ("burst", "steady"):
+            measured = row[phase]
+            assert measured["expected"] > 0
+            assert measured["delivered"] == measured["expected"], (kind, phase, measured)
+            assert measured["lost"] == measured["duplicates"] == measured["out_of_order"] == 0
+            assert set(measured["latency_ms"]) == {"p50", "p95", "p99", "max"}
+            assert measured["server_cpu_ms_per_1000"] is not None
+
+    compression = results["compression"]
+    assert compression["stock"]["extensions"] == {"none": 5}
+    assert compression["deflate"]["extensions"] == {"PerMessageDeflate": 5}
+    assert compression["deflate"]["large"]["lost"] == 0
+    assert (
+        compression["deflate"]["large"]["wire_bytes_per_delivery"]
+        < compression["stock"]["large"]["wire_bytes_per_delivery"]
+    )
+    # Inflating past the bound drops the connection (autobahn fails by dropping TCP: 1006 at the client).
+    assert compression["deflate"]["bomb"]["close_codes"] == {"1006": 1}
+
+
+def test_smoke_results_render_into_the_performance_page(tmp_path: Path) -> None:
+    from bench import report
+
+    results = {
+        "run_id": "x",
+        "mode": "smoke",
+        "seconds": 1.0,
+        "date": "2026-01-01T00:00:00+00:00",
+        "machine": {
+            "cpu": "cpu",
+            "cores": 2,
+            "memory_gib": 1.0,
+            "kernel": "k",
+            "python": "3.11",
+            "packages": {},
+            "open_files_limit": 1024,
+        },
+        "loadavg_start": [0.0, 0.0, 0.0],
+        "loadavg_end": [0.0, 0.0, 0.0],
+        "config": {"client_procs": 1, "steady_seconds": 1.0},
+        "fanout": {"b0": {"5": {"n": 5, "connect": {"connected": 5, "seconds": 0.1}, "burst": {}, "steady": {}}}},
+    }
+    (tmp_path / "performance.md").write_text(f"# Head\n\n{report.START}\nold\n{report.END}\n\nTail\n")
+    report.write(results, tmp_path)
+    page = (tmp_path / "performance.md").read_text()
+    assert page.startswith("# Head") and page.rstrip().endswith("Tail") and "old" not in page
+    assert "### Targets" in page
+    assert (tmp_path / "performance.png").stat().st_size > 0
