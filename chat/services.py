@@ -35,6 +35,7 @@ from chat.models import (
     Status,
 )
 from chat.participants import Participant, display_name, system_author, user_key
+from dashboard.services import activity_record
 from notifications import api as notifications
 
 
@@ -97,6 +98,7 @@ def help_request_create(
         group_send_on_commit(
             [groups.help_request_queue_group()], events.queue_event(help_request, queue_position=position)
         )
+        activity_record(kind="help_request.created", text=f"Help request from {help_request.name} ({category})")
     return help_request
 
 
@@ -145,6 +147,7 @@ def _take(help_request: HelpRequest, *, assignee: Any) -> None:
         data={"public_id": str(help_request.public_id), "url": help_request.get_absolute_url()},
     )
     _announce_change(help_request, left_queue=left_queue)
+    activity_record(kind="help_request.claimed", text=f"{display_name(assignee)} is helping {help_request.name}")
     if previous_id is not None and previous_id != assignee.pk:
         # The previous assignee's sockets re-check their access, in every process.
         access_revoke(user_id=previous_id)
@@ -193,6 +196,7 @@ def help_request_resolve(*, help_request: HelpRequest, by: Participant) -> HelpR
         locked.resolved_at = timezone.now()
         locked.save(update_fields=["status", "resolved_at", "updated_at"])
         _announce_change(locked, left_queue=left_queue)
+        activity_record(kind="help_request.resolved", text=f"{by.name} resolved {locked.name}'s request")
     return locked
 
 

@@ -98,3 +98,15 @@ def test_audience_sizes(make_user: Any) -> None:
     make_user(roles=("staff",))
     make_user(is_active=False, roles=("volunteer",))
     assert audience_sizes() == {"all": 3, "volunteer": 2, "donor": 1, "staff": 1}
+
+
+def test_help_request_lifecycle_reaches_the_activity_feed(make_user: Any) -> None:
+    from chat import services
+    from chat.participants import user_participant
+
+    vera = make_user("vera", roles=("volunteer",))
+    help_request = services.help_request_create(name="Alice", description="Food")
+    services.help_request_claim(help_request=help_request, user=vera)
+    services.help_request_resolve(help_request=help_request, by=user_participant(vera))
+    kinds = [item["kind"] for item in dashboard_snapshot()["activity"]]
+    assert kinds[:3] == ["help_request.resolved", "help_request.claimed", "help_request.created"]
