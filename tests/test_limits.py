@@ -150,3 +150,16 @@ async def test_frame_flood_gets_errors_then_4429_but_pings_are_free(
     await socket.send_json_to({"type": "unsubscribe", "topics": ["x"]})
     assert json.loads(await socket.receive_from())["code"] == "rate_limited"
     assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4429}
+
+
+def test_app_frame_limit_stays_below_daphnes() -> None:
+    """Over our limit a client gets an error frame and 4413; daphne's own (larger) limit never fires first."""
+    import inspect
+
+    from daphne.server import Server
+
+    from notifications.app_settings import app_settings
+
+    daphne_limits = inspect.signature(Server.__init__).parameters
+    assert app_settings.MAX_FRAME_BYTES < daphne_limits["websocket_max_message_size"].default
+    assert app_settings.MAX_FRAME_BYTES < daphne_limits["websocket_max_frame_size"].default
