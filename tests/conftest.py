@@ -146,6 +146,28 @@ async def connect_socket(
     return communicator, connected, code
 
 
+def sse_scope(path: str, *, cookie: str | None = None, last_event_id: str | None = None) -> dict[str, Any]:
+    """The ASGI scope of a browser's EventSource request for ``path`` (with its query string)."""
+    path, _, query = path.partition("?")
+    headers = [(b"host", b"localhost")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    if last_event_id is not None:
+        headers.append((b"last-event-id", last_event_id.encode()))
+    return {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "headers": headers,
+        "scheme": "http",
+        "server": ("localhost", 80),
+        "client": ("127.0.0.1", 5000),
+    }
+
+
 @pytest.fixture
 async def sockets() -> AsyncIterator[Callable[..., Any]]:
     """Open sockets with ``await sockets(path, user=...)``; all are closed at the end of the test."""

@@ -17,7 +17,7 @@ from chat import presence, services
 from chat.models import Message
 from chat.participants import VISITOR_KEY, visitor_participant
 from tests.chat.conftest import Visitor, avisit, check_frame, joined, make, next_frame, say
-from tests.conftest import session_cookie_for
+from tests.conftest import session_cookie_for, sse_scope
 from tests.notifications.test_sse import SseClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,26 +44,9 @@ async def open_room_stream(
 ) -> RoomStream:
     from charity.asgi import application
 
-    path, _, query = path.partition("?")
-    headers = [(b"host", b"localhost")]
     if user is not None:
         cookie = await database_sync_to_async(session_cookie_for)(user)
-    if cookie:
-        headers.append((b"cookie", cookie.encode()))
-    if last_event_id is not None:
-        headers.append((b"last-event-id", last_event_id.encode()))
-    scope = {
-        "type": "http",
-        "http_version": "1.1",
-        "method": "GET",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "headers": headers,
-        "scheme": "http",
-        "server": ("localhost", 80),
-        "client": ("127.0.0.1", 5000),
-    }
+    scope = sse_scope(path, cookie=cookie, last_event_id=last_event_id)
     stream = RoomStream(ApplicationCommunicator(application, scope))
     await stream.start()
     assert stream.status == 200 and stream.headers[b"content-type"].startswith(b"text/event-stream")

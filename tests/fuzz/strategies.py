@@ -79,3 +79,20 @@ text_frames = st.one_of(
 frames: st.SearchStrategy[tuple[str, Any]] = st.one_of(
     text_frames.map(lambda text: ("text", text)), st.binary(max_size=200).map(lambda data: ("bytes", data))
 )
+
+
+def record_handler_calls(
+    monkeypatch: Any, consumer: type, names: list[str], calls: list[str], ignore_sender: str | None = None
+) -> None:
+    """Wrap ``consumer``'s channel-layer handlers so each call is recorded in ``calls`` (events from
+    ``ignore_sender``, the test's own barrier, are not)."""
+    for name in names:
+        original = getattr(consumer, name)
+
+        async def recording(self: Any, *args: Any, _name: str = name, _original: Any = original) -> Any:
+            event = args[0] if args else None
+            if ignore_sender is None or not (isinstance(event, dict) and event.get("sender") == ignore_sender):
+                calls.append(_name)
+            return await _original(self, *args)
+
+        monkeypatch.setattr(consumer, name, recording)

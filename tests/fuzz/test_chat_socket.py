@@ -21,7 +21,7 @@ from charity import groups
 from chat.consumers import HelpRequestConsumer
 from tests.chat.conftest import open_help_request
 from tests.conftest import connect_socket
-from tests.fuzz.strategies import frames
+from tests.fuzz.strategies import frames, record_handler_calls
 
 HANDLERS = ["chat_message", "chat_status", "chat_typing", "chat_read", "chat_presence", "access_revoke"]
 SENTINEL = "fuzz-sentinel"
@@ -64,15 +64,7 @@ def harness(
 
     sockets = loop.run_until_complete(open_all())
     calls: list[str] = []
-    for name in HANDLERS:
-        original = getattr(HelpRequestConsumer, name)
-
-        async def recording(self: Any, *args: Any, _name: str = name, _original: Any = original) -> Any:
-            if not (args and isinstance(args[0], dict) and args[0].get("sender") == SENTINEL):
-                calls.append(_name)
-            return await _original(self, *args)
-
-        monkeypatch.setattr(HelpRequestConsumer, name, recording)
+    record_handler_calls(monkeypatch, HelpRequestConsumer, HANDLERS, calls, ignore_sender=SENTINEL)
     yield Harness(loop, sockets, calls, groups.help_request_group(visitor.public_id))
     for socket in sockets.values():
         loop.run_until_complete(socket.disconnect())

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from notifications.consumers import NotificationConsumer
 from tests.conftest import connect_socket
-from tests.fuzz.strategies import KNOWN_TYPES, frames
+from tests.fuzz.strategies import KNOWN_TYPES, frames, record_handler_calls
 
 HANDLERS = ["notification_push", "notification_unread", "access_revoke", "dashboard_snapshot", "recheck_access"]
 
@@ -38,14 +38,7 @@ def harness(
     settings.REALTIME_MESSAGE_RATE = 1e9
     settings.REALTIME_MESSAGE_BURST = 10**9
     calls: list[str] = []
-    for name in HANDLERS:
-        original = getattr(NotificationConsumer, name)
-
-        async def recording(self: Any, *args: Any, _name: str = name, _original: Any = original) -> Any:
-            calls.append(_name)
-            return await _original(self, *args)
-
-        monkeypatch.setattr(NotificationConsumer, name, recording)
+    record_handler_calls(monkeypatch, NotificationConsumer, HANDLERS, calls)
     loop = asyncio.new_event_loop()
     user, other = make_user(roles=("volunteer",)), make_user(roles=("volunteer",))
 

@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from channels.testing import ApplicationCommunicator
 
 from notifications import api
-from tests.conftest import session_cookie_for
+from tests.conftest import session_cookie_for, sse_scope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,24 +57,8 @@ class SseClient:
 async def open_stream(path: str, *, user: Any = None, last_event_id: str | None = None) -> SseClient:
     from charity.asgi import application
 
-    path, _, query = path.partition("?")
-    headers = [(b"host", b"localhost")]
-    if user is not None:
-        headers.append((b"cookie", (await database_sync_to_async(session_cookie_for)(user)).encode()))
-    if last_event_id is not None:
-        headers.append((b"last-event-id", last_event_id.encode()))
-    scope = {
-        "type": "http",
-        "http_version": "1.1",
-        "method": "GET",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "headers": headers,
-        "scheme": "http",
-        "server": ("localhost", 80),
-        "client": ("127.0.0.1", 5000),
-    }
+    cookie = await database_sync_to_async(session_cookie_for)(user) if user is not None else None
+    scope = sse_scope(path, cookie=cookie, last_event_id=last_event_id)
     client = SseClient(ApplicationCommunicator(application, scope))
     await client.start()
     return client
