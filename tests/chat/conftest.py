@@ -136,3 +136,35 @@ def claim(visitor: Visitor, user: Any) -> HelpRequest:
 @database_sync_to_async
 def make(make_user: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return make_user(*args, **kwargs)
+
+
+def post_as_visitor(visitor: Visitor, body: str, client_id: str | None = None) -> Any:
+    """A message from the visitor, through the same service the socket uses."""
+    import uuid
+
+    from chat.participants import visitor_participant
+
+    help_request = visitor.help_request()
+    message, _ = services.message_post(
+        help_request_id=help_request.pk,
+        participant=visitor_participant(help_request),
+        body=body,
+        client_id=client_id or uuid.uuid4().hex,
+    )
+    return message
+
+
+apost_as_visitor = database_sync_to_async(post_as_visitor)
+
+
+def post_before_history_read(monkeypatch: pytest.MonkeyPatch, visitor: Visitor, body: str = "raced") -> None:
+    """Commit a message after a joining room member joined its group but before it reads history."""
+    from chat.rooms import RoomMember
+
+    original = RoomMember.read_history
+
+    async def racing_read(self: Any, after: int | None) -> Any:
+        await apost_as_visitor(visitor, body)
+        return await original(self, after)
+
+    monkeypatch.setattr(RoomMember, "read_history", racing_read)

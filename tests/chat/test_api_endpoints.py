@@ -19,9 +19,18 @@ from charity.roles import Role
 from chat import services, visitors
 from chat.events import message_frame
 from chat.models import HelpRequest, Message, ReadCursor, Status
-from chat.participants import visitor_participant
 from notifications.models import Notification
-from tests.chat.conftest import Visitor, avisit, check_frame, joined, make, next_frame, open_help_request, receive_until
+from tests.chat.conftest import (
+    Visitor,
+    avisit,
+    check_frame,
+    joined,
+    make,
+    next_frame,
+    open_help_request,
+    post_as_visitor,
+    receive_until,
+)
 
 API = "/api/help-requests/"
 
@@ -127,17 +136,6 @@ def world(db: None, make_user: Callable[..., Any]) -> World:
         users=users,
         api_token=token.key,
     )
-
-
-def post_as_visitor(visitor: Visitor, body: str, client_id: str | None = None) -> Message:
-    help_request = visitor.help_request()
-    message, _ = services.message_post(
-        help_request_id=help_request.pk,
-        participant=visitor_participant(help_request),
-        body=body,
-        client_id=client_id or uuid.uuid4().hex,
-    )
-    return message
 
 
 # -- who may call what -----------------------------------------------------------------------------

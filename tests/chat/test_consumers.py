@@ -15,11 +15,13 @@ from chat.models import HelpRequest, Message, ReadCursor, Status
 from chat.participants import visitor_participant
 from notifications.models import Notification
 from tests.chat.conftest import (
+    apost_as_visitor,
     avisit,
     claim,
     joined,
     make,
     next_frame,
+    post_before_history_read,
     receive_until,
     room,
     say,
@@ -38,18 +40,6 @@ async def assert_closed_with(path: str, code: int, **kwargs: Any) -> None:
         # Let the consumer finish on this test's event loop (a Redis layer receive left pending
         # would hold a lock bound to a loop that no longer runs).
         await communicator.disconnect()
-
-
-@database_sync_to_async
-def post_as_visitor(visitor: Any, body: str, client_id: str | None = None) -> Message:
-    help_request = visitor.help_request()
-    message, _ = services.message_post(
-        help_request_id=help_request.pk,
-        participant=visitor_participant(help_request),
-        body=body,
-        client_id=client_id or uuid.uuid4().hex,
-    )
-    return message
 
 
 @database_sync_to_async
@@ -163,7 +153,7 @@ async def test_foreign_or_missing_origin_is_refused_at_handshake() -> None:
 async def test_history_is_the_last_messages_oldest_first(sockets: Any, settings: Any) -> None:
     settings.CHAT_HISTORY_LIMIT = 3
     visitor = await avisit()
-    sent = [await post_as_visitor(visitor, f"m{i}") for i in range(5)]
+    sent = [await apost_as_visitor(visitor, f"m{i}") for i in range(5)]
     socket = await sockets(visitor.path, cookie=visitor.cookie)
     history, _ = await joined(socket)
     assert [m["id"] for m in history["messages"]] == [m.pk for m in sent[2:]]
@@ -172,7 +162,7 @@ async def test_history_is_the_last_messages_oldest_first(sockets: Any, settings:
 
 async def test_default_history_limit_is_fifty(sockets: Any) -> None:
     visitor = await avisit()
-    sent = [await post_as_visitor(visitor, f"m{i}") for i in range(52)]
+    sent = [await apost_as_visitor(visitor, f"m{i}") for i in range(52)]
     history, _ = await joined(await sockets(visitor.path, cookie=visitor.cookie))
     assert [m["id"] for m in history["messages"]] == [m.pk for m in sent[2:]]
 
@@ -180,7 +170,7 @@ async def test_default_history_limit_is_fifty(sockets: Any) -> None:
 async def test_after_returns_every_message_after_the_id(sockets: Any, settings: Any) -> None:
     settings.CHAT_HISTORY_LIMIT = 2
     visitor = await avisit()
-    sent = [await post_as_visitor(visitor, f"m{i}") for i in range(6)]
+    sent = [await apost_as_visitor(visitor, f"m{i}") for i in range(6)]
     socket = await sockets(room(visitor.public_id, after=sent[0].pk), cookie=visitor.cookie)
     history, _ = await joined(socket)
     assert [m["body"] for m in history["messages"]] == ["m1", "m2", "m3", "m4", "m5"]
@@ -190,7 +180,7 @@ async def test_after_returns_every_message_after_the_id(sockets: Any, settings: 
 async def test_after_is_capped_and_says_so(sockets: Any, settings: Any) -> None:
     settings.CHAT_REPLAY_LIMIT = 2
     visitor = await avisit()
-    sent = [await post_as_visitor(visitor, f"m{i}") for i in range(4)]
+    sent = [await apost_as_visitor(visitor, f"m{i}") for i in range(4)]
     history, _ = await joined(await sockets(room(visitor.public_id, after=0), cookie=visitor.cookie))
     assert [m["id"] for m in history["messages"]] == [sent[0].pk, sent[1].pk]
     assert history["has_more"] is True
@@ -199,7 +189,7 @@ async def test_after_is_capped_and_says_so(sockets: Any, settings: Any) -> None:
 @pytest.mark.parametrize("after", ["abc", "-1", "1.5", "9" * 30, "%C2%B2"])
 async def test_bad_after_gets_an_error_frame_then_the_latest_history(sockets: Any, after: str) -> None:
     visitor = await avisit()
-    await post_as_visitor(visitor, "hello")
+    await apost_as_visitor(visitor, "hello")
     socket = await sockets(room(visitor.public_id, after=after), cookie=visitor.cookie)
     error = await next_frame(socket)
     assert error["type"] == "error" and error["code"] == "invalid" and "after" in error["detail"]
@@ -209,7 +199,7 @@ async def test_bad_after_gets_an_error_frame_then_the_latest_history(sockets: An
 
 async def test_history_carries_read_cursors(make_user: Any, sockets: Any) -> None:
     visitor = await avisit(name="Alice")
-    message = await post_as_visitor(visitor, "hello")
+    message = await apost_as_visitor(visitor, "hello")
     socket = await sockets(visitor.path, cookie=visitor.cookie)
     await joined(socket)
     await socket.send_json_to({"type": "read", "up_to": message.pk})
@@ -456,8 +446,8 @@ async def test_typing_throttle_is_per_interval(make_user: Any, sockets: Any, set
 
 async def test_read_is_persisted_and_sent_to_the_others(make_user: Any, sockets: Any) -> None:
     visitor = await avisit(name="Alice")
-    first = await post_as_visitor(visitor, "one")
-    second = await post_as_visitor(visitor, "two")
+    first = await apost_as_visitor(visitor, "one")
+    second = await apost_as_visitor(visitor, "two")
     staff_user = await make(make_user, "sam", roles=(Role.STAFF,))
     mine = await sockets(visitor.path, cookie=visitor.cookie)
     await joined(mine)
@@ -476,7 +466,7 @@ async def test_read_is_persisted_and_sent_to_the_others(make_user: Any, sockets:
 
 async def test_read_of_another_requests_message_is_refused(sockets: Any) -> None:
     alice, bob = await avisit(), await avisit()
-    bobs = await post_as_visitor(bob, "bob's")
+    bobs = await apost_as_visitor(bob, "bob's")
     socket = await sockets(alice.path, cookie=alice.cookie)
     await joined(socket)
     await socket.send_json_to({"type": "read", "up_to": bobs.pk})
@@ -708,23 +698,12 @@ async def test_rolled_back_message_is_never_sent(sockets: Any) -> None:
     assert await messages_of(visitor) == []
 
 
-async def test_history_and_live_overlap_never_doubles(sockets: Any) -> None:
+async def test_history_and_live_overlap_never_doubles(sockets: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A message committed between the join and the history read is sent once, not twice."""
     visitor = await avisit()
-    from chat.rooms import RoomMember
-
-    original = RoomMember.__dict__["read_history"]
-
-    async def racing_read(self: Any, after: int | None) -> Any:
-        await post_as_visitor(visitor, "raced")  # committed after the group join, before the read
-        return await original.__get__(self, type(self))(after)
-
-    RoomMember.read_history = racing_read  # type: ignore[method-assign]
-    try:
-        socket = await sockets(visitor.path, cookie=visitor.cookie)
-        history, _ = await joined(socket)
-    finally:
-        RoomMember.read_history = original  # type: ignore[method-assign]
+    post_before_history_read(monkeypatch, visitor)
+    socket = await sockets(visitor.path, cookie=visitor.cookie)
+    history, _ = await joined(socket)
     assert [m["body"] for m in history["messages"]] == ["raced"]
     assert await socket.receive_nothing(timeout=0.3)
 

@@ -14,9 +14,18 @@ from django.test import Client
 
 from charity.roles import Role
 from chat import presence, services
-from chat.models import Message
-from chat.participants import VISITOR_KEY, visitor_participant
-from tests.chat.conftest import Visitor, avisit, check_frame, joined, make, next_frame, say
+from chat.participants import VISITOR_KEY
+from tests.chat.conftest import (
+    Visitor,
+    apost_as_visitor,
+    avisit,
+    check_frame,
+    joined,
+    make,
+    next_frame,
+    post_before_history_read,
+    say,
+)
 from tests.conftest import session_cookie_for, sse_scope
 from tests.notifications.test_sse import SseClient
 
@@ -72,18 +81,6 @@ async def streams() -> Any:
 
 
 @database_sync_to_async
-def post_as_visitor(visitor: Visitor, body: str) -> Message:
-    help_request = visitor.help_request()
-    message, _ = services.message_post(
-        help_request_id=help_request.pk,
-        participant=visitor_participant(help_request),
-        body=body,
-        client_id=uuid.uuid4().hex,
-    )
-    return message
-
-
-@database_sync_to_async
 def post_over_http(visitor: Visitor, body: str, client_id: str) -> Any:
     return visitor.client.post(
         f"/api/help-requests/{visitor.public_id}/messages/",
@@ -132,14 +129,14 @@ async def test_the_token_opens_the_stream_without_the_session(streams: Any) -> N
 
 async def test_history_then_presence_then_live_messages_with_ids(make_user: Any, streams: Any) -> None:
     visitor = await avisit(name="Alice")
-    first = await post_as_visitor(visitor, "before")
+    first = await apost_as_visitor(visitor, "before")
     stream = await streams(stream_path(visitor.public_id), cookie=visitor.cookie)
     history = await stream.event()
     assert history["id"] == str(first.pk)  # a reconnect resumes after what the history held
     assert history["data"]["type"] == "history"
     assert [m["body"] for m in history["data"]["messages"]] == ["before"]
     assert await stream.frame() == {"type": "presence", "participants": [{"kind": "visitor", "name": "Alice"}]}
-    live = await post_as_visitor(visitor, "live")
+    live = await apost_as_visitor(visitor, "live")
     event = await stream.event()
     assert event["id"] == str(live.pk)
     assert check_frame(event["data"])["body"] == "live"
@@ -155,7 +152,7 @@ async def test_an_empty_history_carries_no_id(streams: Any) -> None:
 
 async def test_last_event_id_resumes_with_exactly_the_missed_messages(streams: Any) -> None:
     visitor = await avisit()
-    sent = [await post_as_visitor(visitor, f"m{i}") for i in range(4)]
+    sent = [await apost_as_visitor(visitor, f"m{i}") for i in range(4)]
     # The URL still says after=0 (as when the stream first opened); the browser's header is newer.
     stream = await streams(
         stream_path(visitor.public_id, after=0), cookie=visitor.cookie, last_event_id=str(sent[1].pk)
@@ -169,37 +166,26 @@ async def test_last_event_id_resumes_with_exactly_the_missed_messages(streams: A
 
 async def test_after_alone_resumes_too(streams: Any) -> None:
     visitor = await avisit()
-    sent = [await post_as_visitor(visitor, f"m{i}") for i in range(3)]
+    sent = [await apost_as_visitor(visitor, f"m{i}") for i in range(3)]
     stream = await streams(stream_path(visitor.public_id, after=sent[0].pk), cookie=visitor.cookie)
     assert [m["body"] for m in (await stream.frame())["messages"]] == ["m1", "m2"]
 
 
 async def test_a_malformed_after_gets_an_error_then_the_latest_history(streams: Any) -> None:
     visitor = await avisit()
-    await post_as_visitor(visitor, "latest")
+    await apost_as_visitor(visitor, "latest")
     stream = await streams(stream_path(visitor.public_id, after="abc"), cookie=visitor.cookie)
     error = await stream.frame()
     assert error["type"] == "error" and error["code"] == "invalid" and "after" in error["detail"]
     assert [m["body"] for m in (await stream.frame())["messages"]] == ["latest"]
 
 
-async def test_history_and_live_overlap_never_doubles(streams: Any) -> None:
+async def test_history_and_live_overlap_never_doubles(streams: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A message committed between the join and the history read is sent once, not twice."""
-    from chat.rooms import RoomMember
-
     visitor = await avisit()
-    original = RoomMember.__dict__["read_history"]
-
-    async def racing_read(self: Any, after: int | None) -> Any:
-        await post_as_visitor(visitor, "raced")  # committed after the group join, before the read
-        return await original.__get__(self, type(self))(after)
-
-    RoomMember.read_history = racing_read  # type: ignore[method-assign]
-    try:
-        stream = await streams(stream_path(visitor.public_id), cookie=visitor.cookie)
-        history = await stream.frame()
-    finally:
-        RoomMember.read_history = original  # type: ignore[method-assign]
+    post_before_history_read(monkeypatch, visitor)
+    stream = await streams(stream_path(visitor.public_id), cookie=visitor.cookie)
+    history = await stream.frame()
     assert [m["body"] for m in history["messages"]] == ["raced"]
     assert (await stream.frame())["type"] == "presence"
     assert await stream.silent()
