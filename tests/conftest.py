@@ -201,6 +201,8 @@ class DaphneServer:
     port: int
     env: dict[str, str]
     log_path: Path
+    module: str = "daphne"  # or another entry point with daphne's CLI, e.g. "charity.daphne"
+    app: str = "charity.asgi:application"
     process: subprocess.Popen[bytes] | None = None
     _log: Any = field(default=None, repr=False)
 
@@ -215,7 +217,7 @@ class DaphneServer:
     def start(self) -> None:
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "charity.asgi:application"],
+            [sys.executable, "-m", self.module, "-b", "127.0.0.1", "-p", str(self.port), self.app],
             cwd=ROOT,
             env=self.env,
             stdout=self._log,

@@ -1,0 +1,274 @@
+"""Daphne with permessage-deflate (RFC 7692): the production entry point, in place of ``daphne``.
+
+Daphne 4.2 never sets autobahn's ``perMessageCompressionAccept``, so it declines every browser's
+``permessage-deflate`` offer and a 50 KB dashboard snapshot costs 50 KB on the wire. This is stock
+daphne (same CLI, same arguments, none of its code copied) whose server sets that option on the
+WebSocket factory the moment daphne's own ``run()`` creates it:
+
+    python -m charity.daphne -b 127.0.0.1 -p 8001 charity.asgi:application
+
+What it negotiates, and why (docs/operations.md has the measurements):
+
+* the server compresses with a small window and memLevel (zlib's defaults cost 250 KiB per socket),
+  and only frames of at least ``REALTIME_DEFLATE_MIN_BYTES``: small frames cost more CPU to
+  compress than they save;
+* no context takeover in either direction, and each (de)compressor is freed when its message is
+  done: with takeover, every socket would keep a compressor and a 32 KiB inflate window for its
+  lifetime (browsers compress even their pings), for a few per cent of ratio at most;
+* an inbound message is bounded *after* decompression (``REALTIME_DEFLATE_MAX_MESSAGE_BYTES``,
+  checked while inflating): a small frame that inflates past it closes the socket with 1009.
+
+Settings are environment variables, read and checked once at startup; a bad value exits with a
+message before anything listens. ``REALTIME_DEFLATE=0`` runs stock daphne (compression declined).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from autobahn.websocket.compress import (
+    PerMessageDeflate,
+    PerMessageDeflateOffer,
+    PerMessageDeflateOfferAccept,
+)
+from daphne.cli import CommandLineInterface
+from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
+from django.core.exceptions import ImproperlyConfigured
+
+__all__ = [
+    "DeflateCommandLineInterface",
+    "DeflateServer",
+    "DeflateSettings",
+    "accept_deflate",
+    "deflate_settings",
+    "main",
+]
+
+PREFIX = "REALTIME_DEFLATE"
+# zlib turns a raw deflate window of 8 bits into 9 when compressing, and autobahn rejects 8 in an
+# offer: RFC 7692's 8 is not usable here.
+WINDOW_BITS_RANGE = range(9, 16)
+MEM_LEVEL_RANGE = range(1, 10)
+
+
+@dataclass(frozen=True)
+class DeflateSettings:
+    """What the server negotiates; defaults measured for a good ratio at little memory per socket."""
+
+    enabled: bool = True
+    window_bits: int = 12
+    """LZ77 window of the server's compressor, 2**bits bytes (zlib's default is 15)."""
+    mem_level: int = 4
+    """zlib's memLevel of the server's compressor, 1..9 (zlib's default is 8)."""
+    min_bytes: int = 1024
+    """Frames shorter than this go out uncompressed."""
+    max_message_bytes: int = 64 * 1024 + 1024
+    """Bound on an inbound message after decompression. Kept above NOTIFICATIONS_MAX_FRAME_BYTES, so
+    a frame just over the app's limit still reaches the app, which answers it with an error frame."""
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, allowed: range | None = None) -> int:
+    raw = environ.get(f"{PREFIX}_{name}")
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{PREFIX}_{name}={raw!r} is not an integer") from None
+    if allowed is not None and value not in allowed:
+        raise ImproperlyConfigured(
+            f"{PREFIX}_{name}={value} is out of range: allowed {allowed.start}..{allowed.stop - 1}"
+        )
+    if value < 0:
+        raise ImproperlyConfigured(f"{PREFIX}_{name}={value} must not be negative")
+    return value
+
+
+def deflate_settings(environ: Mapping[str, str]) -> DeflateSettings:
+    """Read and check the ``REALTIME_DEFLATE*`` variables; raise ImproperlyConfigured naming the bad one."""
+    default = DeflateSettings()
+    switch = environ.get(PREFIX, "1").strip().lower()
+    if switch not in ("0", "1", "false", "true", "off", "on", "no", "yes", ""):
+        raise ImproperlyConfigured(f"{PREFIX}={environ[PREFIX]!r}: use 1 (compress) or 0 (decline)")
+    settings = DeflateSettings(
+        enabled=switch not in ("0", "false", "off", "no"),
+        window_bits=_int(environ, "WINDOW_BITS", default.window_bits, WINDOW_BITS_RANGE),
+        mem_level=_int(environ, "MEM_LEVEL", default.mem_level, MEM_LEVEL_RANGE),
+        min_bytes=_int(environ, "MIN_BYTES", default.min_bytes),
+        max_message_bytes=_int(environ, "MAX_MESSAGE_BYTES", default.max_message_bytes),
+    )
+    if settings.max_message_bytes < 1:
+        raise ImproperlyConfigured(f"{PREFIX}_MAX_MESSAGE_BYTES must be at least 1")
+    return settings
+
+
+def check_app_frame_limit(settings: DeflateSettings) -> None:
+    """Refuse a bound below the app's own frame limit, once the app has configured Django.
+
+    Under it, a frame the app accepts (or answers with its ``too_large`` error frame) would instead
+    close the socket with 1009. Apps that do not configure Django (the benchmark's) are not checked.
+    """
+    from django.conf import settings as django_settings
+
+    if not django_settings.configured:
+        return
+    from notifications.app_settings import app_settings
+
+    if settings.max_message_bytes < app_settings.MAX_FRAME_BYTES:
+        raise ImproperlyConfigured(
+            f"{PREFIX}_MAX_MESSAGE_BYTES={settings.max_message_bytes} is below the app's frame limit "
+            f"NOTIFICATIONS_MAX_FRAME_BYTES={app_settings.MAX_FRAME_BYTES}"
+        )
+
+
+def accept_deflate(offers: Sequence[Any], settings: DeflateSettings) -> PerMessageDeflateOfferAccept | None:
+    """Accept the first ``permessage-deflate`` offer on our terms, or decline (None).
+
+    Every parameter stays within what the client offered: the server's window never exceeds a
+    ``server_max_window_bits`` it asked for, and ``client_no_context_takeover`` is a request every
+    client must honour (RFC 7692 7.1.1.2). The client's window is not narrowed: autobahn drops the
+    value of an offered ``client_max_window_bits``, and answering above it fails the handshake.
+    """
+    if not settings.enabled:
+        return None
+    for offer in offers:
+        if not isinstance(offer, PerMessageDeflateOffer):
+            continue
+        window_bits = settings.window_bits
+        if offer.request_max_window_bits:
+            window_bits = min(window_bits, offer.request_max_window_bits)
+        return PerMessageDeflateOfferAccept(
+            offer,
+            request_no_context_takeover=offer.accept_no_context_takeover,
+            no_context_takeover=True,
+            window_bits=window_bits,
+            mem_level=settings.mem_level,
+            max_message_size=settings.max_message_bytes,
+        )
+    return None
+
+
+class ReleasingPerMessageDeflate(PerMessageDeflate):  # type: ignore[misc]
+    """autobahn's deflate, but a (de)compressor without context takeover is freed after its message.
+
+    autobahn re-creates it per message in that case yet keeps the last one until the next, which
+    costs an idle socket the same memory as context takeover would.
+    """
+
+    def end_compress_message(self) -> bytes:
+        data: bytes = super().end_compress_message()
+        if self.server_no_context_takeover:
+            self._compressor = None
+        return data
+
+    def end_decompress_message(self) -> None:
+        super().end_decompress_message()
+        if self.client_no_context_takeover:
+            self._decompressor = None
+
+
+class DeflateWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
+    """Daphne's protocol: frames under ``min_bytes`` go out uncompressed; (de)compressors are freed."""
+
+    deflate: DeflateSettings = DeflateSettings()
+    # Set by autobahn during the opening handshake (declared for mypy: autobahn leaves them untyped).
+    _perMessageCompress: Any
+    websocket_extensions_in_use: list[Any]
+
+    def onOpen(self) -> None:
+        # autobahn built its extension from the accepted offer during the handshake, before any
+        # data frame; swap it for the releasing twin, with the same negotiated parameters.
+        negotiated = self._perMessageCompress
+        if type(negotiated) is PerMessageDeflate:
+            releasing = ReleasingPerMessageDeflate(
+                True,
+                negotiated.server_no_context_takeover,
+                negotiated.client_no_context_takeover,
+                negotiated.server_max_window_bits,
+                negotiated.client_max_window_bits,
+                negotiated.mem_level,
+                negotiated.max_message_size,
+            )
+            self._perMessageCompress = releasing
+            self.websocket_extensions_in_use = [
+                releasing if extension is negotiated else extension for extension in self.websocket_extensions_in_use
+            ]
+        super().onOpen()
+
+    def sendMessage(
+        self,
+        payload: bytes,
+        isBinary: bool = False,
+        fragmentSize: int | None = None,
+        sync: bool = False,
+        doNotCompress: bool = False,
+    ) -> None:
+        small = len(payload) < self.deflate.min_bytes
+        super().sendMessage(payload, isBinary, fragmentSize, sync, doNotCompress or small)
+
+
+class DeflateServer(Server):  # type: ignore[misc]
+    """Daphne's server; its WebSocket factory negotiates permessage-deflate.
+
+    ``Server.run`` assigns ``self.ws_factory`` and then configures it; intercepting that assignment
+    adds the options without copying any of daphne's code.
+    """
+
+    _ws_factory: Any = None
+
+    def __init__(self, *args: Any, deflate: DeflateSettings, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deflate = deflate
+
+    def run(self) -> None:
+        # The application is imported by now, so its Django settings are configured.
+        try:
+            check_app_frame_limit(self.deflate)
+        except ImproperlyConfigured as error:
+            raise SystemExit(f"charity.daphne: {error}") from None
+        super().run()
+
+    @property
+    def ws_factory(self) -> Any:
+        return self._ws_factory
+
+    @ws_factory.setter
+    def ws_factory(self, factory: Any) -> None:
+        factory.protocol = type(
+            "ConfiguredDeflateWebSocketProtocol", (DeflateWebSocketProtocol,), {"deflate": self.deflate}
+        )
+        factory.setProtocolOptions(
+            perMessageCompressionAccept=partial(accept_deflate, settings=self.deflate),
+            # Close a failed connection with its code (1009 for an inbound message over the bound)
+            # rather than dropping it (1006 for the client), so a client can tell why.
+            failByDrop=False,
+        )
+        self._ws_factory = factory
+
+
+class DeflateCommandLineInterface(CommandLineInterface):  # type: ignore[misc]
+    """Daphne's CLI, serving with ``DeflateServer`` (or stock daphne's when compression is off)."""
+
+    def __init__(self, deflate: DeflateSettings) -> None:
+        super().__init__()
+        if deflate.enabled:
+            self.server_class = partial(DeflateServer, deflate=deflate)
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> None:
+    """Check the settings, then run daphne's CLI with ``argv`` (default: the command line)."""
+    try:
+        deflate = deflate_settings(os.environ if environ is None else environ)
+    except ImproperlyConfigured as error:
+        raise SystemExit(f"charity.daphne: {error}") from None
+    DeflateCommandLineInterface(deflate).run(list(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""A tiny raw ASGI app for tests of the server itself (``charity.daphne``): no Django, no channel layer.
+
+On ``/ws/echo`` a text frame ``big <n>`` is answered with a JSON snapshot of about ``n`` bytes
+(repetitive keys, varied numbers, like the dashboard's); ``size`` with the size, in bytes, of the
+previous frame received; any other frame is echoed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from typing import Any
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+
+@lru_cache(maxsize=8)
+def snapshot(size: int) -> str:
+    """Compact JSON of at least ``size`` bytes, compressible about as well as a dashboard snapshot."""
+    rows: list[str] = []
+    length = 0
+    while length < size:
+        index = len(rows)
+        row = {
+            "id": 10_000 + index,
+            "kind": ("donation.confirmed", "shift.changed", "help_request.assigned")[index % 3],
+            "amount": round(5 + (index * 7919 % 1000) / 7.0, 2),
+            "donor": f"donor{index * 31 % 997}",
+            "volunteers": index * 13 % 41,
+            "created_at": f"2026-11-25T20:{index % 60:02d}:{(index * 7) % 60:02d}.{index * 101 % 1000000:06d}Z",
+        }
+        rows.append(json.dumps(row, separators=(",", ":")))
+        length += len(rows[-1]) + 1
+    return '{"type":"snapshot","rows":[' + ",".join(rows) + "]}"
+
+
+async def application(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            pass
+        return
+    if scope["type"] != "websocket":
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    last_size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.accept"})
+        elif message["type"] == "websocket.receive":
+            text = message.get("text") or ""
+            if text.startswith("big "):
+                reply = snapshot(int(text[4:]))
+            elif text == "size":
+                reply = str(last_size)
+            else:
+                reply = text
+            last_size = len(text.encode()) if message.get("text") is not None else len(message.get("bytes") or b"")
+            await send({"type": "websocket.send", "text": reply})
+        elif message["type"] == "websocket.disconnect":
+            return

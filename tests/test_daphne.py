@@ -1,0 +1,470 @@
+"""``charity.daphne``: daphne that negotiates permessage-deflate, bounded and configured from the environment.
+
+The settings and the offer handling are tested directly, with autobahn's offer objects and websockets'
+client-side checks of the answer; the rest against real server processes serving ``tests/echo_asgi.py``
+(no database, no Redis), counting compressed bytes as the client receives them off the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from autobahn.websocket.compress import (
+    PerMessageDeflate,
+    PerMessageDeflateOffer,
+    PerMessageDeflateOfferAccept,
+)
+from django.core.exceptions import ImproperlyConfigured
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.extensions.base import Extension
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+from websockets.extensions.permessage_deflate import PerMessageDeflate as ClientPerMessageDeflate
+from websockets.frames import OP_BINARY, OP_CONT, OP_TEXT, Frame
+from websockets.headers import parse_extension
+from websockets.typing import ExtensionParameter
+
+from charity.daphne import (
+    DeflateSettings,
+    DeflateWebSocketProtocol,
+    ReleasingPerMessageDeflate,
+    accept_deflate,
+    check_app_frame_limit,
+    deflate_settings,
+)
+from tests.conftest import ROOT, DaphneServer, _free_port
+from tests.echo_asgi import snapshot
+
+ECHO_APP = "tests.echo_asgi:application"
+DEFAULTS = DeflateSettings()
+
+# -- settings -------------------------------------------------------------------------------------
+
+
+def test_defaults_are_the_measured_production_values() -> None:
+    assert deflate_settings({}) == DeflateSettings(
+        enabled=True, window_bits=12, mem_level=4, min_bytes=1024, max_message_bytes=65536 + 1024
+    )
+
+
+def test_environment_overrides_each_setting() -> None:
+    environ = {
+        "REALTIME_DEFLATE_WINDOW_BITS": "9",
+        "REALTIME_DEFLATE_MEM_LEVEL": "9",
+        "REALTIME_DEFLATE_MIN_BYTES": "0",
+        "REALTIME_DEFLATE_MAX_MESSAGE_BYTES": "1048576",
+    }
+    assert deflate_settings(environ) == DeflateSettings(
+        window_bits=9, mem_level=9, min_bytes=0, max_message_bytes=1048576
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "off", "false", "no"])
+def test_compression_can_be_switched_off(value: str) -> None:
+    settings = deflate_settings({"REALTIME_DEFLATE": value})
+    assert not settings.enabled
+    assert accept_deflate([PerMessageDeflateOffer()], settings) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("REALTIME_DEFLATE_WINDOW_BITS", "8", "REALTIME_DEFLATE_WINDOW_BITS=8 is out of range: allowed 9..15"),
+        ("REALTIME_DEFLATE_WINDOW_BITS", "16", "allowed 9..15"),
+        ("REALTIME_DEFLATE_WINDOW_BITS", "twelve", "REALTIME_DEFLATE_WINDOW_BITS='twelve' is not an integer"),
+        ("REALTIME_DEFLATE_MEM_LEVEL", "0", "REALTIME_DEFLATE_MEM_LEVEL=0 is out of range: allowed 1..9"),
+        ("REALTIME_DEFLATE_MEM_LEVEL", "10", "allowed 1..9"),
+        ("REALTIME_DEFLATE_MIN_BYTES", "-1", "REALTIME_DEFLATE_MIN_BYTES=-1 must not be negative"),
+        ("REALTIME_DEFLATE_MIN_BYTES", "1k", "is not an integer"),
+        ("REALTIME_DEFLATE_MAX_MESSAGE_BYTES", "0", "REALTIME_DEFLATE_MAX_MESSAGE_BYTES must be at least 1"),
+        ("REALTIME_DEFLATE", "maybe", "REALTIME_DEFLATE='maybe': use 1 (compress) or 0 (decline)"),
+    ],
+)
+def test_bad_values_are_refused_with_their_name(name: str, value: str, message: str) -> None:
+    with pytest.raises(ImproperlyConfigured) as error:
+        deflate_settings({name: value})
+    assert message in str(error.value)
+
+
+def test_default_bound_lets_a_frame_just_over_the_apps_limit_reach_the_app() -> None:
+    """The app answers an oversized frame itself (error frame, 4413); the bound must not pre-empt it."""
+    from notifications.app_settings import app_settings
+
+    assert DEFAULTS.max_message_bytes > app_settings.MAX_FRAME_BYTES
+    check_app_frame_limit(DEFAULTS)
+
+
+def test_a_bound_below_the_apps_frame_limit_is_refused(settings: Any) -> None:
+    settings.NOTIFICATIONS_MAX_FRAME_BYTES = DEFAULTS.max_message_bytes + 1
+    with pytest.raises(ImproperlyConfigured, match="below the app's frame limit NOTIFICATIONS_MAX_FRAME_BYTES"):
+        check_app_frame_limit(DEFAULTS)
+
+
+# -- negotiation ----------------------------------------------------------------------------------
+
+
+def offer_from(factory: ClientPerMessageDeflateFactory) -> PerMessageDeflateOffer:
+    """The offer autobahn parses from what a websockets client with ``factory`` sends."""
+    params: dict[str, list[str | bool]] = {}
+    for name, value in factory.get_request_params():
+        params.setdefault(name, []).append(True if value is None else value)
+    offer: PerMessageDeflateOffer = PerMessageDeflateOffer.parse(params)
+    return offer
+
+
+def client_side(factory: ClientPerMessageDeflateFactory, accept: PerMessageDeflateOfferAccept) -> Any:
+    """What the client makes of our answer; websockets raises NegotiationError on a parameter it never offered."""
+    [(name, params)] = parse_extension(accept.get_extension_string())
+    assert name == "permessage-deflate"
+    return factory.process_response_params(params, [])
+
+
+BROWSER = ClientPerMessageDeflateFactory()  # Chrome and Firefox offer "permessage-deflate; client_max_window_bits"
+
+
+def test_a_browsers_offer_is_accepted_with_our_window_and_no_context_takeover() -> None:
+    accept = accept_deflate([offer_from(BROWSER)], DEFAULTS)
+    assert accept is not None
+    assert accept.get_extension_string() == "permessage-deflate; client_no_context_takeover"
+    server = PerMessageDeflate.create_from_offer_accept(True, accept)
+    assert server.server_max_window_bits == 12
+    assert server.mem_level == 4
+    assert server.server_no_context_takeover and server.client_no_context_takeover
+    assert server.max_message_size == DEFAULTS.max_message_bytes
+    # The client's window is left as it is: the decompressor must take its default, 15.
+    assert server.client_max_window_bits == 15
+    client = client_side(BROWSER, accept)
+    assert client.local_no_context_takeover
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        BROWSER,
+        ClientPerMessageDeflateFactory(client_max_window_bits=None),
+        ClientPerMessageDeflateFactory(client_max_window_bits=9),
+        ClientPerMessageDeflateFactory(server_max_window_bits=10),
+        ClientPerMessageDeflateFactory(server_max_window_bits=15),
+        ClientPerMessageDeflateFactory(server_no_context_takeover=True),
+        ClientPerMessageDeflateFactory(client_no_context_takeover=True, server_max_window_bits=9),
+    ],
+    ids=[
+        "browser",
+        "no-client-window",
+        "client-window-9",
+        "server-window-10",
+        "server-window-15",
+        "server-no-takeover",
+        "client-no-takeover-server-window-9",
+    ],
+)
+def test_the_answer_stays_within_every_offer(factory: ClientPerMessageDeflateFactory) -> None:
+    accept = accept_deflate([offer_from(factory)], DEFAULTS)
+    assert accept is not None
+    client = client_side(factory, accept)  # raises if we answered outside the offer
+    server = PerMessageDeflate.create_from_offer_accept(True, accept)
+    # The server compresses with a window the client decodes: never above what it asked for.
+    assert server.server_max_window_bits <= min(DEFAULTS.window_bits, client.remote_max_window_bits)
+    # And decompresses with at least the window the client compresses with.
+    assert server.client_max_window_bits >= client.local_max_window_bits
+
+
+def test_the_servers_window_follows_the_client_down_never_up() -> None:
+    small = accept_deflate([offer_from(ClientPerMessageDeflateFactory(server_max_window_bits=10))], DEFAULTS)
+    large = accept_deflate([offer_from(ClientPerMessageDeflateFactory(server_max_window_bits=14))], DEFAULTS)
+    assert small is not None and large is not None
+    assert small.window_bits == 10
+    assert large.window_bits == 12
+    wide = DeflateSettings(window_bits=15)
+    assert accept_deflate([offer_from(BROWSER)], wide).window_bits == 15  # type: ignore[union-attr]
+
+
+def test_only_deflate_offers_are_considered_and_the_first_wins() -> None:
+    assert accept_deflate([], DEFAULTS) is None
+    assert accept_deflate([object()], DEFAULTS) is None
+    first, second = PerMessageDeflateOffer(request_max_window_bits=10), PerMessageDeflateOffer()
+    accept = accept_deflate([object(), first, second], DEFAULTS)
+    assert accept is not None and accept.offer is first
+
+
+# -- (de)compressors freed after each message ------------------------------------------------------
+
+
+def test_without_context_takeover_the_compressors_are_freed_after_each_message() -> None:
+    accept = accept_deflate([offer_from(BROWSER)], DEFAULTS)
+    assert accept is not None
+    server = ReleasingPerMessageDeflate.create_from_offer_accept(True, accept)
+    client = client_side(BROWSER, accept)
+    text = snapshot(5_000).encode()
+    for _ in range(2):
+        server.start_compress_message()
+        wire = server.compress_message_data(text) + server.end_compress_message()
+        assert server._compressor is None
+        decoded = client.decode(Frame(OP_TEXT, wire, rsv1=True))
+        assert decoded.data == text
+        encoded = client.encode(Frame(OP_TEXT, text))
+        server.start_decompress_message()
+        assert server.decompress_message_data(encoded.data) == text
+        server.end_decompress_message()
+        assert server._decompressor is None
+
+
+def test_with_context_takeover_they_are_kept() -> None:
+    """The release is tied to the negotiated parameters, not unconditional."""
+    kept = ReleasingPerMessageDeflate(True, False, False, 12, 15, 4, None)
+    kept.start_compress_message()
+    kept.compress_message_data(b"x" * 2000)
+    kept.end_compress_message()
+    assert kept._compressor is not None
+
+
+def test_the_protocol_swaps_in_the_releasing_extension_on_open() -> None:
+    accept = accept_deflate([offer_from(BROWSER)], DEFAULTS)
+    negotiated = PerMessageDeflate.create_from_offer_accept(True, accept)
+    protocol = DeflateWebSocketProtocol()
+    protocol._perMessageCompress = negotiated
+    protocol.websocket_extensions_in_use = [negotiated]
+    protocol.server = mock.Mock()
+    protocol.request = mock.Mock(path="/ws/echo")
+    protocol.client_addr = None
+    protocol.onOpen()
+    swapped = protocol._perMessageCompress
+    assert type(swapped) is ReleasingPerMessageDeflate
+    assert protocol.websocket_extensions_in_use == [swapped]
+    assert swapped.__json__() == negotiated.__json__()
+    assert swapped.max_message_size == negotiated.max_message_size
+
+
+# -- real servers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., DaphneServer]]:
+    """Start a server: ``serve()`` is charity.daphne on the echo app; ``serve(module="daphne")`` stock."""
+    started: list[DaphneServer] = []
+
+    def start(module: str = "charity.daphne", env: dict[str, str] | None = None, app: str = ECHO_APP) -> DaphneServer:
+        base = {name: value for name, value in os.environ.items() if not name.startswith("REALTIME_DEFLATE")}
+        port = _free_port()
+        server = DaphneServer(
+            port=port,
+            env={**base, "PYTHONUNBUFFERED": "1", **(env or {})},
+            log_path=tmp_path / f"{module}-{port}.log",
+            module=module,
+            app=app,
+        )
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+class RecordingDeflate(ClientPerMessageDeflate):
+    """websockets' client extension, noting each data frame as it came off the wire: (RSV1, payload)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.received: list[tuple[bool, bytes]] = []
+
+    def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+        if frame.opcode in (OP_TEXT, OP_BINARY, OP_CONT):
+            self.received.append((frame.rsv1, bytes(frame.data)))
+        return super().decode(frame, max_size=max_size)
+
+
+class RecordingFactory(ClientPerMessageDeflateFactory):
+    def process_response_params(
+        self, params: Sequence[ExtensionParameter], accepted_extensions: Sequence[Extension]
+    ) -> RecordingDeflate:
+        negotiated = super().process_response_params(params, accepted_extensions)
+        return RecordingDeflate(
+            negotiated.remote_no_context_takeover,
+            negotiated.local_no_context_takeover,
+            negotiated.remote_max_window_bits,
+            negotiated.local_max_window_bits,
+            negotiated.compress_settings,
+        )
+
+
+def open_socket(server: DaphneServer, **kwargs: Any) -> Any:
+    kwargs.setdefault("extensions", [RecordingFactory()])
+    return connect(f"{server.ws_base}/ws/echo", compression=None, max_size=2**24, **kwargs)
+
+
+def recorder(socket: ClientConnection) -> RecordingDeflate:
+    [extension] = socket.protocol.extensions
+    assert isinstance(extension, RecordingDeflate)
+    return extension
+
+
+async def test_stock_daphne_declines_and_charity_daphne_accepts(serve: Callable[..., DaphneServer]) -> None:
+    async with open_socket(serve(module="daphne")) as stock:
+        assert stock.response is not None and "Sec-WebSocket-Extensions" not in stock.response.headers
+        assert stock.protocol.extensions == []
+    async with open_socket(serve()) as socket:
+        assert socket.response is not None
+        assert socket.response.headers["Sec-WebSocket-Extensions"] == "permessage-deflate; client_no_context_takeover"
+        recorder(socket)
+
+
+async def test_large_frames_are_compressed_on_the_wire_and_small_ones_are_not(
+    serve: Callable[..., DaphneServer],
+) -> None:
+    async with open_socket(serve()) as socket:
+        wire = recorder(socket)
+        await socket.send("big 50000")
+        first = await socket.recv()
+        await socket.send("big 50000")
+        assert await socket.recv() == first == snapshot(50_000)
+        for size in (1023, 1024, 5):
+            await socket.send("x" * size)
+            assert await socket.recv() == "x" * size
+    big, again, under, at, tiny = wire.received
+    assert big[0] and again[0], "a 50 KB frame went out uncompressed"
+    assert len(big[1]) < len(first) * 0.2, f"{len(big[1])} bytes on the wire for {len(first)}"
+    assert (under[0], len(under[1])) == (False, 1023)
+    assert at[0] and len(at[1]) < 100
+    assert (tiny[0], tiny[1]) == (False, b"xxxxx")
+    # Each compressed message decodes on its own (no context takeover) within a 2**12 window: a
+    # wider window or a reference into the previous message would fail here.
+    for _, payload in (big, again):
+        assert zlib.decompressobj(-12).decompress(payload + b"\x00\x00\xff\xff").decode() == first
+
+
+async def test_a_message_inflating_past_the_bound_closes_with_1009_and_the_server_carries_on(
+    serve: Callable[..., DaphneServer],
+) -> None:
+    server = serve()
+    async with open_socket(server) as socket:
+        under = "y" * (DEFAULTS.max_message_bytes - 10)
+        await socket.send(under)
+        assert await socket.recv() == under
+    for inflated in (DEFAULTS.max_message_bytes + 1, 16 * 1024 * 1024):
+        async with open_socket(server) as socket:
+            await socket.send("a" * inflated)  # a few hundred bytes, compressed
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(socket.recv(), 10)
+            assert socket.protocol.close_rcvd is not None
+            assert socket.protocol.close_rcvd.code == 1009
+    assert server.process is not None and server.process.poll() is None
+    async with open_socket(server) as socket:
+        await socket.send("still there")
+        assert await socket.recv() == "still there"
+
+
+async def test_realtime_deflate_0_declines(serve: Callable[..., DaphneServer]) -> None:
+    async with open_socket(serve(env={"REALTIME_DEFLATE": "0"})) as socket:
+        assert socket.response is not None and "Sec-WebSocket-Extensions" not in socket.response.headers
+        assert socket.protocol.extensions == []
+        await socket.send("big 50000")
+        assert len(await socket.recv()) >= 50_000
+
+
+async def test_environment_reaches_the_server(serve: Callable[..., DaphneServer]) -> None:
+    env = {"REALTIME_DEFLATE_MIN_BYTES": "10", "REALTIME_DEFLATE_MAX_MESSAGE_BYTES": "70000"}
+    async with open_socket(serve(env=env)) as socket:
+        wire = recorder(socket)
+        await socket.send("z" * 20)
+        assert await socket.recv() == "z" * 20
+        await socket.send("a" * 70_001)
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(socket.recv(), 10)
+        assert socket.protocol.close_rcvd is not None and socket.protocol.close_rcvd.code == 1009
+    assert wire.received[0][0], "a 20-byte frame was not compressed with REALTIME_DEFLATE_MIN_BYTES=10"
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+async def idle_cost_kib(server: DaphneServer, sockets: int) -> float:
+    """RSS growth per socket once each has sent a small frame and received a 50 KB one, then idles."""
+    assert server.process is not None
+    async with open_socket(server) as warm:
+        await warm.send("big 50000")
+        await warm.recv()
+    await asyncio.sleep(0.3)
+    before = rss_kib(server.process.pid)
+    opened = [await open_socket(server, ping_interval=None) for _ in range(sockets)]
+    try:
+        for socket in opened:
+            await socket.send(json.dumps({"type": "ping"}))
+            await socket.recv()
+            await socket.send("big 50000")
+            await socket.recv()
+        await asyncio.sleep(0.5)
+        return (rss_kib(server.process.pid) - before) / sockets
+    finally:
+        for socket in opened:
+            await socket.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
+async def test_an_idle_socket_costs_about_what_it_costs_without_compression(
+    serve: Callable[..., DaphneServer],
+) -> None:
+    """With context takeover it would keep ~40 KiB of zlib state (250 KiB at zlib's defaults)."""
+    stock = await idle_cost_kib(serve(module="daphne"), 200)
+    deflate = await idle_cost_kib(serve(), 200)
+    assert deflate - stock < 10, f"{deflate:.1f} KiB per idle socket against {stock:.1f} without compression"
+
+
+# -- startup errors -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "app", "message"),
+    [
+        ({"REALTIME_DEFLATE_WINDOW_BITS": "8"}, ECHO_APP, "REALTIME_DEFLATE_WINDOW_BITS=8 is out of range"),
+        ({"REALTIME_DEFLATE_MEM_LEVEL": "high"}, ECHO_APP, "REALTIME_DEFLATE_MEM_LEVEL='high' is not an integer"),
+        (
+            {"REALTIME_DEFLATE_MAX_MESSAGE_BYTES": "1000"},
+            "charity.asgi:application",
+            "REALTIME_DEFLATE_MAX_MESSAGE_BYTES=1000 is below the app's frame limit",
+        ),
+    ],
+)
+def test_bad_settings_stop_the_server_at_startup_with_a_message(env: dict[str, str], app: str, message: str) -> None:
+    base = {name: value for name, value in os.environ.items() if not name.startswith("REALTIME_DEFLATE")}
+    port = _free_port()
+    result = subprocess.run(
+        [sys.executable, "-m", "charity.daphne", "-b", "127.0.0.1", "-p", str(port), app],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1, result.stderr
+    assert f"charity.daphne: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Listening" not in result.stderr
+
+
+def test_the_benchmarks_module_maps_the_prototypes_variables() -> None:
+    from bench.servers.deflate import apply_aliases
+
+    environ = {"DEFLATE_WINDOW_BITS": "11", "DEFLATE_MEM_LEVEL": "4", "REALTIME_DEFLATE_WINDOW_BITS": "13"}
+    apply_aliases(environ)
+    assert deflate_settings(environ) == DeflateSettings(
+        window_bits=11, mem_level=4, min_bytes=1024, max_message_bytes=1024 * 1024
+    )
+    prototype: dict[str, str] = {}
+    apply_aliases(prototype)
+    assert deflate_settings(prototype) == DeflateSettings(window_bits=15, mem_level=8, max_message_bytes=1024 * 1024)
