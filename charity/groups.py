@@ -1,6 +1,6 @@
-"""Channel-layer group names. Every group name in the project is built here and nowhere else.
+"""Group names (charity.fanout). Every group name in the project is built here and nowhere else.
 
-Channel-layer group names may only contain ASCII letters, digits, hyphens, underscores and periods,
+Group names may only contain ASCII letters, digits, hyphens, underscores and periods,
 and must be shorter than 100 characters.
 """
 

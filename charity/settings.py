@@ -2,10 +2,10 @@
 
 Two ways to run, chosen by the environment alone:
 
-* Embedded (no environment): SQLite, the in-memory channel layer and the local-memory cache.
+* Embedded (no environment): SQLite, in-process group fan-out and the local-memory cache.
 * Scale-out: ``DATABASE_URL`` switches to PostgreSQL (parsed by dj-database-url) and ``REDIS_URL``
-  switches the channel layer to channels-redis and the cache to Django's Redis backend, so several
-  daphne processes behind one proxy behave as one server.
+  switches group fan-out to Redis pub/sub (``charity.fanout``) and the cache to Django's Redis
+  backend, so several daphne processes behind one proxy behave as one server.
 """
 
 from __future__ import annotations
@@ -120,23 +120,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # Keys and channel names of several deployments (or test runs) sharing one Redis stay apart.
 REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "charity")
 
+# No CHANNEL_LAYERS: sockets and streams get group events from charity.fanout (Redis pub/sub with
+# REDIS_URL, in-process otherwise), one subscription per process and group; see docs/operations.md.
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [REDIS_URL],
-                "prefix": f"{REDIS_PREFIX}:asgi",
-                # Default capacity (100) silently drops group messages to a busy socket;
-                # a burst to one user must queue instead. Replay covers what is dropped anyway.
-                "capacity": int(os.environ.get("CHANNEL_CAPACITY", "5000")),
-                "expiry": 60,
-                # Sockets re-join their groups every NOTIFICATIONS_GROUP_REFRESH_INTERVAL (30 s), so
-                # the channels of a process killed with -9 leave its groups after 5 minutes, not a day.
-                "group_expiry": int(os.environ.get("CHANNEL_GROUP_EXPIRY", "300")),
-            },
-        }
-    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -145,12 +131,6 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
-            "CONFIG": {"capacity": int(os.environ.get("CHANNEL_CAPACITY", "5000"))},
-        }
-    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_PASSWORD_VALIDATORS = [

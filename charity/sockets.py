@@ -4,12 +4,14 @@ It does the bookkeeping every socket needs and nothing domain-specific:
 
 * inbound frames: size limit (4413), text only, JSON objects with a ``type``, one DRF validator per
   client frame type, and dispatch through an explicit table (a client-sent type can never reach a
-  channel-layer handler or an internal method);
+  group-event handler or an internal method);
 * error frames ``{"type":"error","code":...,"detail":...}``; bad input never closes the socket
   unless a limit says so;
 * ``ping`` → ``pong`` and a server-side heartbeat that closes sockets that stay silent (4408);
-* group membership, re-joined periodically so a Redis restart or ``group_expiry`` does not
-  silently detach a long-lived socket;
+* group membership, through this process's fan-out hub (``charity.fanout``): events reach the socket
+  by a direct call (``fanout_deliver``), not through a channel of its own; those that arrive while
+  ``connect()`` runs wait until it returns, so a replay is always sent before what came live; when
+  the hub's subscription dropped (``fanout_gap``) the socket closes with 1000 and the client replays;
 * admission (``admit()``, called by subclasses once they know who is connecting): the
   per-process ceiling, the connection rate per person and per address, the per-person socket
   limit, and registration in the cross-process socket registry; and a per-socket frame rate limit;
@@ -35,7 +37,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework import serializers
 
-from charity import groups, metrics, registry
+from charity import fanout, groups, metrics, registry
 from charity.app_settings import app_settings as limits_settings
 from charity.frames import Frame, PingFrame
 from charity.limits import TokenBucket, client_ip, connection_allowed
@@ -80,7 +82,7 @@ def encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
-class JsonSocketConsumer(AsyncWebsocketConsumer):
+class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
     """Base consumer: subclasses declare ``frame_validators`` and implement ``handle_<type>``."""
 
     #: Client frame type → validator. Only these types are ever dispatched.
@@ -90,12 +92,10 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
     #: Name of this kind of socket in logs and in the registry.
     endpoint: ClassVar[str] = "socket"
 
-    joined_groups: list[str]
     _heartbeat: asyncio.Task[None] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.joined_groups = []
         self._last_heard = time.monotonic()
         self._closing = False
         self._entry: registry.SocketEntry | None = None
@@ -103,6 +103,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self._bucket = TokenBucket(rate=limits_settings.MESSAGE_RATE, burst=limits_settings.MESSAGE_BURST)
         self._violations: list[float] = []
         self._disconnected = False
+        self._frames_out = metrics.FRAMES_OUT.labels(self.endpoint)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -114,20 +115,35 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             # left their groups and the registry.
             await self._abandoned(1001)
         except Exception:
-            await self._abandoned(1011)  # the channel layer failed (e.g. Redis restarted): daphne closes 1011
+            await self._abandoned(1011)  # a bug, or Redis failed mid-call: daphne closes 1011
             raise
 
     async def _abandoned(self, code: int) -> None:
         """Clean up a socket that ends without ``websocket.disconnect``.
 
-        Otherwise its heartbeat lives on and keeps re-joining a channel nobody reads to its groups
-        (each group send then queues a copy for it in this process), and the registry and the
+        Otherwise its heartbeat lives on, the hub keeps delivering to it, and the registry and the
         per-process count keep counting it, until the process restarts.
         """
         if not self._disconnected:
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(5):  # the layer may be down: never hold up a shutdown
+                async with asyncio.timeout(5):  # Redis may be down: never hold up a shutdown
                     await self.disconnect(code)
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        try:
+            await super().websocket_connect(message)
+        except fanout.FanoutUnavailable:
+            # Redis is away: this process cannot promise live delivery. The client retries (backoff).
+            logger.warning("socket refused endpoint=%s: fan-out unavailable; code=1011", self.endpoint)
+            await self.close_with(1011)
+        finally:
+            await self.go_live()  # what came to its groups while connect() ran goes out now
+
+    async def fanout_gap(self) -> None:
+        """Events to this socket's groups may have been lost: close so the client resumes (1000)."""
+        if not self._closing:
+            logger.warning("socket missed events user=%s; closing so it resumes", self.log_identity())
+            await self.close_with(CloseCode.RESUME)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Route a message to its handler, as channels does, minus its ``aclose_old_connections()``.
@@ -202,18 +218,6 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     # -- groups -----------------------------------------------------------------------------------
 
-    async def join_groups(self, groups: list[str]) -> None:
-        for group in groups:
-            if group not in self.joined_groups:
-                await self.channel_layer.group_add(group, self.channel_name)
-                self.joined_groups.append(group)
-
-    async def leave_groups(self, groups: list[str]) -> None:
-        for group in groups:
-            if group in self.joined_groups:
-                await self.channel_layer.group_discard(group, self.channel_name)
-                self.joined_groups.remove(group)
-
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start_heartbeat(self) -> None:
@@ -234,17 +238,12 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             if now - last_refresh >= refresh:
                 last_refresh = now
                 try:
-                    if self._entry is not None and await registry.get_registry().arefresh(self._entry):
-                        # Redis lost this socket's entry, so its group memberships too (a restart
-                        # without persistence): what was sent to its groups since never reached it.
-                        # Re-joining would not bring that back; a reconnect replays it.
-                        logger.warning("socket lost its groups user=%s; closing so it resumes", self.log_identity())
-                        await self.close_with(CloseCode.RESUME)
-                        return
-                    for group in list(self.joined_groups):
-                        await self.channel_layer.group_add(group, self.channel_name)
-                except Exception:  # the layer is down; try again next tick, never kill the socket
-                    logger.warning("group refresh failed", exc_info=True)
+                    if self._entry is not None:
+                        # Also restores an entry Redis lost (a restart); events lost with the
+                        # subscription are the hub's business (fanout_gap).
+                        await registry.get_registry().arefresh(self._entry)
+                except Exception:  # Redis is down; try again next tick, never kill the socket
+                    logger.warning("registry refresh failed", exc_info=True)
 
     async def close_with(self, code: int) -> None:
         if not self._closing:
@@ -259,10 +258,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._heartbeat
-        for group in list(self.joined_groups):
-            with contextlib.suppress(Exception):
-                await self.channel_layer.group_discard(group, self.channel_name)
-        self.joined_groups = []
+        await self.leave_all_groups()
         if self._entry is not None:
             registry.count_open(-1)
             metrics.OPEN_SOCKETS.labels(self.endpoint, self._role or "none", metrics.PROCESS).dec()
@@ -289,7 +285,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
         if text_data is not None or bytes_data is not None:
-            metrics.FRAMES_OUT.labels(self.endpoint).inc()
+            self._frames_out.inc()
         await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     async def send_frame(self, frame: dict[str, Any]) -> None:

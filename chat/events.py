@@ -1,6 +1,6 @@
-"""Every frame and channel-layer event of the chat and queue sockets, built by pure functions.
+"""Every frame and group event of the chat and queue sockets, built by pure functions.
 
-Wire frames are what clients see (docs/chat-protocol.md); channel-layer events are what services send
+Wire frames are what clients see (docs/chat-protocol.md); group events are what services send
 to groups and consumers turn into frames. ``FRAME_FIELDS`` is the schema of every server frame: the
 exact keys each type carries (tests check every frame a conversation produces against it).
 """
@@ -14,7 +14,7 @@ from charity.sockets import encode
 from chat.models import HelpRequest, Message, ReadCursor
 from chat.participants import display_name
 
-# Channel-layer event types (routed to consumer methods chat_message, chat_status, ...).
+# Group event types (routed to consumer methods chat_message, chat_status, ...).
 MESSAGE = "chat.message"
 STATUS = "chat.status"
 TYPING = "chat.typing"
@@ -171,7 +171,7 @@ def queue_removed_frame(public_id: str) -> dict[str, Any]:
     return {"type": "queue.removed", "public_id": public_id}
 
 
-# -- channel-layer events --------------------------------------------------------------------------
+# -- group events (charity.fanout) --------------------------------------------------------------------------
 
 
 def message_event(message: Message) -> MessageEvent:

@@ -5,7 +5,7 @@ A ``RoomMember`` is one connection to one help request's room, whatever carries 
 * finds out who is connecting, with the one rule (``selectors.help_request_participant``);
 * joins losslessly: the room's group first, then the history (``history`` frame), then presence;
 * keeps the person's presence entry and announces changes;
-* forwards the room's channel-layer events: each message id once, typing and read only from
+* forwards the room's group events: each message id once, typing and read only from
   someone else, presence lists never older than the last one, and a volunteer's reassignment closes
   the connection (4403);
 * re-checks access when told to (logout, lost role, reassignment).
@@ -13,7 +13,7 @@ A ``RoomMember`` is one connection to one help request's room, whatever carries 
 The transport provides the hooks listed under ``TYPE_CHECKING`` below: ``send_frame``,
 ``send_error``, ``send_text`` (an encoded frame; the stream labels it with ``event_id``),
 ``close_with``, ``room_is_open`` and ``join_groups``. The mixin comes first in the bases so its
-channel-layer handlers (``access_revoke`` included) win.
+group-event handlers (``access_revoke`` included) win.
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ class RoomMember:
             return
         self.participant = participant
 
-    # -- channel-layer events ---------------------------------------------------------------------
+    # -- group events (charity.fanout) ---------------------------------------------------------------------
 
     async def chat_message(self, event: events.MessageEvent) -> None:
         if not self.room_is_open() or event["id"] in self._sent:

@@ -1,7 +1,7 @@
 """Writes of the chat module: create and move help requests through their states, post and read
 messages, and announce what is not persisted (typing, presence).
 
-Only this module sends chat events to the channel layer. Everything persisted is sent after the
+Only this module sends chat events to groups. Everything persisted is sent after the
 transaction commits (``group_send_on_commit``); typing and presence are never persisted, so the two
 ``a*_announce`` functions send at once, through the explicitly unsafe sender.
 """

@@ -17,12 +17,12 @@ import time
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
 from charity import groups
+from charity.broadcast import agroup_send_now_unsafe
 from charity.registry import PROCESS
 
 logger = logging.getLogger("dashboard.live")
@@ -103,9 +103,7 @@ class Publisher:
         snapshot = await database_sync_to_async(_compute)()
         self.computations += 1
         await cache.aset(PUSHED_KEY, time.time(), timeout=3600)
-        layer = get_channel_layer()
-        if layer is not None:
-            await layer.group_send(groups.topic_group("dashboard"), {"type": SNAPSHOT_EVENT, "snapshot": snapshot})
+        await agroup_send_now_unsafe((groups.topic_group("dashboard"),), {"type": SNAPSHOT_EVENT, "snapshot": snapshot})
 
 
 publisher = Publisher()

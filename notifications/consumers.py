@@ -2,9 +2,9 @@
 
 The connect sequence is what makes delivery lossless: join the groups first, then read the replay
 from the database, then send it. A notification committed before the read is in the replay; one
-committed after the join arrives live. The channel layer queues live events for this socket while
-the replay is read (a consumer handles one event at a time), and an id already sent is never sent
-again, so the overlap between the two paths cannot double or drop anything.
+committed after the join arrives live. Live events that reach the socket while the replay is read
+wait until ``connect()`` returns (``charity.fanout.GroupMember``), and an id already sent is never
+sent again, so the overlap between the two paths cannot double or drop anything.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class NotificationConsumer(JsonSocketConsumer):
         _remember(self._sent, notification_id)
         _remember(self._unacked, notification_id)
 
-    # -- channel-layer events -------------------------------------------------------------------
+    # -- group events (charity.fanout) -------------------------------------------------------------------
 
     async def notification_push(self, event: events.NotificationPushEvent) -> None:
         if self._closing or self.user_id is None or self._is_muted(event["kind"]):

@@ -1,6 +1,6 @@
-"""Every frame and channel-layer event of the notification socket is built here, by pure functions.
+"""Every frame and group event of the notification socket is built here, by pure functions.
 
-Wire frames are what clients see (docs/protocol.md); channel-layer events are what services send to
+Wire frames are what clients see (docs/protocol.md); group events are what services send to
 groups and consumers turn into frames. A notification frame is encoded to JSON once, by the sender,
 and carried as text so each consumer forwards it without encoding it again.
 """

@@ -6,14 +6,14 @@ reconnection resumes with ``Last-Event-ID``. Client → server actions go over H
 (``/api/notifications/ack/``, ``/api/notifications/read/``). Served by the same ASGI application.
 
 Channels' ``AsyncHttpConsumer`` stops as soon as ``handle()`` returns, which ends a stream; this
-consumer keeps the response open and handles channel-layer events until the client goes away.
+consumer keeps the response open and handles group events (``charity.fanout``) until the client
+goes away.
 ``SseStream``, the base of that, also serves the help-request chat's stream (``chat/sse.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from typing import Any
 from urllib.parse import parse_qs
@@ -22,6 +22,7 @@ from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 
+from charity import fanout
 from charity.roles import roles_for
 from charity.sockets import CloseCode, encode, error_frame
 from notifications import events, streams
@@ -39,7 +40,7 @@ def sse_event(data: str, *, event_id: int | None = None, event: str | None = Non
     return ("\n".join(lines) + "\n\n").encode("utf-8")
 
 
-class SseStream(AsyncConsumer):
+class SseStream(fanout.GroupMember, AsyncConsumer):
     """Base for SSE streams: headers, keep-alive comments, explicit close events, group cleanup.
 
     Subclasses implement ``open_stream()`` and may hook into ``on_keepalive()`` (every keep-alive
@@ -49,7 +50,6 @@ class SseStream(AsyncConsumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.joined_groups: list[str] = []
         self._keepalive: asyncio.Task[None] | None = None
         self._open = False
         self._released = False
@@ -70,7 +70,11 @@ class SseStream(AsyncConsumer):
         )
         self._open = True
         await self.write(b": stream open\n\n")
-        await self.open_stream()
+        try:
+            await self.open_stream()
+        except fanout.FanoutUnavailable:
+            await self._end()  # Redis is away; EventSource retries on its own
+        await self.go_live()
         if self._open:
             self._keepalive = asyncio.ensure_future(self._keepalive_loop())
 
@@ -98,23 +102,24 @@ class SseStream(AsyncConsumer):
         if not self._open:
             return
         await self.write(sse_event(json.dumps({"code": code}), event="close"))
+        await self._end()
+
+    async def _end(self) -> None:
+        """End the response; without a ``close`` event first, the browser reconnects and resumes."""
+        if not self._open:
+            return
         await self.send({"type": "http.response.body", "body": b"", "more_body": False})
         self._open = False
         await self._release()
 
-    async def join_groups(self, groups: list[str]) -> None:
-        for group in groups:
-            if group not in self.joined_groups:
-                await self.channel_layer.group_add(group, self.channel_name)
-                self.joined_groups.append(group)
+    async def fanout_gap(self) -> None:
+        """Events may have been lost: end the stream; EventSource resumes with Last-Event-ID."""
+        await self._end()
 
     async def _keepalive_loop(self) -> None:
         while self._open:
             await asyncio.sleep(self.keepalive_interval())
             await self.write(b": keep-alive\n\n")
-            for group in self.joined_groups:  # survive a Redis restart, as sockets do
-                with contextlib.suppress(Exception):
-                    await self.channel_layer.group_add(group, self.channel_name)
             if self._open:
                 await self.on_keepalive()
 
@@ -125,10 +130,7 @@ class SseStream(AsyncConsumer):
         self._released = True
         if self._keepalive is not None and self._keepalive is not asyncio.current_task():
             self._keepalive.cancel()
-        for group in self.joined_groups:
-            with contextlib.suppress(Exception):
-                await self.channel_layer.group_discard(group, self.channel_name)
-        self.joined_groups = []
+        await self.leave_all_groups()
         await self.on_close()
 
     async def http_disconnect(self, message: dict[str, Any]) -> None:

@@ -10,7 +10,6 @@ Two passes run the suite (see the Makefile's ``test`` target):
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -24,13 +23,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 
+from charity import fanout
 from charity.roles import Role
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,24 +78,10 @@ def _suite_wide_ip_limit(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-async def _fresh_channel_layer() -> AsyncIterator[None]:
-    """Start each test with a new channel layer.
-
-    The in-memory layer keeps groups between tests. The Redis layer instance outlives each test's
-    event loop: a message received at the end of a test leaves a backup-cleaning task (and the
-    receive lock it releases) on a loop that is gone, and the next test's receive fails with "bound
-    to a different event loop". Finish those tasks on this loop, close the pools, then drop it.
-    """
+async def _fresh_fanout() -> AsyncIterator[None]:
+    """End each test with its loop's fan-out hub and Redis connections closed (the loop goes next)."""
     yield
-    layer = channel_layers.backends.get("default")
-    if layer is not None and "InMemory" not in type(layer).__name__:
-        cleaners = list(getattr(layer, "receive_cleaners", []))
-        if cleaners:
-            await asyncio.gather(*cleaners, return_exceptions=True)
-        close_pools = getattr(layer, "close_pools", None)
-        if close_pools is not None:
-            await close_pools()
-    channel_layers.backends.clear()
+    await fanout.aclose()
 
 
 # -- people --------------------------------------------------------------------------------------

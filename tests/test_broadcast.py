@@ -1,41 +1,79 @@
-"""charity.broadcast: pushes after commit, retried briefly while the channel layer is away."""
+"""charity.broadcast and charity.fanout's publishing: after commit, one round trip, retried briefly."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
 
 import pytest
 
-from charity import broadcast
+from charity import broadcast, fanout
 
 
-class FlakyLayer:
+class FlakyTransport:
+    """Stands in for the Redis round trip: fails ``failures`` times, then records what it sends."""
+
     def __init__(self, failures: int) -> None:
         self.failures = failures
-        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.calls = 0
+        self.sent: list[tuple[tuple[str, ...], dict[str, object]]] = []
 
-    async def group_send(self, group: str, event: dict[str, Any]) -> None:
+    def send(self, groups: tuple[str, ...], payload: bytes) -> None:
+        self.calls += 1
         if self.failures:
             self.failures -= 1
             raise ConnectionError("redis restarting")
-        self.sent.append((group, event))
+        self.sent.append((groups, fanout.decode(payload)))
+
+    async def asend(self, groups: tuple[str, ...], payload: bytes) -> None:
+        self.send(groups, payload)
 
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(broadcast, "RETRY_DELAYS", (0.001, 0.001, 0.001, 0.001))
+    monkeypatch.setattr(fanout, "PUBLISH_RETRY_DELAYS", (0.001, 0.001, 0.001, 0.001))
 
 
-async def test_a_short_outage_is_ridden_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    layer = FlakyLayer(failures=3)
-    monkeypatch.setattr(broadcast, "get_channel_layer", lambda: layer)
+@pytest.fixture
+def transport(monkeypatch: pytest.MonkeyPatch) -> FlakyTransport:
+    flaky = FlakyTransport(failures=0)
+    monkeypatch.setattr(fanout, "_send", flaky.send)
+    monkeypatch.setattr(fanout, "_asend", flaky.asend)
+    return flaky
+
+
+async def test_a_short_outage_is_ridden_out(transport: FlakyTransport) -> None:
+    transport.failures = 3
     await broadcast.agroup_send_now_unsafe(("a", "b"), {"type": "x.y"})
-    assert layer.sent == [("a", {"type": "x.y"}), ("b", {"type": "x.y"})]
+    assert transport.sent == [(("a", "b"), {"type": "x.y"})]
 
 
-async def test_a_long_outage_gives_up_quietly_and_fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    layer = FlakyLayer(failures=10**6)
-    monkeypatch.setattr(broadcast, "get_channel_layer", lambda: layer)
-    await broadcast.agroup_send_now_unsafe(tuple(f"g{i}" for i in range(100)), {"type": "x.y"})
-    # Five tries for the first group, then one each: it does not retry a hundred times over.
-    assert layer.failures == 10**6 - 5 - 99
+def test_a_short_outage_is_ridden_out_from_sync_code(transport: FlakyTransport) -> None:
+    transport.failures = 4
+    broadcast.group_send_now_unsafe(("a",), {"type": "x.y", "n": 1})
+    assert transport.sent == [(("a",), {"type": "x.y", "n": 1})]
+
+
+async def test_a_long_outage_gives_up_quietly_and_fast(
+    transport: FlakyTransport, caplog: pytest.LogCaptureFixture
+) -> None:
+    transport.failures = 10**6
+    with caplog.at_level(logging.ERROR, logger="charity.fanout"):
+        await broadcast.agroup_send_now_unsafe(tuple(f"g{i}" for i in range(100)), {"type": "x.y"})
+    # A hundred groups go in one round trip, so they share five tries in all, not five each.
+    assert transport.calls == 5
+    assert [record.getMessage() for record in caplog.records] == [
+        "publish failed groups=" + ",".join(f"g{i}" for i in range(100)) + " type=x.y"
+    ]
+
+
+@pytest.mark.parametrize("bad", ["", "a b", "x" * 100, "é", "user/1"])
+def test_bad_group_names_are_refused_before_anything_is_sent(transport: FlakyTransport, bad: str) -> None:
+    with pytest.raises(ValueError, match="Invalid group name"):
+        fanout.publish(["ok", bad], {"type": "x.y"})
+    assert transport.calls == 0
+
+
+def test_events_redis_could_not_carry_are_refused_in_every_mode(transport: FlakyTransport) -> None:
+    with pytest.raises(TypeError):
+        fanout.publish(["ok"], {"type": "x.y", "when": object()})
+    assert transport.calls == 0

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from channels.layers import get_channel_layer
 
-from charity import groups
+from charity import fanout, groups
 from charity.roles import Role
 from chat import selectors, services
 from chat.models import HelpRequest, Message, ReadCursor, Status
@@ -22,16 +21,17 @@ def create(name: str = "Alice", **kwargs: Any) -> HelpRequest:
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
-    """Every (group, event) that reached the channel layer, after commit, in order."""
-    layer = get_channel_layer()
-    assert layer is not None
+    """Every (group, event) published, after commit, in order."""
     calls: list[tuple[str, dict[str, Any]]] = []
 
-    async def group_send(group: str, message: dict[str, Any]) -> None:
-        layer.require_valid_group_name(group)
-        calls.append((group, message))
+    def send(group_names: tuple[str, ...], payload: bytes) -> None:
+        calls.extend((group, fanout.decode(payload)) for group in group_names)
 
-    monkeypatch.setattr(layer, "group_send", group_send)
+    async def asend(group_names: tuple[str, ...], payload: bytes) -> None:
+        send(group_names, payload)
+
+    monkeypatch.setattr(fanout, "_send", send)
+    monkeypatch.setattr(fanout, "_asend", asend)
     return calls
 
 

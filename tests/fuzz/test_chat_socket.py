@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from channels.layers import get_channel_layer
 from hypothesis import HealthCheck, given, settings
 
-from charity import groups
+from charity import fanout, groups
 from chat.consumers import HelpRequestConsumer
 from tests.chat.conftest import open_help_request
 from tests.conftest import connect_socket
@@ -105,14 +104,14 @@ async def until_sentinel(socket: Any, number: int) -> list[dict[str, Any]]:
 
 
 async def room_barrier(harness: Harness) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """What reached each room socket through the channel layer before a sentinel sent after the frame.
+    """What reached each room socket through its group before a sentinel sent after the frame.
 
-    Events caused by the frame (echoes, typing, read) travel through the layer, possibly after the
+    Events caused by the frame (echoes, typing, read) travel through the group, possibly after the
     direct pong; a sentinel sent to the room's group once the pong is back arrives after them.
     """
     number = next(_sentinels)
     event = {"type": "chat.typing", "sender": SENTINEL, "frame": {"type": "sentinel", "n": number}}
-    await get_channel_layer().group_send(harness.group, event)
+    await fanout.apublish([harness.group], event)
     return (
         await until_sentinel(harness.sockets["visitor"], number),
         await until_sentinel(harness.sockets["staff"], number),

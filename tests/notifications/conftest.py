@@ -1,4 +1,4 @@
-"""Fixtures for the notifications tests: what reaches the channel layer, crowds of users, expiry."""
+"""Fixtures for the notifications tests: what is published to groups, crowds of users, expiry."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from charity import fanout
 from charity.roles import Role
 from notifications.models import Notification
 
@@ -26,20 +26,21 @@ def fast_passwords(settings: Any) -> None:
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
-    """Every ``(group, event)`` handed to the configured channel layer during the test, in order.
+    """Every ``(group, event)`` published during the test, in order, as a receiving hub decodes it.
 
-    Replaces the layer's ``group_send`` and nothing above it, so what is recorded went through the
-    real on-commit and broadcast path. Each group name is checked with the layer's own validator.
+    Replaces the fan-out transport (Redis or in-process) and nothing above it, so what is recorded
+    went through the real on-commit, broadcast and encoding path, group name checks included.
     """
-    layer = get_channel_layer()
-    assert layer is not None
     calls: Sent = []
 
-    async def group_send(group: str, message: dict[str, Any]) -> None:
-        layer.require_valid_group_name(group)
-        calls.append((group, message))
+    def send(group_names: tuple[str, ...], payload: bytes) -> None:
+        calls.extend((group, fanout.decode(payload)) for group in group_names)
 
-    monkeypatch.setattr(layer, "group_send", group_send)
+    async def asend(group_names: tuple[str, ...], payload: bytes) -> None:
+        send(group_names, payload)
+
+    monkeypatch.setattr(fanout, "_send", send)
+    monkeypatch.setattr(fanout, "_asend", asend)
     return calls
 
 

@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from charity import broadcast, groups
+from charity import broadcast, fanout, groups
 from charity.roles import Role, users_with_role
 from notifications import api, events
 from notifications.models import Notification, Recipient
@@ -273,7 +272,7 @@ def test_explicit_ttl_wins_over_the_default(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_nothing_reaches_the_channel_layer_before_commit(make_user: Any, sent: Sent) -> None:
+def test_nothing_is_published_before_commit(make_user: Any, sent: Sent) -> None:
     user = make_user()
     with transaction.atomic():
         notification = api.notify_user(user, **HELLO)
@@ -326,39 +325,30 @@ def test_notification_is_committed_before_it_is_sent(make_user: Any, monkeypatch
 
 
 @pytest.mark.django_db(transaction=True)
-def test_failing_channel_layer_never_breaks_notify(
+def test_failing_publish_never_breaks_notify(
     make_user: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    layer = get_channel_layer()
-    assert layer is not None
+    def send(group_names: tuple[str, ...], payload: bytes) -> None:
+        raise ConnectionError("redis is down")
 
-    async def group_send(group: str, message: dict[str, Any]) -> None:
-        raise ConnectionError("channel layer is down")
-
-    monkeypatch.setattr(layer, "group_send", group_send)
+    monkeypatch.setattr(fanout, "_send", send)
+    monkeypatch.setattr(fanout, "PUBLISH_RETRY_DELAYS", (0.001,))
     user = make_user()
-    with caplog.at_level(logging.ERROR, logger="charity.broadcast"):
+    with caplog.at_level(logging.ERROR, logger="charity.fanout"):
         notification = api.notify_user(user, **HELLO)
     assert Notification.objects.filter(pk=notification.pk).exists()
     assert receipts(notification) == {user.pk}
-    assert any("group_send failed" in record.getMessage() for record in caplog.records)
+    assert any("publish failed" in record.getMessage() for record in caplog.records)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failed_group_does_not_stop_the_others(make_user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_notification_to_many_people_is_one_publish(make_user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every recipient's group goes out in one round trip (one pipeline), not one per person."""
     first, second = make_user(), make_user()
-    reached: list[str] = []
-    layer = get_channel_layer()
-    assert layer is not None
-
-    async def group_send(group: str, message: dict[str, Any]) -> None:
-        if group == groups.user_group(first.pk):
-            raise ConnectionError("channel layer is down")
-        reached.append(group)
-
-    monkeypatch.setattr(layer, "group_send", group_send)
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(fanout, "_send", lambda group_names, payload: calls.append(group_names))
     api.notify_users([first, second], **HELLO)
-    assert reached == [groups.user_group(second.pk)]
+    assert [sorted(call) for call in calls] == [sorted([groups.user_group(first.pk), groups.user_group(second.pk)])]
 
 
 # -- cost ------------------------------------------------------------------------------------------

@@ -432,9 +432,7 @@ async def test_notification_committed_between_replay_read_and_synced_arrives_liv
 
 async def test_late_live_copy_of_a_replayed_notification_is_dropped(make_user: Any, sockets: Any) -> None:
     """A sender's on-commit push can reach the socket after the replay already carried it."""
-    from channels.layers import get_channel_layer
-
-    from charity import groups
+    from charity import fanout, groups
     from notifications import events
 
     user = await make(make_user)
@@ -442,7 +440,7 @@ async def test_late_live_copy_of_a_replayed_notification_is_dropped(make_user: A
     socket = await sockets(WS, user=user)
     replay, _ = await synced(socket)
     assert [frame["id"] for frame in replay] == [sent.pk]
-    await get_channel_layer().group_send(groups.user_group(user.pk), events.notification_push_event(sent))
+    await fanout.apublish([groups.user_group(user.pk)], dict(events.notification_push_event(sent)))
     assert await socket.receive_nothing(timeout=0.5)
     newer = await anotify_user(user, kind="test.race", title="newer")
     assert json.loads(await socket.receive_from())["id"] == newer.pk
