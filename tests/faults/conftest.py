@@ -251,16 +251,34 @@ async def all_synced(clients: Sequence[ResumeClient], timeout: float) -> None:
         raise AssertionError(f"{len(waiting)} clients not synced after {timeout} s: {waiting[:10]}") from None
 
 
-# -- what the channel layer holds -----------------------------------------------------------------
+# -- what Redis holds ------------------------------------------------------------------------------
 
 
-def group_members(redis_url: str, group: str) -> set[str]:
-    """Channel names in a channel-layer group, read straight from Redis (channels-redis's key layout)."""
-    layer: dict[str, Any] = settings.CHANNEL_LAYERS["default"]
+def group_subscribers(redis_url: str, group: str) -> int:
+    """How many connections are subscribed to a group's fan-out channel (``PUBSUB NUMSUB``).
+
+    Each process subscribes once per group that has members there (charity/fanout.py), from one
+    connection per event loop, and daphne runs one loop: this is the number of server processes
+    that receive what is sent to ``group``.
+    """
     client = redis.Redis.from_url(redis_url)
     try:
-        members = cast(list[bytes], client.zrange(f"{layer['CONFIG']['prefix']}:group:{group}", 0, -1))
-        return {member.decode() for member in members}
+        ((_, count),) = cast(list[tuple[bytes, int]], client.pubsub_numsub(f"{settings.REDIS_PREFIX}:fanout:{group}"))
+        return int(count)
+    finally:
+        client.close()
+
+
+def fanout_subscriptions(redis_url: str) -> dict[str, int]:
+    """``group_subscribers()`` of every group that has at least one (``PUBSUB CHANNELS``, then ``NUMSUB``)."""
+    prefix = f"{settings.REDIS_PREFIX}:fanout:"
+    client = redis.Redis.from_url(redis_url)
+    try:
+        channels = cast(list[bytes], client.pubsub_channels(f"{prefix}*"))
+        if not channels:
+            return {}
+        counts = cast(list[tuple[bytes, int]], client.pubsub_numsub(*channels))
+        return {channel.decode().removeprefix(prefix): int(count) for channel, count in counts}
     finally:
         client.close()
 
@@ -316,6 +334,17 @@ class RedisProcess:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"redis-server did not start:\n{(self.directory / 'redis.log').read_text()}")
             time.sleep(0.05)
+
+    def config_set(self, name: str, value: str) -> None:
+        client = redis.Redis.from_url(self.url)
+        try:
+            client.config_set(name, value)
+        finally:
+            client.close()
+
+    def log(self) -> str:
+        path = self.directory / "redis.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

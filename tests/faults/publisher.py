@@ -23,7 +23,7 @@ Plan keys (all optional but ``notifications``):
     messages_every   ... after one in this many notifications (1: after each; 0: none)
     burst_user_id    instead of a stream: ``notifications`` notifications to this user in ONE transaction
 
-One thread sends everything in order, so ids reach the channel layer in the order they were committed;
+One thread sends everything in order, so ids reach Redis (``PUBLISH``) in the order they were committed;
 with several concurrent publishers that would not hold (see test_faults.py).
 """
 

@@ -1,25 +1,21 @@
-"""Settings of the daphne servers and publishers the fault tests start: the project's own, plus two
-settings and a diagnostic hook.
+"""Settings of the daphne servers and publishers the fault tests start: the project's own, plus one
+setting and a diagnostic hook.
 
-* Every test socket comes from 127.0.0.1, and these tests reconnect hundreds of times on purpose; the
-  per-address backstop is lifted as the suite's ``_suite_wide_ip_limit`` fixture lifts it in-process
-  (``tests/test_limits.py`` tests it on its own).
-* ``NOTIFICATIONS_GROUP_REFRESH_INTERVAL`` is read from the environment, so the Redis-restart test
-  need not wait the default 30 s for sockets to re-join their groups.
+Every test socket comes from 127.0.0.1, and these tests reconnect hundreds of times on purpose; the
+per-address backstop is lifted as the suite's ``_suite_wide_ip_limit`` fixture lifts it in-process
+(``tests/test_limits.py`` tests it on its own).
 
-Nothing else differs from ``charity.settings``: same channel capacity, heartbeat, limits, database.
+Nothing else differs from ``charity.settings``: same fan-out, heartbeat, limits, database.
 """
 
 from __future__ import annotations
 
 import faulthandler
-import os
 import signal
 
 from charity.settings import *  # noqa: F403
 
 REALTIME_CONNECTIONS_PER_IP = 1_000_000
-NOTIFICATIONS_GROUP_REFRESH_INTERVAL = float(os.environ.get("NOTIFICATIONS_GROUP_REFRESH_INTERVAL", "30"))
 
 # Diagnostics: a test that finds clients still missing messages sends SIGUSR2 to the servers, which
 # then print every thread's stack to their logs (in the test's tmp_path).

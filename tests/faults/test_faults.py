@@ -52,7 +52,8 @@ from tests.faults.conftest import (
     Publication,
     Room,
     all_synced,
-    group_members,
+    fanout_subscriptions,
+    group_subscribers,
     registered_sockets,
     sockets_on,
 )
@@ -219,15 +220,17 @@ async def test_redis_restart_loses_nothing_persisted_and_needs_no_server_restart
     fault_servers: Any, throwaway_redis: Any, people: Any, rooms: Any, publish: Any, start_clients: Any, outage: float
 ) -> None:
     """Our own Redis (the shared one serves everyone else's tests), killed and restarted without
-    persistence: every group membership, queued message, registry entry and cache key is gone.
+    persistence: every subscription, registry entry and cache key is gone.
 
-    A socket whose consumer was reading from Redis at that moment fails, and daphne closes it with
-    1011. A quick restart leaves others alive but outside their groups: at their next group refresh
-    they find their registry entry gone with the rest, and close (1000) rather than re-join in silence,
-    since what their groups were sent meanwhile never reached them. Either way the client resumes,
-    and the replay brings back what it missed.
+    Each server's fan-out hub loses its subscription connection with Redis, and tells every member
+    (``fanout_gap``): the sockets close with 1000 (a consumer that was itself calling Redis at that
+    moment may fail first, and daphne closes it with 1011). The hubs reconnect on their own; a socket
+    that connects while Redis is still away is refused with 1011 (its admission checks or its join
+    fail). Either way the client resumes, and the replay brings back what it missed. Afterwards every
+    group with open sockets is subscribed again by each server holding one of them, and the staff
+    group by exactly those: once each, no other.
     """
-    env = {"REDIS_URL": throwaway_redis.url, "NOTIFICATIONS_GROUP_REFRESH_INTERVAL": "1"}
+    env = {"REDIS_URL": throwaway_redis.url}
     servers = fault_servers(2, env=env)
     processes = [server.process for server in servers if server.process is not None]
     persons = await people(20)
@@ -248,11 +251,36 @@ async def test_redis_restart_loses_nothing_persisted_and_needs_no_server_restart
     expected = expectations(publication, notification_clients, chat_clients, persons, room_list)
     await wait_complete(everyone, expected, 90)
 
-    # No socket that is gone stays in a group: a few refreshes later, the role's group holds exactly
-    # the notification sockets that are open.
-    await asyncio.sleep(3)
-    open_sockets = sum(1 for client in notification_clients if client.current_port is not None)
-    staff_group = group_members(throwaway_redis.url, groups.role_group("staff"))
+    # The hubs resubscribed: every group with open sockets has each server holding one of them
+    # subscribed, once; the staff group exactly those (a hub whose last member left unsubscribes).
+    staff_group = groups.role_group("staff")
+
+    def holders() -> dict[str, set[int]]:
+        """Group → ports of the servers holding a socket in it, from where the clients are."""
+        held: dict[str, set[int]] = {}
+        for i, (person, notifications, chat) in enumerate(
+            zip(persons, notification_clients, chat_clients, strict=True)
+        ):
+            room = room_list[i % len(room_list)]  # as crowd() assigns them
+            for client, client_groups in (
+                (notifications, [groups.user_group(person.user_id), groups.everyone_group(), staff_group]),
+                (chat, [groups.help_request_group(room.public_id)]),
+            ):
+                if (port := client.current_port) is not None:
+                    for group in [*client_groups, groups.control_group(person.user_id)]:
+                        held.setdefault(group, set()).add(port)
+        return held
+
+    async def resubscribed() -> bool:
+        subscribed = await asyncio.to_thread(fanout_subscriptions, throwaway_redis.url)
+        return subscribed == {group: len(ports) for group, ports in holders().items()}
+
+    await wait_until(resubscribed, 10)
+    subscribed = fanout_subscriptions(throwaway_redis.url)
+    held = holders()
+    missing = {group: len(ports) for group, ports in held.items() if subscribed.get(group, 0) < len(ports)}
+    extra = sum(max(0, count - len(held.get(group, ()))) for group, count in subscribed.items())
+    gaps = [server.logs().count("fan-out subscription lost") for server in servers]
     codes: dict[str, int] = {}
     for client in everyone:
         attempt = before[client.name]
@@ -260,13 +288,21 @@ async def test_redis_restart_loses_nothing_persisted_and_needs_no_server_restart
         codes[str(attempt.close_code)] = codes.get(str(attempt.close_code), 0) + 1
     print(
         f"[redis restart, outage {outage} s] how the sockets open at the kill ended: {codes};"
-        f" staff group: {len(staff_group)} members for {open_sockets} open notification sockets"
+        f" subscriptions lost per server: {gaps};"
+        f" staff group: {subscribed.get(staff_group, 0)} subscribed processes for {len(held.get(staff_group, ()))}"
+        f" servers holding staff sockets; all {len(held)} groups with sockets: {len(missing)} short of a"
+        f" subscription, {extra} subscriptions without a socket"
     )
     assert [server.process for server in servers] == processes, "a server was restarted"
     assert all(process.poll() is None for process in processes), "a server died"
     check(f"redis restart ({outage} s) notifications", notification_clients, expected, servers)
     check(f"redis restart ({outage} s) chat", chat_clients, expected, servers)
-    assert len(staff_group) == open_sockets, f"{len(staff_group) - open_sockets} closed sockets still in the group"
+    assert all(gaps), f"a server's hub did not see its subscription drop: {gaps}"
+    assert not missing, f"servers hold sockets in groups they are not subscribed to: {missing}"
+    assert held.get(staff_group) and subscribed.get(staff_group) == len(held[staff_group]), (
+        f"{subscribed.get(staff_group, 0)} processes subscribed to the staff group,"
+        f" {len(held.get(staff_group, ()))} hold staff sockets"
+    )
 
 
 # -- a stalled client ------------------------------------------------------------------------------
@@ -388,19 +424,34 @@ async def test_stalled_client_is_dropped_after_the_heartbeat_others_are_unaffect
 # -- a burst to one person -------------------------------------------------------------------------
 
 BURST = 1000
+#: What the throwaway Redis allows a subscriber to fall behind: 256 KiB, or 128 KiB for a second.
+SLOW_SUBSCRIBER_LIMIT = "pubsub 256kb 128kb 1"
+#: Body of each burst notification when Redis is to drop the subscriber: 8 MB in all, far more than
+#: that limit plus what the paused process's socket buffers in the kernel can take.
+OVERFLOW_BODY_BYTES = 8000
 
 
 @pytest.mark.timeout(200)
-@pytest.mark.parametrize("capacity", [None, 100], ids=["project_capacity", "channels_redis_default_100"])
+@pytest.mark.parametrize("overflow", [False, True], ids=["project", "redis_drops_the_paused_subscriber"])
 async def test_burst_of_1000_to_one_person_while_their_server_is_paused(
-    fault_servers: Any, people: Any, publish: Any, start_clients: Any, capacity: int | None
+    request: pytest.FixtureRequest, fault_servers: Any, people: Any, publish: Any, start_clients: Any, overflow: bool
 ) -> None:
     """The burst is one transaction, so its 1,000 pushes leave back to back at commit. The server is
-    paused (SIGSTOP) meanwhile, as in a long GC pause or CPU starvation, so they all wait in its
-    channel in Redis and the layer's capacity alone decides whether any is dropped. With the
-    project's capacity none is, and all arrive live. With channels-redis's default of 100 the layer
-    drops the rest without a word; the replay on the next connect must bring them back."""
-    env = {} if capacity is None else {"CHANNEL_CAPACITY": str(capacity)}  # the publisher shares it
+    paused (SIGSTOP) meanwhile, as in a long GC pause or CPU starvation, so they all wait for it: in
+    its socket buffers, then in Redis's output buffer of its subscription connection. Redis's limit
+    on that buffer alone decides whether any is dropped. With Redis's default limits (32 MB, or 8 MB
+    for a minute) none is, and all arrive live on the same socket.
+
+    With a small limit on our own Redis, and large notifications, Redis disconnects the paused
+    subscriber and what was buffered for it is gone. On SIGCONT the server's hub finds its
+    subscription lost (``fanout_gap``), the socket closes with 1000, and the client reconnects: the
+    replay must bring back the rest, each once."""
+    env: dict[str, str] = {}
+    redis_process: Any = None
+    if overflow:
+        redis_process = request.getfixturevalue("throwaway_redis")
+        redis_process.config_set("client-output-buffer-limit", SLOW_SUBSCRIBER_LIMIT)
+        env = {"REDIS_URL": redis_process.url}  # the publishers share it
     (server,) = fault_servers(1, env=env)
     (person,) = await people(1)
     client = NotificationClient("burst", [server], cookie=person.cookie)
@@ -410,31 +461,45 @@ async def test_burst_of_1000_to_one_person_while_their_server_is_paused(
     assert server.process is not None
     server.process.send_signal(signal.SIGSTOP)
     try:
-        burst: Publication = await publish(server, {"notifications": BURST, "burst_user_id": person.user_id})
+        plan = {"notifications": BURST, "burst_user_id": person.user_id}
+        if overflow:
+            plan["user_body_bytes"] = OVERFLOW_BODY_BYTES
+        burst: Publication = await publish(server, plan)
         await burst.finished(120)
     finally:
         server.process.send_signal(signal.SIGCONT)
-    # One more after the burst: once it arrives, whatever of the burst was still queued has too.
+    # One more after the burst: once it arrives, whatever of the burst was still on its way has too.
     sentinel: Publication = await publish(server, {"notifications": 1, "burst_user_id": person.user_id})
     await sentinel.finished(60)
     sentinel_id = sentinel.notifications[0][0]
     assert await client.wait_for([sentinel_id], 60), "the socket stopped receiving after the pause"
-    burst_ids = set(burst.notifications_for(person.user_id))
-    live = sum(1 for arrival in client.arrivals if arrival.attempt == 1 and arrival.id in burst_ids)
-    refused = burst.log().count("over capacity")
-    if live < BURST:
-        await client.drop()  # a reconnect (a page load, a network change) replays what the layer dropped
-
     expected = {"burst": [*burst.notifications_for(person.user_id), sentinel_id]}
     await wait_complete([client], expected, 60)
-    print(f"[burst, capacity {capacity or 'of the project'}] live: {live} of {BURST}; refused by the layer: {refused}")
-    if capacity is None:
-        assert live == BURST, f"{BURST - live} of {BURST} were dropped by the channel layer"
-        check("burst, project capacity", [client], expected, [server])
-        assert len(client.opened_attempts()) == 1
+
+    burst_ids = set(burst.notifications_for(person.user_id))
+    live = sum(1 for arrival in client.arrivals if arrival.attempt == 1 and arrival.id in burst_ids)
+    later = sum(1 for arrival in client.arrivals if arrival.attempt > 1 and arrival.id in burst_ids)
+    dropped_by_redis = redis_process.log().count("for overcoming of output buffer limits") if overflow else 0
+    lost_subscription = server.logs().count("fan-out subscription lost")
+    sockets = client.opened_attempts()
+    label = "Redis drops the paused subscriber" if overflow else "project"
+    print(
+        f"[burst, {label}] live on the first socket: {live} of {BURST}, on later sockets: {later};"
+        f" subscribers Redis disconnected: {dropped_by_redis}; subscriptions the hub lost: {lost_subscription};"
+        f" sockets: {len(sockets)}, close codes: {client.close_codes()}"
+    )
+    if not overflow:
+        assert live == BURST, f"{BURST - live} of {BURST} did not arrive live"
+        check("burst, project", [client], expected, [server])
+        assert len(sockets) == 1 and lost_subscription == 0
     else:
-        # What was dropped comes back by replay, after later ids: complete and once, not in order.
-        line, (tally,) = report("burst, capacity 100", [client], expected)
+        assert dropped_by_redis >= 1, "Redis did not disconnect the paused subscriber: the test proves nothing"
+        assert lost_subscription >= 1, "the hub did not notice that Redis dropped its subscription"
+        # The gap path: the first socket closed with 1000 and the client came back.
+        assert len(sockets) > 1 and sockets[0].close_code == 1000, [(a.close_code, a.error) for a in sockets]
+        # What Redis dropped comes back by replay: complete and shown once (the replay's order is
+        # reported, not asserted).
+        line, (tally,) = report("burst, Redis drops the paused subscriber", [client], expected)
         assert tally.lost == tally.visible_duplicates == tally.unexpected == 0, line
 
 
@@ -475,13 +540,13 @@ async def test_sigterm_under_load_clients_reconnect_elsewhere_and_lose_nothing(
     closed_within = max(attempt.ended - signalled for attempt in on_first.values() if attempt and attempt.ended)
     shutdown_log = ", ".join(re.findall(r"Killed \d+ pending application instances", first.logs()))
     left_behind = [entry for entry in registered_sockets(settings.REDIS_URL) if entry["process"].endswith(f":{pid}")]
-    staff_group = group_members(settings.REDIS_URL, groups.role_group("staff"))
+    # The stopped process's subscriptions went with its connection; the survivor holds every staff socket.
+    staff_subscribers = group_subscribers(settings.REDIS_URL, groups.role_group("staff"))
     print(
         f"[sigterm] daphne exited with {exit_code} {exited_after:.1f} s after SIGTERM; its {len(on_first)} sockets"
         f" were closed with {codes} within {closed_within:.1f} s"
         f" ({shutdown_log});"
-        f" left in the registry: {len(left_behind)}, in the staff group:"
-        f" {len({entry['channel'] for entry in left_behind} & staff_group)}"
+        f" left in the registry: {len(left_behind)}; processes subscribed to the staff group: {staff_subscribers}"
     )
     moved = [client for client in everyone if client.name in on_first]
     assert all(client.current_port == second.port for client in moved), "clients did not reconnect elsewhere"
@@ -490,3 +555,4 @@ async def test_sigterm_under_load_clients_reconnect_elsewhere_and_lose_nothing(
     assert exit_code == 0
     # A graceful shutdown cleans up after its sockets, as their own disconnects would have.
     assert not left_behind, f"{len(left_behind)} sockets of the stopped server are still registered"
+    assert staff_subscribers == 1, f"{staff_subscribers} processes subscribed to the staff group, not just the survivor"
