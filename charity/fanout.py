@@ -110,7 +110,9 @@ class Hub:
             # All of them: a group another member just joined may not be confirmed yet.
             await self.source.subscribe(groups)
         except BaseException:
-            self._remove(member, groups)
+            emptied = self._remove(member, groups)
+            with contextlib.suppress(Exception):
+                await self.source.unsubscribe(emptied)
             raise
 
     async def leave(self, member: Member, groups: Iterable[str]) -> None:
@@ -211,6 +213,7 @@ class RedisSource:
         self.hub = hub
         self.url = url
         self.prefix = f"{prefix}:fanout:".encode()
+        self.client_name = f"{prefix}:fanout:{_PROCESS}".replace(" ", "_")
         self._pubsub: Any = None
         self._client: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -307,7 +310,12 @@ class RedisSource:
         from redis.retry import Retry
 
         # No retries inside redis-py: a dropped connection must surface here, where it is a gap.
-        self._client = redis.asyncio.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), health_check_interval=15)
+        self._client = redis.asyncio.Redis.from_url(
+            self.url,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=15,
+            client_name=self.client_name,  # CLIENT LIST shows which process each subscriber is
+        )
         pubsub = self._client.pubsub()
         await pubsub.connect()
         async with self._lock:
@@ -353,6 +361,9 @@ class RedisSource:
             for future in self._waiting.pop(channel, ()):
                 if not future.done():
                     future.set_result(None)
+            group = channel[len(self.prefix) :].decode()
+            if group not in self.hub.members:  # its last member left while the subscription was on its way
+                self.hub.loop.create_task(self.unsubscribe([group]))
 
 
 # -- publishing -----------------------------------------------------------------------------------
