@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgpack
 from django.conf import settings
 
+from charity import metrics
+
 logger = logging.getLogger("charity.fanout")
 
 #: How long a member waits for this process to (re)subscribe before its join fails.
@@ -141,6 +143,8 @@ class Hub:
                 await member.fanout_deliver(event)
             except Exception:
                 logger.exception("fan-out delivery failed group=%s type=%s", group, event.get("type"))
+        if "created" in event:  # once per event and process: until its last socket here had it
+            metrics.NOTIFY_TO_SEND.observe(max(0.0, time.time() - event["created"]))
         return len(members)
 
     async def gap(self) -> None:

@@ -21,7 +21,7 @@ REPLAY_SIZE = Histogram(
 )
 NOTIFY_TO_SEND = Histogram(
     "charity_notify_to_send_seconds",
-    "From notify() to the frame leaving a socket",
+    "From notify() to the frame leaving the last socket of its group in this process",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 

@@ -9,7 +9,6 @@ sent again, so the overlap between the two paths cannot double or drop anything.
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from typing import Any
 from urllib.parse import parse_qs
@@ -86,8 +85,6 @@ class NotificationConsumer(JsonSocketConsumer):
         if self._closing or self.user_id is None or self._is_muted(event["kind"]):
             return
         await self._send_notification(event["id"], event["frame"])
-        if "created" in event:
-            metrics.NOTIFY_TO_SEND.observe(max(0.0, time.time() - event["created"]))
 
     async def notification_unread(self, event: events.UnreadChangedEvent) -> None:
         if not self._closing:
