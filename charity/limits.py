@@ -19,9 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.cache import cache
-
 from charity.app_settings import app_settings
+from charity.cache import shared_cache
 
 logger = logging.getLogger("charity.limits")
 
@@ -74,18 +73,18 @@ def connection_allowed(keys: list[tuple[str, int]]) -> bool:
     allowed = True
     for key, limit in keys:
         cache_key = f"rl:conn:{key}:{bucket}"
-        cache.add(cache_key, 0, timeout=window * 2)
+        shared_cache().add(cache_key, 0, timeout=window * 2)
         try:
-            count = cache.incr(cache_key)
+            count = shared_cache().incr(cache_key)
         except ValueError:  # expired between add and incr
-            cache.set(cache_key, 1, timeout=window * 2)
+            shared_cache().set(cache_key, 1, timeout=window * 2)
             count = 1
         if count > limit:
             allowed = False
     return allowed
 
 
-@dataclass
+@dataclass(slots=True)
 class TokenBucket:
     """``rate`` tokens per second up to ``burst``; ``take()`` is False when empty."""
 

@@ -26,7 +26,7 @@ from charity.app_settings import app_settings
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SocketEntry:
     channel: str
     endpoint: str  # "notifications", "chat", ...
@@ -56,12 +56,10 @@ class LocalRegistry:
             self._entries[entry.channel] = entry
             self._seen[entry.channel] = time.time()
 
-    async def arefresh(self, entry: SocketEntry) -> bool:
-        """Refresh ``entry``; True when it had vanished (pruned as stale)."""
-        with self._lock:
-            vanished = entry.channel not in self._entries
-        await self.aregister(entry)
-        return vanished
+    async def arefresh_many(self, entries: list[SocketEntry]) -> None:
+        """Refresh (or restore) many entries at once: the process's heartbeat does, periodically."""
+        for entry in entries:
+            await self.aregister(entry)
 
     async def aunregister(self, entry: SocketEntry) -> None:
         with self._lock:
@@ -117,11 +115,20 @@ class RedisRegistry:
         added, *_ = await pipe.execute()
         return bool(added)
 
-    async def arefresh(self, entry: SocketEntry) -> bool:
-        """Refresh ``entry``; True when it had vanished: pruned as stale, or lost with the rest of
-        Redis's data (a restart without persistence), group memberships included."""
-        # Re-registering also restores the entry.
-        return await self.aregister(entry)
+    async def arefresh_many(self, entries: list[SocketEntry]) -> None:
+        """Refresh (or restore, after Redis lost them) many entries in one round trip."""
+        now = time.time()
+        pipe = self._aclient().pipeline(transaction=False)
+        pipe.hset(self.key, mapping={entry.channel: json.dumps(asdict(entry)) for entry in entries})
+        pipe.zadd(f"{self.key}:seen", {entry.channel: now for entry in entries})
+        by_user: dict[int, dict[str, float]] = {}
+        for entry in entries:
+            if entry.user_id is not None:
+                by_user.setdefault(entry.user_id, {})[entry.channel] = now
+        for user_id, channels in by_user.items():
+            pipe.zadd(self._user_key(user_id), channels)
+            pipe.expire(self._user_key(user_id), int(app_settings.REGISTRY_TTL * 4))
+        await pipe.execute()
 
     async def aunregister(self, entry: SocketEntry) -> None:
         pipe = self._aclient().pipeline(transaction=False)

@@ -37,7 +37,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework import serializers
 
-from charity import fanout, groups, metrics, registry
+from charity import fanout, groups, heartbeat, metrics, registry
 from charity.app_settings import app_settings as limits_settings
 from charity.frames import Frame, PingFrame
 from charity.limits import TokenBucket, client_ip, connection_allowed
@@ -92,7 +92,7 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
     #: Name of this kind of socket in logs and in the registry.
     endpoint: ClassVar[str] = "socket"
 
-    _heartbeat: asyncio.Task[None] | None = None
+    _beating = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -221,29 +221,20 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start_heartbeat(self) -> None:
-        self._heartbeat = asyncio.ensure_future(self._heartbeat_loop())
+        """From now on the process's heartbeat (``charity.heartbeat``) watches this socket."""
+        self._heartbeat_timeout = app_settings.HEARTBEAT_TIMEOUT
+        heartbeat.get_sweeper().add(self)
+        self._beating = True
 
-    async def _heartbeat_loop(self) -> None:
-        timeout = app_settings.HEARTBEAT_TIMEOUT
-        refresh = app_settings.GROUP_REFRESH_INTERVAL
-        tick = max(0.05, min(timeout / 3, refresh))
-        last_refresh = time.monotonic()
-        while True:
-            await asyncio.sleep(tick)
-            now = time.monotonic()
-            if now - self._last_heard > timeout:
-                logger.info("socket heartbeat timeout user=%s", self.log_identity())
-                await self.close_with(CloseCode.HEARTBEAT_TIMEOUT)
-                return
-            if now - last_refresh >= refresh:
-                last_refresh = now
-                try:
-                    if self._entry is not None:
-                        # Also restores an entry Redis lost (a restart); events lost with the
-                        # subscription are the hub's business (fanout_gap).
-                        await registry.get_registry().arefresh(self._entry)
-                except Exception:  # Redis is down; try again next tick, never kill the socket
-                    logger.warning("registry refresh failed", exc_info=True)
+    def heartbeat_deadline(self) -> float:
+        return self._last_heard + self._heartbeat_timeout
+
+    def registry_entry(self) -> registry.SocketEntry | None:
+        return self._entry
+
+    async def heartbeat_expired(self) -> None:
+        logger.info("socket heartbeat timeout user=%s", self.log_identity())
+        await self.close_with(CloseCode.HEARTBEAT_TIMEOUT)
 
     async def close_with(self, code: int) -> None:
         if not self._closing:
@@ -254,10 +245,8 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
         if self._disconnected:
             return
         self._disconnected = True
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._heartbeat
+        if self._beating:
+            heartbeat.get_sweeper().discard(self)
         await self.leave_all_groups()
         if self._entry is not None:
             registry.count_open(-1)

@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from django.core.cache import cache
-
+from charity.cache import shared_cache
 from chat.app_settings import app_settings
 from chat.participants import Participant
 
@@ -64,7 +63,7 @@ def _locked(public_id: UUID | str) -> Iterator[None]:
     token = secrets.token_hex(8)
     deadline = time.monotonic() + _LOCK_WAIT
     acquired = False
-    while not (acquired := bool(cache.add(lock_key, token, timeout=_LOCK_TTL))):
+    while not (acquired := bool(shared_cache().add(lock_key, token, timeout=_LOCK_TTL))):
         if time.monotonic() > deadline:
             logger.warning("presence lock not acquired room=%s; writing anyway", public_id)
             break
@@ -73,19 +72,19 @@ def _locked(public_id: UUID | str) -> Iterator[None]:
         yield
     finally:
         # Only the holder releases (a lock that expired under a slow holder may be someone else's).
-        if acquired and cache.get(lock_key) == token:
-            cache.delete(lock_key)
+        if acquired and shared_cache().get(lock_key) == token:
+            shared_cache().delete(lock_key)
 
 
 def _load(public_id: UUID | str) -> dict[str, Any]:
-    room = cache.get(_room_key(public_id))
+    room = shared_cache().get(_room_key(public_id))
     if not isinstance(room, dict):
         return {"version": 0, "entries": {}}
     return room
 
 
 def _save(public_id: UUID | str, room: dict[str, Any]) -> None:
-    cache.set(_room_key(public_id), room, timeout=_ROOM_TTL)
+    shared_cache().set(_room_key(public_id), room, timeout=_ROOM_TTL)
 
 
 def _prune(entries: dict[str, dict[str, Any]], now: float) -> dict[str, dict[str, Any]]:

@@ -18,11 +18,11 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 
 from charity import groups
 from charity.broadcast import agroup_send_now_unsafe
+from charity.cache import shared_cache
 from charity.registry import PROCESS
 
 logger = logging.getLogger("dashboard.live")
@@ -44,20 +44,20 @@ def _refresh() -> float:
 
 def dashboard_touch() -> None:
     """Something the dashboard shows changed; call from services (it waits for the commit)."""
-    transaction.on_commit(lambda: cache.set(DIRTY_KEY, time.time(), timeout=3600), robust=True)
+    transaction.on_commit(lambda: shared_cache().set(DIRTY_KEY, time.time(), timeout=3600), robust=True)
 
 
 def _compute() -> dict[str, Any]:
     from dashboard.selectors import dashboard_snapshot
 
     snapshot = dashboard_snapshot()
-    cache.set(SNAPSHOT_KEY, snapshot, timeout=300)
+    shared_cache().set(SNAPSHOT_KEY, snapshot, timeout=300)
     return snapshot
 
 
 async def current_snapshot() -> dict[str, Any]:
     """The last pushed snapshot, or a fresh one (for a socket that just subscribed)."""
-    snapshot = await cache.aget(SNAPSHOT_KEY)
+    snapshot = await shared_cache().aget(SNAPSHOT_KEY)
     if snapshot is None:
         snapshot = await database_sync_to_async(_compute)()
     return dict(snapshot)
@@ -92,17 +92,17 @@ class Publisher:
                 logger.exception("dashboard push failed")
 
     async def _tick(self) -> None:
-        dirty = await cache.aget(DIRTY_KEY)
-        pushed_at = await cache.aget(PUSHED_KEY) or 0.0
+        dirty = await shared_cache().aget(DIRTY_KEY)
+        pushed_at = await shared_cache().aget(PUSHED_KEY) or 0.0
         if not dirty and time.time() - pushed_at < _refresh():
             return
         # One process per interval recomputes for everyone watching, in every process.
-        if not await cache.aadd(LOCK_KEY, PROCESS, timeout=max(_interval(), 0.05)):
+        if not await shared_cache().aadd(LOCK_KEY, PROCESS, timeout=max(_interval(), 0.05)):
             return
-        await cache.adelete(DIRTY_KEY)
+        await shared_cache().adelete(DIRTY_KEY)
         snapshot = await database_sync_to_async(_compute)()
         self.computations += 1
-        await cache.aset(PUSHED_KEY, time.time(), timeout=3600)
+        await shared_cache().aset(PUSHED_KEY, time.time(), timeout=3600)
         await agroup_send_now_unsafe((groups.topic_group("dashboard"),), {"type": SNAPSHOT_EVENT, "snapshot": snapshot})
 
 

@@ -9,7 +9,7 @@ sent again, so the overlap between the two paths cannot double or drop anything.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections.abc import Set as AbstractSet
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -37,12 +37,14 @@ class NotificationConsumer(JsonSocketConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user_id: int | None = None
+        self.session_key: str | None = None
         self.roles: frozenset[Role] = frozenset()
-        self.muted: set[str] = set()
-        self.topics: set[str] = set()
+        # Replaced, never mutated: most sockets keep the shared empty ones (memory per idle socket).
+        self.muted: frozenset[str] = frozenset()
+        self.topics: frozenset[str] = frozenset()
         # id → None, in send order: ids sent on this socket and not yet acknowledged by it.
-        self._unacked: OrderedDict[int, None] = OrderedDict()
-        self._sent: OrderedDict[int, None] = OrderedDict()
+        self._unacked: dict[int, None] = {}
+        self._sent: dict[int, None] = {}
 
     async def connect(self) -> None:
         await self.accept()
@@ -51,6 +53,7 @@ class NotificationConsumer(JsonSocketConsumer):
             await self.close_with(CloseCode.UNAUTHENTICATED)
             return
         self.user_id = int(user.pk)
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
         values = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("since")
         since, since_error = streams.parse_since(values[-1] if values else None)
         if since_error:
@@ -71,6 +74,10 @@ class NotificationConsumer(JsonSocketConsumer):
             await self._send_notification(notification.pk, events.encode_frame(events.notification_frame(notification)))
         await self.send_frame(events.synced_frame(last_id=replay.last_id, unread=replay.unread))
         self.start_heartbeat()
+        # What the socket needs from here on is in its attributes. The request's user, session and
+        # headers would stay in memory as long as the socket does (thousands of idle sockets).
+        for key in [key for key in self.scope if key not in ("type", "path", "client")]:
+            del self.scope[key]
 
     async def _send_notification(self, notification_id: int, text: str) -> None:
         if notification_id in self._sent:
@@ -96,7 +103,7 @@ class NotificationConsumer(JsonSocketConsumer):
             await self.send_frame(events.dashboard_frame(event["snapshot"]))
 
     async def access_revoke(self, event: dict[str, Any]) -> None:
-        session_key = getattr(self.scope.get("session"), "session_key", None)
+        session_key = self.session_key
         if event.get("session") and session_key and event["session"] == hashed(session_key):
             await self.close_with(CloseCode.UNAUTHENTICATED)  # this very session logged out
             return
@@ -105,8 +112,7 @@ class NotificationConsumer(JsonSocketConsumer):
     async def recheck_access(self) -> None:
         """Close when the account or session is gone; follow role changes (groups, staff topics)."""
         assert self.user_id is not None
-        session_key = getattr(self.scope.get("session"), "session_key", None)
-        roles = await database_sync_to_async(access_state)(user_id=self.user_id, session_key=session_key)
+        roles = await database_sync_to_async(access_state)(user_id=self.user_id, session_key=self.session_key)
         if roles is None:
             await self.close_with(CloseCode.UNAUTHENTICATED)
             return
@@ -123,15 +129,18 @@ class NotificationConsumer(JsonSocketConsumer):
             await self._drop_topics(lost)
             await self.send_frame(events.subscriptions_frame(muted=self.muted, topics=self.topics))
 
-    async def _drop_topics(self, topics: set[str]) -> None:
+    async def _drop_topics(self, topics: AbstractSet[str]) -> None:
         await self.leave_groups([groups.topic_group(topic) for topic in topics])
         if "dashboard" in topics:
             live.publisher.unwatch()
-        self.topics -= topics
+        self.topics = self.topics - topics
 
     async def on_disconnect(self, code: int) -> None:
         if "dashboard" in self.topics:
             live.publisher.unwatch()
+
+    def log_identity(self) -> str:
+        return str(self.user_id or "anonymous")
 
     def _is_muted(self, kind: str) -> bool:
         return any(kind == topic or kind.startswith(topic + ".") for topic in self.muted)
@@ -165,8 +174,8 @@ class NotificationConsumer(JsonSocketConsumer):
             return
         await self.join_groups([groups.topic_group(topic) for topic in special])
         newly = set(special) - self.topics
-        self.topics.update(special)
-        self.muted.difference_update(frame["topics"])
+        self.topics = self.topics | set(special)
+        self.muted = self.muted - set(frame["topics"])
         await self.send_frame(events.subscriptions_frame(muted=self.muted, topics=self.topics))
         if "dashboard" in newly:
             live.publisher.watch()
@@ -175,11 +184,12 @@ class NotificationConsumer(JsonSocketConsumer):
     async def handle_unsubscribe(self, frame: dict[str, Any]) -> None:
         special = {topic for topic in frame["topics"] if topic in SPECIAL_TOPICS}
         await self._drop_topics(special & self.topics)
-        self.muted.update(topic for topic in frame["topics"] if topic not in SPECIAL_TOPICS)
+        self.muted = self.muted | {topic for topic in frame["topics"] if topic not in SPECIAL_TOPICS}
         await self.send_frame(events.subscriptions_frame(muted=self.muted, topics=self.topics))
 
 
-def _remember(ids: OrderedDict[int, None], notification_id: int) -> None:
+def _remember(ids: dict[int, None], notification_id: int) -> None:
+    """Add an id; past ``_REMEMBERED_IDS`` forget the oldest (dicts keep insertion order)."""
     ids[notification_id] = None
     if len(ids) > _REMEMBERED_IDS:
-        ids.popitem(last=False)
+        del ids[next(iter(ids))]

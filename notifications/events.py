@@ -8,6 +8,7 @@ and carried as text so each consumer forwards it without encoding it again.
 from __future__ import annotations
 
 import json
+from collections.abc import Set as AbstractSet
 from typing import Any, TypedDict
 
 from notifications.models import Notification
@@ -73,7 +74,7 @@ def acked_frame(*, up_to: int, count: int) -> dict[str, Any]:
     return {"type": "acked", "up_to": up_to, "count": count}
 
 
-def subscriptions_frame(*, muted: set[str], topics: set[str]) -> dict[str, Any]:
+def subscriptions_frame(*, muted: AbstractSet[str], topics: AbstractSet[str]) -> dict[str, Any]:
     return {"type": "subscriptions", "muted": sorted(muted), "topics": sorted(topics)}
 
 

@@ -29,7 +29,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from charity import fanout
+from charity import fanout, heartbeat
 from charity.roles import Role
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,9 +79,11 @@ def _suite_wide_ip_limit(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 async def _fresh_fanout() -> AsyncIterator[None]:
-    """End each test with its loop's fan-out hub and Redis connections closed (the loop goes next)."""
+    """End each test with its loop's fan-out hub, heartbeat and Redis connections closed (the loop
+    goes next)."""
     yield
     await fanout.aclose()
+    await heartbeat.aclose()
 
 
 # -- people --------------------------------------------------------------------------------------
