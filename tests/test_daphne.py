@@ -455,16 +455,3 @@ def test_bad_settings_stop_the_server_at_startup_with_a_message(env: dict[str, s
     assert f"charity.daphne: {message}" in result.stderr
     assert "Traceback" not in result.stderr
     assert "Listening" not in result.stderr
-
-
-def test_the_benchmarks_module_maps_the_prototypes_variables() -> None:
-    from bench.servers.deflate import apply_aliases
-
-    environ = {"DEFLATE_WINDOW_BITS": "11", "DEFLATE_MEM_LEVEL": "4", "REALTIME_DEFLATE_WINDOW_BITS": "13"}
-    apply_aliases(environ)
-    assert deflate_settings(environ) == DeflateSettings(
-        window_bits=11, mem_level=4, min_bytes=1024, max_message_bytes=1024 * 1024
-    )
-    prototype: dict[str, str] = {}
-    apply_aliases(prototype)
-    assert deflate_settings(prototype) == DeflateSettings(window_bits=15, mem_level=8, max_message_bytes=1024 * 1024)
