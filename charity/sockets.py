@@ -280,6 +280,11 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=encode(frame))
 
+    async def send_text_frame(self, text: str) -> None:
+        """An already encoded frame, straight to the server: the fan-out path, once per socket."""
+        self._frames_out.inc()
+        await self.base_send({"type": "websocket.send", "text": text})
+
     async def send_error(self, code: str, detail: Any) -> None:
         metrics.ERROR_FRAMES.labels(self.endpoint, code).inc()
         await self.send_frame(error_frame(code, detail))

@@ -82,14 +82,22 @@ class NotificationConsumer(JsonSocketConsumer):
     async def _send_notification(self, notification_id: int, text: str) -> None:
         if notification_id in self._sent:
             return
-        await self.send(text_data=text)
+        await self.send_text_frame(text)
         _remember(self._sent, notification_id)
         _remember(self._unacked, notification_id)
 
     # -- group events (charity.fanout) -------------------------------------------------------------------
 
+    async def fanout_deliver(self, event: dict[str, Any]) -> None:
+        if event["type"] == events.NOTIFICATION_PUSH and self._pending_events is None:
+            # The hot path (a role-wide notification reaches every socket of the role in this
+            # process in turn): straight to the handler, no lookup by name.
+            await self.notification_push(event)  # type: ignore[arg-type]
+        else:
+            await super().fanout_deliver(event)
+
     async def notification_push(self, event: events.NotificationPushEvent) -> None:
-        if self._closing or self.user_id is None or self._is_muted(event["kind"]):
+        if self._closing or self._left or self.user_id is None or (self.muted and self._is_muted(event["kind"])):
             return
         await self._send_notification(event["id"], event["frame"])
 
