@@ -26,8 +26,6 @@ from notifications.frames import FRAME_VALIDATORS
 
 # Topics that are not kind prefixes but extra live feeds, and who may subscribe to them.
 SPECIAL_TOPICS: dict[str, Role] = {"dashboard": Role.STAFF}
-# How many sent ids a socket remembers to drop duplicates, and waits for an ack on.
-_REMEMBERED_IDS = 10_000
 
 
 class NotificationConsumer(JsonSocketConsumer):
@@ -83,8 +81,8 @@ class NotificationConsumer(JsonSocketConsumer):
         if notification_id in self._sent:
             return
         await self.send_text_frame(text)
-        _remember(self._sent, notification_id)
-        _remember(self._unacked, notification_id)
+        streams.remember(self._sent, notification_id)
+        streams.remember(self._unacked, notification_id)
 
     # -- group events (charity.fanout) -------------------------------------------------------------------
 
@@ -194,10 +192,3 @@ class NotificationConsumer(JsonSocketConsumer):
         await self._drop_topics(special & self.topics)
         self.muted = self.muted | {topic for topic in frame["topics"] if topic not in SPECIAL_TOPICS}
         await self.send_frame(events.subscriptions_frame(muted=self.muted, topics=self.topics))
-
-
-def _remember(ids: dict[int, None], notification_id: int) -> None:
-    """Add an id; past ``_REMEMBERED_IDS`` forget the oldest (dicts keep insertion order)."""
-    ids[notification_id] = None
-    if len(ids) > _REMEMBERED_IDS:
-        del ids[next(iter(ids))]

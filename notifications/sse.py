@@ -152,7 +152,7 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
 class NotificationStreamConsumer(SseStream):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sent: set[int] = set()
+        self.sent: dict[int, None] = {}
 
     async def open_stream(self) -> None:
         user = self.scope.get("user")
@@ -173,7 +173,7 @@ class NotificationStreamConsumer(SseStream):
     async def _send(self, notification_id: int, text: str) -> None:
         if notification_id in self.sent:
             return
-        self.sent.add(notification_id)
+        streams.remember(self.sent, notification_id)
         await self.write(sse_event(text, event_id=notification_id))
 
     async def notification_push(self, event: events.NotificationPushEvent) -> None:

@@ -33,6 +33,17 @@ def replay_read(*, user_id: int, since: int | None) -> Replay:
     return Replay(notifications=notifications, unread=unread, last_id=max(last_id, since or 0))
 
 
+#: How many sent ids a stream remembers to drop duplicates (and a socket waits for acks on).
+REMEMBERED_IDS = 10_000
+
+
+def remember(ids: dict[int, None], notification_id: int) -> None:
+    """Add an id; past ``REMEMBERED_IDS`` forget the oldest (dicts keep insertion order)."""
+    ids[notification_id] = None
+    if len(ids) > REMEMBERED_IDS:
+        del ids[next(iter(ids))]
+
+
 def parse_since(raw: str | None) -> tuple[int | None, str | None]:
     """``since`` from a query string or Last-Event-ID: ``(value, error message)``."""
     if raw is None or raw == "":
