@@ -257,8 +257,8 @@ def render(results: dict[str, Any]) -> str:
             "### Redis per notify()",
             "",
             "`MONITOR`, keeping only commands naming this run's key prefix (others share the Redis), around "
-            "three role-wide `notify()` calls; the periodic group re-joins and socket-registry refreshes "
-            "(`ZADD`/`EXPIRE` on group keys, `…:sockets` keys) are left out as background.",
+            "three role-wide `notify()` calls; periodic bookkeeping (socket-registry refreshes on `…:sockets` "
+            "keys, and group re-joins for B1-style layers) is left out as background.",
             "",
             "| sockets in the group | commands per notify() | bytes of those commands | by command |",
             "|---:|---:|---:|---|",
@@ -299,7 +299,7 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "### notify() scaling (PostgreSQL)",
             "",
-            "Wall time of the call (commit and `group_send` included), median of three, and statements "
+            "Wall time of the call (commit and publish included), median of three, and statements "
             "(`CaptureQueriesContext`).",
             "",
             "| call | recipients | seconds | statements |",
