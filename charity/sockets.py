@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework import serializers
 
@@ -106,8 +107,16 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
         self._frames_out = metrics.FRAMES_OUT.labels(self.endpoint)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Channels' ``AsyncConsumer.__call__`` without a channel layer: one source of messages, so
+        a plain loop instead of a task and an ``asyncio.wait`` per socket for as long as it is open."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
         try:
-            await super().__call__(scope, receive, send)
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
         except asyncio.CancelledError:
             # The server is shutting down (SIGTERM) and cancelled every socket. This one ends here,
             # cleaned up, without re-raising: daphne waits for its sockets with a plain gather(), which
