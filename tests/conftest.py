@@ -86,6 +86,29 @@ async def _fresh_fanout() -> AsyncIterator[None]:
     await heartbeat.aclose()
 
 
+Sent = list[tuple[str, dict[str, Any]]]
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
+    """Every ``(group, event)`` published during the test, in order, as a receiving hub decodes it.
+
+    Replaces the fan-out transport (Redis or in-process) and nothing above it, so what is recorded
+    went through the real on-commit, broadcast and encoding path, group name checks included.
+    """
+    calls: Sent = []
+
+    def send(group_names: tuple[str, ...], payload: bytes) -> None:
+        calls.extend((group, fanout.decode(payload)) for group in group_names)
+
+    async def asend(group_names: tuple[str, ...], payload: bytes) -> None:
+        send(group_names, payload)
+
+    monkeypatch.setattr(fanout, "_send", send)
+    monkeypatch.setattr(fanout, "_asend", asend)
+    return calls
+
+
 # -- people --------------------------------------------------------------------------------------
 
 

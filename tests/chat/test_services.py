@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from charity import fanout, groups
+from charity import groups
 from charity.roles import Role
 from chat import selectors, services
 from chat.models import HelpRequest, Message, ReadCursor, Status
@@ -17,22 +17,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def create(name: str = "Alice", **kwargs: Any) -> HelpRequest:
     return services.help_request_create(name=name, description="Need help", **kwargs)
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
-    """Every (group, event) published, after commit, in order."""
-    calls: list[tuple[str, dict[str, Any]]] = []
-
-    def send(group_names: tuple[str, ...], payload: bytes) -> None:
-        calls.extend((group, fanout.decode(payload)) for group in group_names)
-
-    async def asend(group_names: tuple[str, ...], payload: bytes) -> None:
-        send(group_names, payload)
-
-    monkeypatch.setattr(fanout, "_send", send)
-    monkeypatch.setattr(fanout, "_asend", asend)
-    return calls
 
 
 def post(help_request: HelpRequest, body: str, client_id: str, participant: Any = None) -> tuple[Message, bool]:

@@ -1,4 +1,4 @@
-"""Fixtures for the notifications tests: what is published to groups, crowds of users, expiry."""
+"""Fixtures for the notifications tests: crowds of users, expiry."""
 
 from __future__ import annotations
 
@@ -11,37 +11,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from charity import fanout
 from charity.roles import Role
 from notifications.models import Notification
-
-Sent = list[tuple[str, dict[str, Any]]]
 
 
 @pytest.fixture
 def fast_passwords(settings: Any) -> None:
     """``make_user`` hashes a password per user; the cheapest hasher keeps tests with many users quick."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
-    """Every ``(group, event)`` published during the test, in order, as a receiving hub decodes it.
-
-    Replaces the fan-out transport (Redis or in-process) and nothing above it, so what is recorded
-    went through the real on-commit, broadcast and encoding path, group name checks included.
-    """
-    calls: Sent = []
-
-    def send(group_names: tuple[str, ...], payload: bytes) -> None:
-        calls.extend((group, fanout.decode(payload)) for group in group_names)
-
-    async def asend(group_names: tuple[str, ...], payload: bytes) -> None:
-        send(group_names, payload)
-
-    monkeypatch.setattr(fanout, "_send", send)
-    monkeypatch.setattr(fanout, "_asend", asend)
-    return calls
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from charity import broadcast, fanout, groups
 from charity.roles import Role, users_with_role
 from notifications import api, events
 from notifications.models import Notification, Recipient
-from tests.notifications.conftest import Sent
+from tests.conftest import Sent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 

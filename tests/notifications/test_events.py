@@ -13,7 +13,7 @@ from notifications import api, events
 from notifications.consumers import NotificationConsumer
 from notifications.models import Notification
 from notifications.services import recipient_mark_all_read, recipient_mark_read
-from tests.notifications.conftest import Sent
+from tests.conftest import Sent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
