@@ -227,6 +227,8 @@ def render(results: dict[str, Any]) -> str:
         f"* **Packages** {packages}",
         f"* **Client** {results['config']['client_procs']} load-client processes for 200 sockets or more "
         "(one below), publisher in its own process, all on the same cores as the server.",
+        f"* **Servers** the project on `python -m charity.daphne` (as deployed); B0 and B1 on "
+        f"`{results['config'].get('references_on', 'daphne')}`.",
         "",
         "### Targets",
         "",

@@ -90,6 +90,7 @@ class Config:
     out: Path
     docs: bool
     budget_seconds: float
+    tuned_references: bool = False
 
 
 # -- small helpers -----------------------------------------------------------------------------------
@@ -206,11 +207,15 @@ class Server:
     log_path: Path
     app: str = ""
     deflate: bool = False
+    tuned: bool = False
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        module = "charity.daphne" if self.deflate else "daphne"
+        # The project runs as deployed (docs/operations.md): on charity.daphne, whose collector
+        # tuning it needs; the references on stock daphne, except in the compression phase and
+        # with --tuned-references.
+        module = "charity.daphne" if self.deflate or self.tuned or self.kind == "project" else "daphne"
         app = (
             self.app
             or {
@@ -406,6 +411,7 @@ class Bench:
                 "steady_seconds": config.steady_seconds,
                 "client_procs": config.client_procs,
                 "message_bytes": 200,
+                "references_on": "charity.daphne" if config.tuned_references else "daphne",
             },
             "fanout": {kind: {} for kind in config.servers},
             "git": git_revision(),
@@ -495,7 +501,7 @@ class Bench:
         config = self.config
         if kind == "project":
             self.reset_project_state(n)
-        server = Server(kind, self.server_env(kind), self.log_dir / f"{kind}-{n}.log")
+        server = Server(kind, self.server_env(kind), self.log_dir / f"{kind}-{n}.log", tuned=config.tuned_references)
         server.start()
         publisher = self.publisher(server)
         procs = 1 if n < 200 else config.client_procs
@@ -999,6 +1005,7 @@ def build_config(args: argparse.Namespace) -> Config:
         out=args.out.resolve(),
         docs=not args.no_docs,
         budget_seconds=preset["budget"],
+        tuned_references=args.tuned_references,
     )
 
 
@@ -1011,6 +1018,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-procs", type=int, default=2, help="load client processes (default 2)")
     parser.add_argument("--profile", action="store_true", help="py-spy each server during an extra burst at 1,000")
     parser.add_argument("--no-extras", action="store_true", help="skip Redis, reconnect and notify() scaling phases")
+    parser.add_argument(
+        "--tuned-references",
+        action="store_true",
+        help="run B0 and B1 on charity.daphne (its collector tuning) instead of stock daphne",
+    )
     parser.add_argument("--database-url", help="PostgreSQL server to create the benchmark database on")
     parser.add_argument("--redis-url")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")

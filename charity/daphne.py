@@ -1,4 +1,7 @@
-"""Daphne with permessage-deflate (RFC 7692): the production entry point, in place of ``daphne``.
+"""Daphne for many long-lived sockets: the production entry point, in place of ``daphne``.
+
+It adds two things to stock daphne: permessage-deflate (RFC 7692) and a garbage collector tuned for
+a process that holds thousands of sockets (``tune_gc`` below).
 
 Daphne 4.2 never sets autobahn's ``perMessageCompressionAccept``, so it declines every browser's
 ``permessage-deflate`` offer and a 50 KB dashboard snapshot costs 50 KB on the wire. This is stock
@@ -19,11 +22,13 @@ What it negotiates, and why (docs/operations.md has the measurements):
   checked while inflating): a small frame that inflates past it closes the socket with 1009.
 
 Settings are environment variables, read and checked once at startup; a bad value exits with a
-message before anything listens. ``REALTIME_DEFLATE=0`` runs stock daphne (compression declined).
+message before anything listens. ``REALTIME_DEFLATE=0`` declines compression as stock daphne does;
+``REALTIME_GC_THRESHOLD=0`` leaves Python's collector as it is.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -45,9 +50,12 @@ __all__ = [
     "DeflateCommandLineInterface",
     "DeflateServer",
     "DeflateSettings",
+    "TunedServer",
     "accept_deflate",
     "deflate_settings",
+    "gc_threshold",
     "main",
+    "tune_gc",
 ]
 
 PREFIX = "REALTIME_DEFLATE"
@@ -74,19 +82,18 @@ class DeflateSettings:
 
 
 def _int(environ: Mapping[str, str], name: str, default: int, allowed: range | None = None) -> int:
-    raw = environ.get(f"{PREFIX}_{name}")
+    """The integer in environment variable ``name`` (``default`` when unset or blank), checked."""
+    raw = environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{PREFIX}_{name}={raw!r} is not an integer") from None
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
     if allowed is not None and value not in allowed:
-        raise ImproperlyConfigured(
-            f"{PREFIX}_{name}={value} is out of range: allowed {allowed.start}..{allowed.stop - 1}"
-        )
+        raise ImproperlyConfigured(f"{name}={value} is out of range: allowed {allowed.start}..{allowed.stop - 1}")
     if value < 0:
-        raise ImproperlyConfigured(f"{PREFIX}_{name}={value} must not be negative")
+        raise ImproperlyConfigured(f"{name}={value} must not be negative")
     return value
 
 
@@ -98,14 +105,46 @@ def deflate_settings(environ: Mapping[str, str]) -> DeflateSettings:
         raise ImproperlyConfigured(f"{PREFIX}={environ[PREFIX]!r}: use 1 (compress) or 0 (decline)")
     settings = DeflateSettings(
         enabled=switch not in ("0", "false", "off", "no"),
-        window_bits=_int(environ, "WINDOW_BITS", default.window_bits, WINDOW_BITS_RANGE),
-        mem_level=_int(environ, "MEM_LEVEL", default.mem_level, MEM_LEVEL_RANGE),
-        min_bytes=_int(environ, "MIN_BYTES", default.min_bytes),
-        max_message_bytes=_int(environ, "MAX_MESSAGE_BYTES", default.max_message_bytes),
+        window_bits=_int(environ, f"{PREFIX}_WINDOW_BITS", default.window_bits, WINDOW_BITS_RANGE),
+        mem_level=_int(environ, f"{PREFIX}_MEM_LEVEL", default.mem_level, MEM_LEVEL_RANGE),
+        min_bytes=_int(environ, f"{PREFIX}_MIN_BYTES", default.min_bytes),
+        max_message_bytes=_int(environ, f"{PREFIX}_MAX_MESSAGE_BYTES", default.max_message_bytes),
     )
     if settings.max_message_bytes < 1:
         raise ImproperlyConfigured(f"{PREFIX}_MAX_MESSAGE_BYTES must be at least 1")
     return settings
+
+
+GC_THRESHOLD_VARIABLE = "REALTIME_GC_THRESHOLD"
+#: Objects the youngest generation may gain before the collector runs (Python's default is 700).
+#: A fan-out keeps about three tracked objects alive per socket until its frame is written (the
+#: reactor's write registration and selector key): with 700, a broadcast to 1,000 sockets triggers
+#: collections that find them alive and promote them to the oldest generation, whose every
+#: collection walks the whole process (a third of a second at 1,000 sockets). 50,000 stays above a
+#: broadcast to some 15,000 sockets of one process.
+GC_THRESHOLD = 50_000
+
+
+def gc_threshold(environ: Mapping[str, str]) -> int:
+    """``REALTIME_GC_THRESHOLD``: the youngest generation's threshold, or 0 to leave the GC alone."""
+    return _int(environ, GC_THRESHOLD_VARIABLE, GC_THRESHOLD)
+
+
+def tune_gc(threshold: int) -> None:
+    """Keep the collector's pauses off the delivery path of a process that serves many sockets.
+
+    Once the application is imported: collect, then ``gc.freeze()`` what is left (modules,
+    classes, settings, the URL map: alive as long as the process), so no later collection walks it
+    again; and raise the youngest generation's threshold (``GC_THRESHOLD``) so that short-lived
+    objects are freed by reference counting before a collection can promote them. Cycles are still
+    collected, later and in fewer passes. ``threshold`` 0 leaves Python's collector as it is.
+    """
+    if threshold == 0:
+        return
+    gc.collect()
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(threshold, middle, oldest)
 
 
 def check_app_frame_limit(settings: DeflateSettings) -> None:
@@ -213,7 +252,21 @@ class DeflateWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
         super().sendMessage(payload, isBinary, fragmentSize, sync, doNotCompress or small)
 
 
-class DeflateServer(Server):  # type: ignore[misc]
+class TunedServer(Server):  # type: ignore[misc]
+    """Daphne's server, with the garbage collector tuned (``tune_gc``) just before it serves."""
+
+    def __init__(self, *args: Any, gc_threshold: int = GC_THRESHOLD, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gc_threshold = gc_threshold
+
+    def run(self) -> None:
+        # daphne's CLI imported the application before building the server: what it left is
+        # what the process keeps, and is frozen here.
+        tune_gc(self.gc_threshold)
+        super().run()
+
+
+class DeflateServer(TunedServer):
     """Daphne's server; its WebSocket factory negotiates permessage-deflate.
 
     ``Server.run`` assigns ``self.ws_factory`` and then configures it; intercepting that assignment
@@ -253,21 +306,25 @@ class DeflateServer(Server):  # type: ignore[misc]
 
 
 class DeflateCommandLineInterface(CommandLineInterface):  # type: ignore[misc]
-    """Daphne's CLI, serving with ``DeflateServer`` (or stock daphne's when compression is off)."""
+    """Daphne's CLI, serving with ``DeflateServer`` (``TunedServer`` when compression is off)."""
 
-    def __init__(self, deflate: DeflateSettings) -> None:
+    def __init__(self, deflate: DeflateSettings, gc_threshold: int = GC_THRESHOLD) -> None:
         super().__init__()
         if deflate.enabled:
-            self.server_class = partial(DeflateServer, deflate=deflate)
+            self.server_class = partial(DeflateServer, deflate=deflate, gc_threshold=gc_threshold)
+        else:
+            self.server_class = partial(TunedServer, gc_threshold=gc_threshold)
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> None:
     """Check the settings, then run daphne's CLI with ``argv`` (default: the command line)."""
+    environ = os.environ if environ is None else environ
     try:
-        deflate = deflate_settings(os.environ if environ is None else environ)
+        deflate = deflate_settings(environ)
+        threshold = gc_threshold(environ)
     except ImproperlyConfigured as error:
         raise SystemExit(f"charity.daphne: {error}") from None
-    DeflateCommandLineInterface(deflate).run(list(sys.argv[1:] if argv is None else argv))
+    DeflateCommandLineInterface(deflate, threshold).run(list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

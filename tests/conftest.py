@@ -211,7 +211,7 @@ class DaphneServer:
     port: int
     env: dict[str, str]
     log_path: Path
-    module: str = "daphne"  # or another entry point with daphne's CLI, e.g. "charity.daphne"
+    module: str = "charity.daphne"  # as deployed; "daphne" for stock daphne
     app: str = "charity.asgi:application"
     process: subprocess.Popen[bytes] | None = None
     _log: Any = field(default=None, repr=False)

@@ -2,11 +2,13 @@
 
 On ``/ws/echo`` a text frame ``big <n>`` is answered with a JSON snapshot of about ``n`` bytes
 (repetitive keys, varied numbers, like the dashboard's); ``size`` with the size, in bytes, of the
-previous frame received; any other frame is echoed.
+previous frame received; ``gc`` with the server process's collector settings as JSON; any other
+frame is echoed.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
@@ -56,6 +58,8 @@ async def application(scope: dict[str, Any], receive: Receive, send: Send) -> No
                 reply = snapshot(int(text[4:]))
             elif text == "size":
                 reply = str(last_size)
+            elif text == "gc":
+                reply = json.dumps({"threshold": gc.get_threshold(), "frozen": gc.get_freeze_count()})
             else:
                 reply = text
             last_size = len(text.encode()) if message.get("text") is not None else len(message.get("bytes") or b"")

@@ -1,4 +1,5 @@
-"""``charity.daphne``: daphne that negotiates permessage-deflate, bounded and configured from the environment.
+"""``charity.daphne``: daphne that negotiates permessage-deflate, bounded and configured from the environment,
+with its garbage collector tuned for many sockets.
 
 The settings and the offer handling are tested directly, with autobahn's offer objects and websockets'
 client-side checks of the answer; the rest against real server processes serving ``tests/echo_asgi.py``
@@ -8,6 +9,7 @@ client-side checks of the answer; the rest against real server processes serving
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import subprocess
@@ -35,12 +37,15 @@ from websockets.headers import parse_extension
 from websockets.typing import ExtensionParameter
 
 from charity.daphne import (
+    GC_THRESHOLD,
     DeflateSettings,
     DeflateWebSocketProtocol,
     ReleasingPerMessageDeflate,
     accept_deflate,
     check_app_frame_limit,
     deflate_settings,
+    gc_threshold,
+    tune_gc,
 )
 from tests.conftest import ROOT, DaphneServer, _free_port
 from tests.echo_asgi import snapshot
@@ -254,7 +259,11 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., DaphneServer]]:
     started: list[DaphneServer] = []
 
     def start(module: str = "charity.daphne", env: dict[str, str] | None = None, app: str = ECHO_APP) -> DaphneServer:
-        base = {name: value for name, value in os.environ.items() if not name.startswith("REALTIME_DEFLATE")}
+        base = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("REALTIME_DEFLATE", "REALTIME_GC"))
+        }
         port = _free_port()
         server = DaphneServer(
             port=port,
@@ -425,6 +434,67 @@ async def test_an_idle_socket_costs_about_what_it_costs_without_compression(
     assert deflate - stock < 10, f"{deflate:.1f} KiB per idle socket against {stock:.1f} without compression"
 
 
+# -- garbage collector ----------------------------------------------------------------------------
+
+
+def test_gc_threshold_defaults_and_can_be_switched_off() -> None:
+    assert gc_threshold({}) == GC_THRESHOLD == 50_000
+    assert gc_threshold({"REALTIME_GC_THRESHOLD": "20000"}) == 20_000
+    assert gc_threshold({"REALTIME_GC_THRESHOLD": "0"}) == 0
+    with pytest.raises(ImproperlyConfigured, match="REALTIME_GC_THRESHOLD=-5 must not be negative"):
+        gc_threshold({"REALTIME_GC_THRESHOLD": "-5"})
+
+
+@pytest.fixture
+def restore_gc() -> Iterator[None]:
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+
+
+@pytest.mark.usefixtures("restore_gc")
+def test_tune_gc_freezes_what_is_alive_and_raises_the_youngest_threshold() -> None:
+    gc.unfreeze()
+    _, middle, oldest = gc.get_threshold()
+    alive_since_import = [["settings", "url map"]]
+    assert gc.is_tracked(alive_since_import)
+    tune_gc(12_345)
+    assert gc.get_threshold() == (12_345, middle, oldest)
+    assert gc.get_freeze_count() > 0
+    assert not any(obj is alive_since_import for obj in gc.get_objects()), "left for every collection to walk"
+
+
+@pytest.mark.usefixtures("restore_gc")
+def test_tune_gc_0_leaves_the_collector_alone() -> None:
+    gc.unfreeze()
+    before = gc.get_threshold()
+    tune_gc(0)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
+async def server_gc(server: DaphneServer) -> dict[str, Any]:
+    async with open_socket(server) as socket:
+        await socket.send("gc")
+        return dict(json.loads(await socket.recv()))
+
+
+@pytest.mark.parametrize("env", [{}, {"REALTIME_DEFLATE": "0"}], ids=["deflate", "no-deflate"])
+async def test_the_server_process_serves_with_the_tuned_collector(
+    serve: Callable[..., DaphneServer], env: dict[str, str]
+) -> None:
+    state = await server_gc(serve(env=env))
+    assert state["threshold"][0] == GC_THRESHOLD
+    assert state["frozen"] > 1000, "the application's import was not frozen"
+
+
+async def test_realtime_gc_threshold_0_serves_with_pythons_collector(serve: Callable[..., DaphneServer]) -> None:
+    state = await server_gc(serve(env={"REALTIME_GC_THRESHOLD": "0"}))
+    assert state == {"threshold": list(gc.get_threshold()), "frozen": 0}
+    assert state["threshold"][0] == 700
+
+
 # -- startup errors -------------------------------------------------------------------------------
 
 
@@ -433,6 +503,7 @@ async def test_an_idle_socket_costs_about_what_it_costs_without_compression(
     [
         ({"REALTIME_DEFLATE_WINDOW_BITS": "8"}, ECHO_APP, "REALTIME_DEFLATE_WINDOW_BITS=8 is out of range"),
         ({"REALTIME_DEFLATE_MEM_LEVEL": "high"}, ECHO_APP, "REALTIME_DEFLATE_MEM_LEVEL='high' is not an integer"),
+        ({"REALTIME_GC_THRESHOLD": "lots"}, ECHO_APP, "REALTIME_GC_THRESHOLD='lots' is not an integer"),
         (
             {"REALTIME_DEFLATE_MAX_MESSAGE_BYTES": "1000"},
             "charity.asgi:application",
@@ -441,7 +512,9 @@ async def test_an_idle_socket_costs_about_what_it_costs_without_compression(
     ],
 )
 def test_bad_settings_stop_the_server_at_startup_with_a_message(env: dict[str, str], app: str, message: str) -> None:
-    base = {name: value for name, value in os.environ.items() if not name.startswith("REALTIME_DEFLATE")}
+    base = {
+        name: value for name, value in os.environ.items() if not name.startswith(("REALTIME_DEFLATE", "REALTIME_GC"))
+    }
     port = _free_port()
     result = subprocess.run(
         [sys.executable, "-m", "charity.daphne", "-b", "127.0.0.1", "-p", str(port), app],

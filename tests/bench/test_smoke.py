@@ -30,6 +30,8 @@ def test_smoke_run_measures_every_server_without_losing_a_message(require_scaleo
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     results = json.loads((tmp_path / "latest-smoke.json").read_text())
+    # The references on stock daphne unless --tuned-references; the project always on charity.daphne.
+    assert results["config"]["references_on"] == "daphne"
 
     for kind in ("b0", "b1", "project"):
         row = results["fanout"][kind]["5"]
