@@ -1,7 +1,8 @@
 """Daphne for many long-lived sockets: the production entry point, in place of ``daphne``.
 
-It adds two things to stock daphne: permessage-deflate (RFC 7692) and a garbage collector tuned for
-a process that holds thousands of sockets (``tune_gc`` below).
+It adds three things to stock daphne: permessage-deflate (RFC 7692); frames sent on the socket at
+once when nothing waits before them, rather than on the reactor's next turn (``write_now``); and a
+garbage collector tuned for a process that holds thousands of sockets (``tune_gc``).
 
 Daphne 4.2 never sets autobahn's ``perMessageCompressionAccept``, so it declines every browser's
 ``permessage-deflate`` offer and a 50 KB dashboard snapshot costs 50 KB on the wire. This is stock
@@ -45,17 +46,20 @@ from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from django.core.exceptions import ImproperlyConfigured
+from twisted.internet import tcp
 
 __all__ = [
     "DeflateCommandLineInterface",
     "DeflateServer",
     "DeflateSettings",
     "TunedServer",
+    "TunedWebSocketProtocol",
     "accept_deflate",
     "deflate_settings",
     "gc_threshold",
     "main",
     "tune_gc",
+    "write_now",
 ]
 
 PREFIX = "REALTIME_DEFLATE"
@@ -212,7 +216,48 @@ class ReleasingPerMessageDeflate(PerMessageDeflate):  # type: ignore[misc]
             self._decompressor = None
 
 
-class DeflateWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
+def write_now(transport: Any, data: bytes) -> bool:
+    """Send ``data`` on a plain TCP ``transport`` at once if nothing is waiting before it.
+
+    Twisted's ``write`` only buffers: the frame waits for the reactor to register the socket for
+    writing, report it writable and send, then unregister it (two ``epoll_ctl`` calls and a turn
+    of the loop per frame). A broadcast writes one small frame to each of thousands of sockets
+    whose buffers are empty, so this sends it straight away, as asyncio's own transports do.
+
+    Returns False, having sent nothing, when the transport is not plain TCP, is closing, already has
+    data waiting, or the send failed or would block: the caller then writes through Twisted as
+    usual, which keeps the order of the bytes and reports a lost connection its own way. A partial
+    send leaves the rest to Twisted.
+    """
+    if (
+        not isinstance(transport, tcp.Connection)
+        or transport.TLS
+        or not transport.connected
+        or transport.disconnecting
+        or transport._writeDisconnected
+        or transport._tempDataLen
+        or len(transport.dataBuffer) != transport.offset
+    ):
+        return False
+    sent = transport.writeSomeData(data)
+    if isinstance(sent, Exception) or sent <= 0:
+        return False
+    if sent < len(data):
+        transport.write(data[sent:])
+    return True
+
+
+class TunedWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
+    """Daphne's protocol, sending each frame at once when nothing is queued before it (``write_now``)."""
+
+    send_queue: Any  # autobahn's queue of chopped or synchronous writes
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        if sync or chopsize or self.send_queue or not write_now(self.transport, data):
+            super().sendData(data, sync, chopsize)
+
+
+class DeflateWebSocketProtocol(TunedWebSocketProtocol):
     """Daphne's protocol: frames under ``min_bytes`` go out uncompressed; (de)compressors are freed."""
 
     deflate: DeflateSettings = DeflateSettings()
@@ -253,7 +298,14 @@ class DeflateWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
 
 
 class TunedServer(Server):  # type: ignore[misc]
-    """Daphne's server, with the garbage collector tuned (``tune_gc``) just before it serves."""
+    """Daphne's server: its sockets send at once (``TunedWebSocketProtocol``), and the garbage
+    collector is tuned (``tune_gc``) just before it serves.
+
+    ``Server.run`` assigns ``self.ws_factory`` and then configures it; intercepting that assignment
+    (``configure_ws_factory``) sets the protocol and options without copying any of daphne's code.
+    """
+
+    _ws_factory: Any = None
 
     def __init__(self, *args: Any, gc_threshold: int = GC_THRESHOLD, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -265,15 +317,21 @@ class TunedServer(Server):  # type: ignore[misc]
         tune_gc(self.gc_threshold)
         super().run()
 
+    @property
+    def ws_factory(self) -> Any:
+        return self._ws_factory
+
+    @ws_factory.setter
+    def ws_factory(self, factory: Any) -> None:
+        self.configure_ws_factory(factory)
+        self._ws_factory = factory
+
+    def configure_ws_factory(self, factory: Any) -> None:
+        factory.protocol = TunedWebSocketProtocol
+
 
 class DeflateServer(TunedServer):
-    """Daphne's server; its WebSocket factory negotiates permessage-deflate.
-
-    ``Server.run`` assigns ``self.ws_factory`` and then configures it; intercepting that assignment
-    adds the options without copying any of daphne's code.
-    """
-
-    _ws_factory: Any = None
+    """Daphne's server (``TunedServer``); its WebSocket factory negotiates permessage-deflate."""
 
     def __init__(self, *args: Any, deflate: DeflateSettings, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -287,12 +345,7 @@ class DeflateServer(TunedServer):
             raise SystemExit(f"charity.daphne: {error}") from None
         super().run()
 
-    @property
-    def ws_factory(self) -> Any:
-        return self._ws_factory
-
-    @ws_factory.setter
-    def ws_factory(self, factory: Any) -> None:
+    def configure_ws_factory(self, factory: Any) -> None:
         factory.protocol = type(
             "ConfiguredDeflateWebSocketProtocol", (DeflateWebSocketProtocol,), {"deflate": self.deflate}
         )
@@ -302,7 +355,6 @@ class DeflateServer(TunedServer):
             # rather than dropping it (1006 for the client), so a client can tell why.
             failByDrop=False,
         )
-        self._ws_factory = factory
 
 
 class DeflateCommandLineInterface(CommandLineInterface):  # type: ignore[misc]

@@ -2,7 +2,9 @@
 
 On ``/ws/echo`` a text frame ``big <n>`` is answered with a JSON snapshot of about ``n`` bytes
 (repetitive keys, varied numbers, like the dashboard's); ``size`` with the size, in bytes, of the
-previous frame received; ``gc`` with the server process's collector settings as JSON; any other
+previous frame received; ``gc`` with the server process's collector settings as JSON; ``protocols``
+with the class names (and their bases) of the server's live WebSocket protocols; ``frames <n>
+<size>`` with ``n`` frames ``<i>:xxx…`` of ``size`` bytes, every other one 10 bytes; any other
 frame is echoed.
 """
 
@@ -38,6 +40,23 @@ def snapshot(size: int) -> str:
     return '{"type":"snapshot","rows":[' + ",".join(rows) + "]}"
 
 
+def numbered(index: int, size: int) -> str:
+    head = f"{index}:"
+    return head + "x" * max(0, size - len(head))
+
+
+def protocol_classes() -> set[str]:
+    from daphne.ws_protocol import WebSocketProtocol
+
+    return {
+        cls.__name__
+        for obj in gc.get_objects()
+        if isinstance(obj, WebSocketProtocol)
+        for cls in type(obj).__mro__
+        if issubclass(cls, WebSocketProtocol)
+    }
+
+
 async def application(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
         while (await receive())["type"] != "lifespan.shutdown":
@@ -60,6 +79,13 @@ async def application(scope: dict[str, Any], receive: Receive, send: Send) -> No
                 reply = str(last_size)
             elif text == "gc":
                 reply = json.dumps({"threshold": gc.get_threshold(), "frozen": gc.get_freeze_count()})
+            elif text == "protocols":
+                reply = json.dumps(sorted(protocol_classes()))
+            elif text.startswith("frames "):
+                count, size = (int(word) for word in text.split()[1:])
+                for index in range(count):
+                    await send({"type": "websocket.send", "text": numbered(index, size if index % 2 == 0 else 10)})
+                reply = "done"
             else:
                 reply = text
             last_size = len(text.encode()) if message.get("text") is not None else len(message.get("bytes") or b"")

@@ -1,5 +1,5 @@
 """``charity.daphne``: daphne that negotiates permessage-deflate, bounded and configured from the environment,
-with its garbage collector tuned for many sockets.
+sends frames at once, and has its garbage collector tuned for many sockets.
 
 The settings and the offer handling are tested directly, with autobahn's offer objects and websockets'
 client-side checks of the answer; the rest against real server processes serving ``tests/echo_asgi.py``
@@ -12,12 +12,14 @@ import asyncio
 import gc
 import json
 import os
+import socket
 import subprocess
 import sys
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
 import pytest
@@ -26,7 +28,11 @@ from autobahn.websocket.compress import (
     PerMessageDeflateOffer,
     PerMessageDeflateOfferAccept,
 )
+from daphne.ws_protocol import WebSocketProtocol
 from django.core.exceptions import ImproperlyConfigured
+from twisted.internet import tcp
+from twisted.internet.interfaces import IProtocol, IReactorFDSet
+from twisted.internet.protocol import Protocol
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.extensions.base import Extension
@@ -41,11 +47,13 @@ from charity.daphne import (
     DeflateSettings,
     DeflateWebSocketProtocol,
     ReleasingPerMessageDeflate,
+    TunedWebSocketProtocol,
     accept_deflate,
     check_app_frame_limit,
     deflate_settings,
     gc_threshold,
     tune_gc,
+    write_now,
 )
 from tests.conftest import ROOT, DaphneServer, _free_port
 from tests.echo_asgi import snapshot
@@ -493,6 +501,150 @@ async def test_realtime_gc_threshold_0_serves_with_pythons_collector(serve: Call
     state = await server_gc(serve(env={"REALTIME_GC_THRESHOLD": "0"}))
     assert state == {"threshold": list(gc.get_threshold()), "frozen": 0}
     assert state["threshold"][0] == 700
+
+
+# -- writes ---------------------------------------------------------------------------------------
+
+
+class Reactor:
+    """What a Twisted connection asks of its reactor when it buffers: to be told when it can write."""
+
+    def __init__(self) -> None:
+        self.writers: list[Any] = []
+
+    def addWriter(self, writer: Any) -> None:
+        if writer not in self.writers:
+            self.writers.append(writer)
+
+    def removeWriter(self, writer: Any) -> None:
+        if writer in self.writers:
+            self.writers.remove(writer)
+
+
+Connected = tuple[tcp.Connection, socket.socket, Reactor]
+
+
+@pytest.fixture
+def connection() -> Iterator[Connected]:
+    """A Twisted TCP connection on one end of a real socket pair, the peer's end, and its reactor."""
+    ours, peer = socket.socketpair()
+    ours.setblocking(False)
+    peer.setblocking(False)
+    reactor = Reactor()
+    transport = tcp.Connection(ours, cast(IProtocol, Protocol()), cast(IReactorFDSet, reactor))
+    transport.connected = True
+    yield transport, peer, reactor
+    ours.close()
+    peer.close()
+
+
+def received(peer: socket.socket) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = peer.recv(1 << 20)
+        except BlockingIOError:
+            return b"".join(chunks)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def test_write_now_sends_at_once_without_the_reactor(connection: Connected) -> None:
+    transport, peer, reactor = connection
+    assert write_now(transport, b"frame one")
+    assert write_now(transport, b"frame two")
+    assert received(peer) == b"frame oneframe two"
+    assert reactor.writers == []
+
+
+def test_write_now_never_overtakes_what_twisted_holds(
+    connection: Connected,
+) -> None:
+    transport, peer, reactor = connection
+    transport.write(b"first ")
+    assert reactor.writers == [transport]
+    assert not write_now(transport, b"second")
+    assert received(peer) == b""
+    transport.write(b"second")
+    transport.doWrite()
+    assert received(peer) == b"first second"
+    assert reactor.writers == []
+
+
+def test_write_now_leaves_the_rest_of_a_partial_send_to_twisted(
+    connection: Connected,
+) -> None:
+    transport, peer, reactor = connection
+    transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    payload = bytes(range(256)) * 16384  # 4 MiB: far more than the socket takes at once
+    assert write_now(transport, payload)
+    assert reactor.writers == [transport], "the rest waits for the socket to be writable"
+    assert not write_now(transport, b"after"), "and nothing may pass it"
+    transport.write(b"after")
+    got = b""
+    while reactor.writers:
+        got += received(peer)
+        transport.doWrite()
+    got += received(peer)
+    assert got == payload + b"after"
+
+
+def test_write_now_declines_what_twisted_must_handle(connection: Connected) -> None:
+    transport, peer, _ = connection
+    assert not write_now(object(), b"x"), "not a TCP connection"
+    transport.TLS = True
+    assert not write_now(transport, b"x"), "TLS: the bytes must go through the TLS layer"
+    transport.TLS = False
+    transport.disconnecting = True
+    assert not write_now(transport, b"x"), "closing"
+    transport.disconnecting = False
+    transport.socket.shutdown(socket.SHUT_WR)
+    assert not write_now(transport, b"x"), "the send failed: Twisted reports the lost connection"
+    transport.connected = False
+    assert not write_now(transport, b"x"), "gone"
+    assert received(peer) == b""
+
+
+def test_the_servers_protocol_writes_at_once_unless_autobahn_queued_a_write(connection: Connected) -> None:
+    transport, peer, reactor = connection
+    protocol = TunedWebSocketProtocol()
+    protocol.transport = transport
+    protocol.send_queue = deque()  # autobahn's, made when the connection is
+    protocol.sendData(b"frame")
+    assert received(peer) == b"frame"
+    assert reactor.writers == []
+    # autobahn queues chopped and synchronous writes and drains them later: those keep their turn.
+    with mock.patch.object(WebSocketProtocol, "sendData") as autobahn_send:
+        protocol.sendData(b"chopped", chopsize=2)
+        protocol.sendData(b"sync", sync=True)
+        protocol.send_queue.append((b"queued", False))
+        protocol.sendData(b"behind the queue")
+    assert [call.args[0] for call in autobahn_send.call_args_list] == [b"chopped", b"sync", b"behind the queue"]
+    assert received(peer) == b""
+
+
+@pytest.mark.parametrize("env", [{}, {"REALTIME_DEFLATE": "0"}], ids=["deflate", "no-deflate"])
+async def test_frames_large_and_small_arrive_whole_and_in_order(
+    serve: Callable[..., DaphneServer], env: dict[str, str]
+) -> None:
+    """1 MB frames (daphne's limit; partly sent, the rest through Twisted) between 10-byte ones (sent at once)."""
+    async with open_socket(serve(env=env), extensions=None) as socket_:
+        await socket_.send("protocols")
+        assert "TunedWebSocketProtocol" in json.loads(await socket_.recv())
+        await socket_.send("frames 12 1000000")
+        for index in range(12):
+            frame = await socket_.recv()
+            assert frame.startswith(f"{index}:"), frame[:20]
+            assert len(frame) == (1_000_000 if index % 2 == 0 else 10)
+        assert await socket_.recv() == "done"
+
+
+async def test_stock_daphne_serves_the_same_frames(serve: Callable[..., DaphneServer]) -> None:
+    """The same exchange on stock daphne, so the test above can tell our protocol from daphne's."""
+    async with open_socket(serve(module="daphne"), extensions=None) as socket_:
+        await socket_.send("protocols")
+        assert json.loads(await socket_.recv()) == ["WebSocketProtocol"]
 
 
 # -- startup errors -------------------------------------------------------------------------------
