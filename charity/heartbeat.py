@@ -39,11 +39,14 @@ class Sweeper:
         self.sockets: dict[Beating, None] = {}
         self._task: asyncio.Task[None] | None = None
         self._last_refresh = time.monotonic()
+        self._tick = _tick()  # the interval the running task sleeps
 
     def add(self, socket: Beating) -> None:
         self.sockets[socket] = None
         if self._task is None or self._task.done():
             self._last_refresh = time.monotonic()
+            # Set before the task first runs: another socket may be added in the meantime.
+            self._tick = _tick()
             self._task = asyncio.ensure_future(self._run())
         elif _tick() < self._tick:  # the settings changed (tests): don't sleep through a shorter timeout
             self._task.cancel()
