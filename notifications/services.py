@@ -5,6 +5,7 @@ Only this module sends notification events, and only after the transaction commi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -113,21 +114,74 @@ def notification_create(
         expires_at = now + lifetime
     except OverflowError as exc:
         raise NotificationError("ttl is too long: the expiry would be past the end of the calendar.") from exc
+    values = {
+        "kind": kind,
+        "title": title,
+        "body": body,
+        "data": data,
+        "priority": priority,
+        "audience": audience.label,
+        "created_at": now,
+        "expires_at": expires_at,
+    }
+    if connection.vendor == "postgresql":
+        # A savepoint only inside the caller's transaction, so that a failure leaves it usable;
+        # on its own the statement is its own transaction.
+        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+            notification = _create_in_one_statement(values, audience)
+            group_send_on_commit(audience.groups(), events.notification_push_event(notification))
+        return notification
     with transaction.atomic():
         _serialize_id_allocation()
-        notification = Notification.objects.create(
-            kind=kind,
-            title=title,
-            body=body,
-            data=data,
-            priority=priority,
-            audience=audience.label,
-            created_at=now,
-            expires_at=expires_at,
-        )
+        notification = Notification.objects.create(**values)
         notification.recipient_count = _fan_out(notification, audience)
         Notification.objects.filter(pk=notification.pk).update(recipient_count=notification.recipient_count)
         group_send_on_commit(audience.groups(), events.notification_push_event(notification))
+    return notification
+
+
+def _create_in_one_statement(values: dict[str, Any], audience: Audience) -> Notification:
+    """PostgreSQL: the id-order lock, the notification and its receipts in one statement.
+
+    The same work as the ORM path (``_serialize_id_allocation``, the row, ``_fan_out``, the count) in
+    one round trip instead of four, and outside a transaction without BEGIN and COMMIT either: at
+    a steady rate each round trip waits for an idle server to wake up, and they were most of what
+    ``notify()`` cost. The notification row selects from the lock, so its id (the column default,
+    evaluated for that row) is taken only once the lock is held; the lock is held until commit as
+    before. The audience is read once, for both the receipts and the count.
+    """
+    fields = [field for field in Notification._meta.concrete_fields if field.name in values]
+    quote = connection.ops.quote_name
+    columns = ", ".join([*(quote(field.column) for field in fields), quote("recipient_count")])
+    try:
+        users_sql, users_params = audience.user_ids_queryset().query.sql_with_params()
+    except EmptyResultSet:  # an empty list of users: nobody to add
+        users_sql, users_params = "SELECT NULL::integer AS recipient_id WHERE false", ()
+    sql = f"""
+        WITH id_order AS (SELECT pg_advisory_xact_lock(%s)),
+        members AS MATERIALIZED (SELECT u.recipient_id FROM ({users_sql}) u),
+        notification AS (
+            INSERT INTO {quote(Notification._meta.db_table)} ({columns})
+            SELECT {", ".join(["%s"] * len(fields))}, (SELECT count(*) FROM members) FROM id_order
+            RETURNING id, recipient_count
+        ),
+        receipts AS (
+            INSERT INTO {quote(Recipient._meta.db_table)} (notification_id, user_id)
+            SELECT notification.id, members.recipient_id FROM notification, members
+        )
+        SELECT id, recipient_count FROM notification
+    """  # noqa: S608 (identifiers from the models, values as parameters)
+    params = [
+        _ID_ORDER_LOCK,
+        *users_params,
+        *(field.get_db_prep_save(values[field.name], connection) for field in fields),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pk, count = cursor.fetchone()
+    notification = Notification(pk=pk, recipient_count=count, **values)
+    notification._state.adding = False
+    notification._state.db = connection.alias
     return notification
 
 
