@@ -27,6 +27,10 @@ def _get(data: Any, *path: Any) -> Any:
     return data
 
 
+def _count(number: Any, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _fmt(value: Any, digits: int = 1) -> str:
     if value is None:
         return "-"
@@ -161,8 +165,8 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append(
             (
                 "6. notify() to 10,000 on PostgreSQL: bounded statements, < 1 s",
-                f"1,000: {one.get('statements')} statements, {_fmt(one.get('seconds_median'), 3)} s; "
-                f"10,000: {ten.get('statements')} statements, {_fmt(ten.get('seconds_median'), 3)} s",
+                f"1,000: {_count(one.get('statements'), 'statement')}, {_fmt(one.get('seconds_median'), 3)} s; "
+                f"10,000: {_count(ten.get('statements'), 'statement')}, {_fmt(ten.get('seconds_median'), 3)} s",
                 verdict(ok),
             )
         )
