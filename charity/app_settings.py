@@ -32,6 +32,16 @@ class AppSettings:
         return int(self._get("CONNECTION_WINDOW", 300))
 
     @property
+    def HELP_REQUESTS_PER_IP(self) -> int:
+        """Help requests one client address may open per ``HELP_REQUEST_WINDOW`` (anonymous form and API)."""
+        return int(self._get("HELP_REQUESTS_PER_IP", 20))
+
+    @property
+    def HELP_REQUEST_WINDOW(self) -> int:
+        """Seconds of the help-request rate window."""
+        return int(self._get("HELP_REQUEST_WINDOW", 3600))
+
+    @property
     def MESSAGE_RATE(self) -> float:
         """Frames per second a socket may send, sustained (token bucket refill)."""
         return float(self._get("MESSAGE_RATE", 10.0))

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.http import HttpRequest
+
 from charity.app_settings import app_settings
 from charity.cache import shared_cache
 
@@ -62,17 +64,24 @@ def client_ip(scope: dict[str, Any]) -> str:
     return str(peer)
 
 
-def connection_allowed(keys: list[tuple[str, int]]) -> bool:
-    """Count one new connection against each ``(key, limit)``; False once any is over its limit.
+def request_client_ip(request: HttpRequest) -> str:
+    """``client_ip`` for a Django request: the same rule for HTTP as for sockets."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    headers = [(b"x-forwarded-for", forwarded.encode("latin-1", "replace"))] if forwarded else []
+    return client_ip({"client": (request.META.get("REMOTE_ADDR", ""), 0), "headers": headers})
+
+
+def within_limits(keys: list[tuple[str, int]], *, window: int, kind: str = "conn") -> bool:
+    """Count one more event against each ``(key, limit)``; False once any is over its limit.
 
     Every key is counted even when an earlier one refuses, so a flood cannot dodge one limit by
-    being refused by another. Fixed windows: at most twice the limit can pass around a boundary.
+    being refused by another. Fixed windows of ``window`` seconds in the shared cache (Redis in
+    scale-out, so every process counts together): at most twice a limit passes around a boundary.
     """
-    window = app_settings.CONNECTION_WINDOW
     bucket = int(time.time() // window)
     allowed = True
     for key, limit in keys:
-        cache_key = f"rl:conn:{key}:{bucket}"
+        cache_key = f"rl:{kind}:{key}:{bucket}"
         shared_cache().add(cache_key, 0, timeout=window * 2)
         try:
             count = shared_cache().incr(cache_key)
@@ -82,6 +91,25 @@ def connection_allowed(keys: list[tuple[str, int]]) -> bool:
         if count > limit:
             allowed = False
     return allowed
+
+
+def connection_allowed(keys: list[tuple[str, int]]) -> bool:
+    """Count one new connection against each ``(key, limit)`` (``REALTIME_CONNECTION_WINDOW``)."""
+    return within_limits(keys, window=app_settings.CONNECTION_WINDOW)
+
+
+def seconds_left(window: int) -> int:
+    """Until the current fixed window of ``window`` seconds ends (a refusal's ``Retry-After``)."""
+    return max(1, window - int(time.time()) % window)
+
+
+def help_request_allowed(request: HttpRequest) -> bool:
+    """Count one new help request from this client address (anonymous: the address is all there is)."""
+    return within_limits(
+        [(f"ip:{request_client_ip(request)}", app_settings.HELP_REQUESTS_PER_IP)],
+        window=app_settings.HELP_REQUEST_WINDOW,
+        kind="help",
+    )
 
 
 @dataclass(slots=True)

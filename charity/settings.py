@@ -191,6 +191,8 @@ LOGGING = {
 NOTIFICATIONS_DEFAULT_TTL = int(os.environ.get("NOTIFICATIONS_DEFAULT_TTL", str(7 * 24 * 3600)))
 NOTIFICATIONS_CRITICAL_TTL = int(os.environ.get("NOTIFICATIONS_CRITICAL_TTL", str(30 * 24 * 3600)))
 NOTIFICATIONS_HEARTBEAT_TIMEOUT = float(os.environ.get("NOTIFICATIONS_HEARTBEAT_TIMEOUT", "90"))
+# Anonymous help requests one client address may open per hour (form and API; docs/security.md).
+REALTIME_HELP_REQUESTS_PER_IP = int(os.environ.get("REALTIME_HELP_REQUESTS_PER_IP", "20"))
 
 # Seconds the simulated payment processor waits before each step (received → processing → confirmed).
 DONATIONS_PROCESSOR_DELAYS = tuple(

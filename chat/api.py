@@ -34,6 +34,8 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from charity import limits
+from charity.app_settings import app_settings
 from chat import events, selectors, services, visitors
 from chat.models import HelpRequest
 from chat.participants import Participant
@@ -72,6 +74,9 @@ _REFUSALS: dict[int | str, Any] = {
 }
 
 
+RATE_LIMITED = "Too many help requests from this address. Please try again later."
+
+
 def chat_error_response(exc: services.ChatError) -> Response:
     body = exc.detail if isinstance(exc.detail, dict) else {"code": exc.code, "detail": str(exc.detail)}
     return Response(body, status=_STATUS_BY_CODE.get(exc.code, status.HTTP_400_BAD_REQUEST))
@@ -88,11 +93,21 @@ class HelpRequestCreateApi(APIView):
 
     @extend_schema(
         request=HelpRequestCreateIn,
-        responses={201: HelpRequestCreatedOut, 400: OpenApiResponse(description="Field errors.")},
+        responses={
+            201: HelpRequestCreatedOut,
+            400: OpenApiResponse(description="Field errors."),
+            429: OpenApiResponse(ChatErrorOut, description="Too many help requests from this address."),
+        },
     )
     def post(self, request: Request) -> Response:
         serializer = HelpRequestCreateIn(data=request.data)
         serializer.is_valid(raise_exception=True)
+        if not limits.help_request_allowed(request):
+            return Response(
+                {"code": "rate_limited", "detail": RATE_LIMITED},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(limits.seconds_left(app_settings.HELP_REQUEST_WINDOW))},
+            )
         session_key = visitors.session_prepare(request)
         try:
             help_request = services.help_request_create(**serializer.validated_data, session_key=session_key)

@@ -19,8 +19,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from charity import limits
 from charity.roles import Role, roles_for
 from chat import selectors, services, visitors
+from chat.api import RATE_LIMITED
 from chat.forms import HelpRequestForm
 from chat.models import AuthorKind, HelpRequest
 from chat.participants import Participant
@@ -52,6 +54,9 @@ def _require_helper(request: HttpRequest) -> frozenset[Role]:
 def help_request_new(request: HttpRequest) -> HttpResponse:
     form = HelpRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        if not limits.help_request_allowed(request):
+            form.add_error(None, RATE_LIMITED)
+            return render(request, "chat/new.html", {"form": form}, status=429)
         session_key = visitors.session_prepare(request)
         try:
             help_request = services.help_request_create(**form.cleaned_data, session_key=session_key)

@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from charity.limits import client_ip
+from charity.limits import request_client_ip
 
 # Figures that are plain numbers, exported as gauges named charity_<name>.
 NUMERIC = [
@@ -71,13 +71,7 @@ def _allowed(request: HttpRequest) -> bool:
     header = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(header, f"Bearer {token}"):
         return True
-    address = client_ip({"client": (request.META.get("REMOTE_ADDR", ""), 0), "headers": _headers(request)})
-    return address in getattr(settings, "METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
-
-
-def _headers(request: HttpRequest) -> list[tuple[bytes, bytes]]:
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
-    return [(b"x-forwarded-for", forwarded.encode("latin-1"))] if forwarded else []
+    return request_client_ip(request) in getattr(settings, "METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

@@ -71,10 +71,15 @@ def require_scaleout() -> None:
         pytest.fail("This test needs DATABASE_URL (PostgreSQL) and REDIS_URL (Redis); run it with `make test`.")
 
 
+# Every test comes from one address: the per-address limits are tested on their own.
+SUITE_HELP_REQUESTS_PER_IP = 1_000_000
+
+
 @pytest.fixture(autouse=True)
 def _suite_wide_ip_limit(settings: Any) -> None:
-    """Every test socket comes from one address; the per-IP backstop is tested on its own."""
+    """Every test socket and help request comes from one address; the per-IP limits are tested on their own."""
     settings.REALTIME_CONNECTIONS_PER_IP = 1_000_000
+    settings.REALTIME_HELP_REQUESTS_PER_IP = SUITE_HELP_REQUESTS_PER_IP
 
 
 @pytest.fixture(autouse=True)
@@ -284,6 +289,7 @@ def daphne_servers(
             "SECRET_KEY": settings.SECRET_KEY,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "PYTHONUNBUFFERED": "1",
+            "REALTIME_HELP_REQUESTS_PER_IP": str(SUITE_HELP_REQUESTS_PER_IP),
             **(env or {}),
         }
         servers = []

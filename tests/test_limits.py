@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.test import RequestFactory
 
-from charity.limits import TokenBucket, client_ip, connection_allowed
+from charity.limits import TokenBucket, client_ip, connection_allowed, request_client_ip, within_limits
 from tests.conftest import connect_socket
 
 WS = "/ws/notifications/"
@@ -17,6 +19,20 @@ WS = "/ws/notifications/"
 def scope(peer: str, forwarded: str | None = None) -> dict[str, Any]:
     headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded is not None else []
     return {"client": (peer, 5000), "headers": headers}
+
+
+def test_an_http_request_gets_the_same_rule_as_a_socket(settings: Any) -> None:
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.3", HTTP_X_FORWARDED_FOR="203.0.113.1, 198.51.100.7")
+    settings.REALTIME_TRUSTED_PROXIES = []
+    assert request_client_ip(request) == "10.0.0.3"
+    settings.REALTIME_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    assert request_client_ip(request) == "198.51.100.7"
+
+
+def test_within_limits_counts_each_key_in_its_own_kind_of_window() -> None:
+    key = f"test-{secrets.token_hex(8)}"
+    assert [within_limits([(key, 2)], window=60, kind="a") for _ in range(3)] == [True, True, False]
+    assert within_limits([(key, 2)], window=60, kind="b"), "another kind of limit counts apart"
 
 
 def test_forwarded_for_is_ignored_without_trusted_proxies(settings: Any) -> None:

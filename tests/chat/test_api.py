@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from chat import visitors
+from chat.api import RATE_LIMITED
 from chat.models import HelpRequest
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +111,33 @@ def test_visitor_text_comes_back_as_json_text() -> None:
     assert b"<script>alert(1)</script>" not in response.content
     assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in response.content
     assert HelpRequest.objects.get(public_id=data["public_id"]).name == "<script>alert(1)</script>"
+
+
+# -- rate limit ------------------------------------------------------------------------------------
+
+BODY = {"name": "Alice", "description": "Need food", "category": "food"}
+
+
+def fresh_address() -> str:
+    """An address no other test has counted against (the counters live in the shared cache)."""
+    return f"2001:db8::{secrets.randbelow(1 << 32):x}"
+
+
+def test_too_many_requests_from_one_address_are_refused_with_429(settings: Any) -> None:
+    settings.REALTIME_HELP_REQUESTS_PER_IP = 2
+    address = fresh_address()
+    assert [post(Client(), BODY, REMOTE_ADDR=address).status_code for _ in range(2)] == [201, 201]
+    refused = post(Client(), BODY, REMOTE_ADDR=address)
+    assert refused.status_code == 429
+    assert refused.json() == {"code": "rate_limited", "detail": RATE_LIMITED}
+    assert 1 <= int(refused["Retry-After"]) <= 3600
+    assert HelpRequest.objects.count() == 2
+    # Another address is not affected.
+    assert post(Client(), BODY, REMOTE_ADDR=fresh_address()).status_code == 201
+
+
+def test_refused_bodies_do_not_count(settings: Any) -> None:
+    settings.REALTIME_HELP_REQUESTS_PER_IP = 1
+    address = fresh_address()
+    assert [post(Client(), {"name": ""}, REMOTE_ADDR=address).status_code for _ in range(3)] == [400, 400, 400]
+    assert post(Client(), BODY, REMOTE_ADDR=address).status_code == 201

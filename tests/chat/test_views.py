@@ -43,6 +43,20 @@ def test_new_request_form_shows_errors() -> None:
     assert not HelpRequest.objects.exists()
 
 
+def test_new_request_form_is_refused_past_the_address_limit(settings: Any) -> None:
+    from chat.api import RATE_LIMITED
+    from tests.chat.test_api import BODY, fresh_address
+
+    settings.REALTIME_HELP_REQUESTS_PER_IP = 1
+    address = fresh_address()
+    assert Client().post("/help/new/", BODY, REMOTE_ADDR=address).status_code == 302
+    refused = Client().post("/help/new/", BODY, REMOTE_ADDR=address)
+    assert refused.status_code == 429
+    assert refused.context["form"].non_field_errors() == [RATE_LIMITED]
+    assert RATE_LIMITED.encode() in refused.content
+    assert HelpRequest.objects.count() == 1
+
+
 def test_new_request_form_needs_csrf() -> None:
     client = Client(enforce_csrf_checks=True)
     assert client.post("/help/new/", {"name": "Alice", "description": "x", "category": "food"}).status_code == 403
