@@ -78,12 +78,20 @@ def _serialize_id_allocation() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ID_ORDER_LOCK])
 
 
+def _recipients_sql(audience: Audience) -> tuple[str, Sequence[Any]] | None:
+    """The audience's user ids as SQL selecting column ``recipient_id``; None for an empty list of users."""
+    try:
+        return audience.user_ids_queryset().query.sql_with_params()
+    except EmptyResultSet:
+        return None
+
+
 def _fan_out(notification: Notification, audience: Audience) -> int:
     """Insert one Recipient row per recipient in a single INSERT … SELECT; returns how many."""
-    try:
-        users_sql, users_params = audience.user_ids_queryset().query.sql_with_params()
-    except EmptyResultSet:  # an empty list of users: nobody to add
+    recipients = _recipients_sql(audience)
+    if recipients is None:  # nobody to add
         return 0
+    users_sql, users_params = recipients
     table = connection.ops.quote_name(Recipient._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -153,10 +161,7 @@ def _create_in_one_statement(values: dict[str, Any], audience: Audience) -> Noti
     fields = [field for field in Notification._meta.concrete_fields if field.name in values]
     quote = connection.ops.quote_name
     columns = ", ".join([*(quote(field.column) for field in fields), quote("recipient_count")])
-    try:
-        users_sql, users_params = audience.user_ids_queryset().query.sql_with_params()
-    except EmptyResultSet:  # an empty list of users: nobody to add
-        users_sql, users_params = "SELECT NULL::integer AS recipient_id WHERE false", ()
+    users_sql, users_params = _recipients_sql(audience) or ("SELECT NULL::integer AS recipient_id WHERE false", ())
     sql = f"""
         WITH id_order AS (SELECT pg_advisory_xact_lock(%s)),
         members AS MATERIALIZED (SELECT u.recipient_id FROM ({users_sql}) u),

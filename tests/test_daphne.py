@@ -558,9 +558,7 @@ def test_write_now_sends_at_once_without_the_reactor(connection: Connected) -> N
     assert reactor.writers == []
 
 
-def test_write_now_never_overtakes_what_twisted_holds(
-    connection: Connected,
-) -> None:
+def test_write_now_never_overtakes_what_twisted_holds(connection: Connected) -> None:
     transport, peer, reactor = connection
     transport.write(b"first ")
     assert reactor.writers == [transport]
@@ -572,9 +570,7 @@ def test_write_now_never_overtakes_what_twisted_holds(
     assert reactor.writers == []
 
 
-def test_write_now_leaves_the_rest_of_a_partial_send_to_twisted(
-    connection: Connected,
-) -> None:
+def test_write_now_leaves_the_rest_of_a_partial_send_to_twisted(connection: Connected) -> None:
     transport, peer, reactor = connection
     transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     payload = bytes(range(256)) * 16384  # 4 MiB: far more than the socket takes at once
@@ -640,8 +636,8 @@ async def test_frames_large_and_small_arrive_whole_and_in_order(
         assert await socket_.recv() == "done"
 
 
-async def test_stock_daphne_serves_the_same_frames(serve: Callable[..., DaphneServer]) -> None:
-    """The same exchange on stock daphne, so the test above can tell our protocol from daphne's."""
+async def test_stock_daphne_serves_with_its_own_protocol(serve: Callable[..., DaphneServer]) -> None:
+    """The same question to stock daphne, so the test above can tell our protocol from daphne's."""
     async with open_socket(serve(module="daphne"), extensions=None) as socket_:
         await socket_.send("protocols")
         assert json.loads(await socket_.recv()) == ["WebSocketProtocol"]
