@@ -48,6 +48,8 @@ from daphne.ws_protocol import WebSocketProtocol
 from django.core.exceptions import ImproperlyConfigured
 from twisted.internet import tcp
 
+from charity import writes
+
 __all__ = [
     "DeflateCommandLineInterface",
     "DeflateServer",
@@ -248,13 +250,23 @@ def write_now(transport: Any, data: bytes) -> bool:
 
 
 class TunedWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
-    """Daphne's protocol, sending each frame at once when nothing is queued before it (``write_now``)."""
+    """Daphne's protocol, sending each frame at once when nothing is queued before it (``write_now``).
+
+    Inside ``charity.writes.held()`` (the fan-out delivering several events to each socket) its
+    frames are kept and sent joined when the block ends: one write for the lot.
+    """
 
     send_queue: Any  # autobahn's queue of chopped or synchronous writes
 
     def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
-        if sync or chopsize or self.send_queue or not write_now(self.transport, data):
+        if sync or chopsize or self.send_queue:
             super().sendData(data, sync, chopsize)
+        elif not writes.hold(self, data) and not write_now(self.transport, data):
+            super().sendData(data)
+
+    def send_held(self, data: bytes) -> None:
+        if self.send_queue or not write_now(self.transport, data):
+            super().sendData(data)
 
 
 class DeflateWebSocketProtocol(TunedWebSocketProtocol):

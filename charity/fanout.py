@@ -39,13 +39,13 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgpack
 from django.conf import settings
 
-from charity import metrics
+from charity import metrics, writes
 
 logger = logging.getLogger("charity.fanout")
 
@@ -55,6 +55,8 @@ JOIN_TIMEOUT = 10.0
 PUBLISH_RETRY_DELAYS = (0.05, 0.2, 0.5, 1.0)
 #: The subscriber reconnects with these delays (then the last one, forever) while Redis is away.
 RECONNECT_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+#: At most this many events that arrived together are delivered together (``Hub.dispatch_many``).
+BATCH_LIMIT = 64
 
 Event = dict[str, Any]
 
@@ -143,9 +145,34 @@ class Hub:
                 await member.fanout_deliver(event)
             except Exception:
                 logger.exception("fan-out delivery failed group=%s type=%s", group, event.get("type"))
-        if "created" in event:  # once per event and process: until its last socket here had it
-            metrics.NOTIFY_TO_SEND.observe(max(0.0, time.time() - event["created"]))
+        _observe_sent(event)
         return len(members)
+
+    async def dispatch_many(self, items: Sequence[tuple[str, Event]]) -> None:
+        """Events that arrived together, in their order. A run of consecutive events for one group
+        reaches each member in turn, all of them, its frames sent in one write (``charity.writes``)."""
+        start = 0
+        while start < len(items):
+            group = items[start][0]
+            end = start + 1
+            while end < len(items) and items[end][0] == group:
+                end += 1
+            if end - start == 1:
+                await self.dispatch(group, items[start][1])
+            else:
+                await self._dispatch_run(group, [event for _, event in items[start:end]])
+            start = end
+
+    async def _dispatch_run(self, group: str, run: list[Event]) -> None:
+        for member in tuple(self.members.get(group, ())):
+            with writes.held():
+                for event in run:
+                    try:
+                        await member.fanout_deliver(event)
+                    except Exception:
+                        logger.exception("fan-out delivery failed group=%s type=%s", group, event.get("type"))
+        for event in run:
+            _observe_sent(event)
 
     async def gap(self) -> None:
         """Tell every member that events may have been lost (the subscription dropped)."""
@@ -157,6 +184,11 @@ class Hub:
                 await member.fanout_gap()
             except Exception:
                 logger.exception("fan-out gap handling failed")
+
+
+def _observe_sent(event: Event) -> None:
+    if "created" in event:  # once per event and process: until its last socket here had it
+        metrics.NOTIFY_TO_SEND.observe(max(0.0, time.time() - event["created"]))
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
@@ -206,8 +238,10 @@ class LocalSource:
 
     async def _run(self) -> None:
         while True:
-            group, event = await self._queue.get()
-            await self.hub.dispatch(group, event)
+            batch = [await self._queue.get()]
+            while len(batch) < BATCH_LIMIT and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self.hub.dispatch_many(batch)
 
 
 class RedisSource:
@@ -332,8 +366,18 @@ class RedisSource:
         self._connected.set()
         while True:
             message = await pubsub.get_message(timeout=5.0)
-            if message is not None:
-                await self._handle(message)
+            if message is None:
+                continue
+            # What else has arrived meanwhile (this process was busy delivering) is handled with
+            # it: a run of events for one group then costs each socket one write, not one each.
+            # A timeout of 0 returns what is already read or readable, else None after one turn.
+            batch = [message]
+            while len(batch) < BATCH_LIMIT:
+                message = await pubsub.get_message(timeout=0)
+                if message is None:
+                    break
+                batch.append(message)
+            await self._handle_all(batch)
 
     async def _drop(self, exc: Exception | None) -> None:
         """Forget the connection; fail the joins waiting on it."""
@@ -350,17 +394,26 @@ class RedisSource:
                 with contextlib.suppress(Exception):
                     await closing.aclose()
 
-    async def _handle(self, message: dict[str, Any]) -> None:
-        kind, channel = message["type"], message["channel"]
-        if kind == "message":
-            group = channel[len(self.prefix) :].decode()
-            try:
-                event = decode(message["data"])
-            except Exception:
-                logger.exception("undecodable fan-out event on %r", channel)
-                return
-            await self.hub.dispatch(group, event)
-        elif kind == "subscribe":
+    async def _handle_all(self, messages: list[dict[str, Any]]) -> None:
+        """Pub/sub messages in the order Redis sent them: events (delivered together) and replies."""
+        events: list[tuple[str, Event]] = []
+        for message in messages:
+            kind, channel = message["type"], message["channel"]
+            if kind == "message":
+                try:
+                    events.append((channel[len(self.prefix) :].decode(), decode(message["data"])))
+                except Exception:
+                    logger.exception("undecodable fan-out event on %r", channel)
+                continue
+            if events:
+                await self.hub.dispatch_many(events)
+                events = []
+            await self._handle_reply(kind, channel)
+        if events:
+            await self.hub.dispatch_many(events)
+
+    async def _handle_reply(self, kind: str, channel: bytes) -> None:
+        if kind == "subscribe":
             self._confirmed.add(channel)
             for future in self._waiting.pop(channel, ()):
                 if not future.done():

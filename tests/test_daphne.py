@@ -42,6 +42,7 @@ from websockets.frames import OP_BINARY, OP_CONT, OP_TEXT, Frame
 from websockets.headers import parse_extension
 from websockets.typing import ExtensionParameter
 
+from charity import writes
 from charity.daphne import (
     GC_THRESHOLD,
     DeflateSettings,
@@ -617,6 +618,42 @@ def test_the_servers_protocol_writes_at_once_unless_autobahn_queued_a_write(conn
         protocol.send_queue.append((b"queued", False))
         protocol.sendData(b"behind the queue")
     assert [call.args[0] for call in autobahn_send.call_args_list] == [b"chopped", b"sync", b"behind the queue"]
+    assert received(peer) == b""
+
+
+def test_the_servers_protocol_sends_held_frames_in_one_write_when_the_block_ends(connection: Connected) -> None:
+    transport, peer, reactor = connection
+    protocol = TunedWebSocketProtocol()
+    protocol.transport = transport
+    protocol.send_queue = deque()
+    with mock.patch.object(transport, "writeSomeData", wraps=transport.writeSomeData) as send:
+        with writes.held():
+            protocol.sendData(b"frame 1 ")
+            protocol.sendData(b"frame 2 ")
+            protocol.sendData(b"frame 3")
+            assert received(peer) == b""
+        assert [call.args[0] for call in send.call_args_list] == [b"frame 1 frame 2 frame 3"]
+    assert received(peer) == b"frame 1 frame 2 frame 3"
+    assert reactor.writers == []
+
+
+def test_held_frames_keep_their_turn_behind_what_waits_before_them(connection: Connected) -> None:
+    transport, peer, _ = connection
+    protocol = TunedWebSocketProtocol()
+    protocol.transport = transport
+    protocol.send_queue = deque()
+    with mock.patch.object(WebSocketProtocol, "sendData") as autobahn_send:
+        with writes.held():
+            protocol.sendData(b"held behind autobahn's queue")
+            protocol.send_queue.append((b"chopped", False))  # autobahn queued a write meanwhile
+        protocol.send_queue.clear()
+        with writes.held():
+            protocol.sendData(b"held behind twisted's buffer")
+            transport.write(b"buffered")  # Twisted holds bytes for the next turn
+    assert [call.args[0] for call in autobahn_send.call_args_list] == [
+        b"held behind autobahn's queue",
+        b"held behind twisted's buffer",
+    ]
     assert received(peer) == b""
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any, cast
 
 import pytest
 import redis
 from django.conf import settings
 
-from charity import fanout
+from charity import fanout, writes
 
 
 class Recorder:
@@ -170,6 +171,78 @@ async def test_publishing_from_another_thread_reaches_this_loop() -> None:
     await hub.leave(member, ["g.a"])
 
 
+class Socket(Recorder):
+    """A member that writes a frame per event as a socket does (held inside ``writes.held()``)."""
+
+    def __init__(self, name: str = "socket") -> None:
+        super().__init__(name)
+        self.writes: list[bytes] = []
+
+    async def fanout_deliver(self, event: dict[str, Any]) -> None:
+        frame = f"{event['n']};".encode()
+        if not writes.hold(self, frame):
+            self.writes.append(frame)
+        await super().fanout_deliver(event)
+
+    def send_held(self, data: bytes) -> None:
+        self.writes.append(data)
+
+
+def publish_while_the_loop_is_busy(batches: list[tuple[str, int]]) -> None:
+    """Publish from this (the hub's) thread without yielding, then keep it busy a moment: everything
+    has arrived before the hub's task next runs, as when a process falls behind in a burst."""
+    for group, n in batches:
+        fanout.publish([group], ping(n))
+    time.sleep(0.1)
+
+
+async def test_events_that_arrive_together_reach_each_socket_in_one_write_per_run() -> None:
+    hub = fanout.get_hub()
+    only_a, only_b, both = Socket("a"), Socket("b"), Socket("a+b")
+    await hub.join(only_a, ["g.a"])
+    await hub.join(only_b, ["g.b"])
+    await hub.join(both, ["g.a", "g.b"])
+    publish_while_the_loop_is_busy([("g.a", 0), ("g.a", 1), ("g.a", 2), ("g.b", 3), ("g.a", 4), ("g.a", 5)])
+    await both.wait_for(6)
+    await only_a.wait_for(5)
+    await only_b.wait_for(1)
+    # Runs of one group go out joined; each socket still gets everything in the order published.
+    assert only_a.writes == [b"0;1;2;", b"4;5;"]
+    assert only_b.writes == [b"3;"]
+    assert both.writes == [b"0;1;2;", b"3;", b"4;5;"]
+    # One event at a time: each frame goes out at once, nothing is held.
+    await fanout.apublish(["g.a"], ping(6))
+    await only_a.wait_for(6)
+    await fanout.apublish(["g.a"], ping(7))
+    await only_a.wait_for(7)
+    assert only_a.writes[-2:] == [b"6;", b"7;"]
+    for member, groups in ((only_a, ["g.a"]), (only_b, ["g.b"]), (both, ["g.a", "g.b"])):
+        await hub.leave(member, groups)
+
+
+async def test_a_member_failing_in_a_run_still_gets_its_earlier_frames_and_the_others_all(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class FailsOnTwo(Socket):
+        async def fanout_deliver(self, event: dict[str, Any]) -> None:
+            if event["n"] == 2:
+                raise RuntimeError("boom")
+            await super().fanout_deliver(event)
+
+    hub = fanout.get_hub()
+    failing, fine = FailsOnTwo(), Socket()
+    await hub.join(failing, ["g.a"])
+    await hub.join(fine, ["g.a"])
+    publish_while_the_loop_is_busy([("g.a", n) for n in range(4)])
+    await fine.wait_for(4)
+    await failing.wait_for(3)
+    assert fine.writes == [b"0;1;2;3;"]
+    assert failing.writes == [b"0;1;3;"]
+    assert any("fan-out delivery failed" in record.getMessage() for record in caplog.records)
+    await hub.leave(failing, ["g.a"])
+    await hub.leave(fine, ["g.a"])
+
+
 async def test_bad_group_names_are_refused_on_join() -> None:
     with pytest.raises(ValueError, match="Invalid group name"):
         await fanout.get_hub().join(Recorder(), ["fine", "not fine"])
@@ -198,15 +271,15 @@ async def test_join_returns_only_once_redis_confirmed_the_subscription(monkeypat
     source = hub.source
     assert isinstance(source, fanout.RedisSource)
     order: list[str] = []
-    handle = source._handle
+    handle_reply = source._handle_reply
 
-    async def slow_confirmations(message: dict[str, Any]) -> None:
-        if message["type"] == "subscribe":
+    async def slow_confirmations(kind: str, channel: bytes) -> None:
+        if kind == "subscribe":
             await asyncio.sleep(0.2)  # a slow Redis, or a busy reader
             order.append("confirmed")
-        await handle(message)
+        await handle_reply(kind, channel)
 
-    monkeypatch.setattr(source, "_handle", slow_confirmations)
+    monkeypatch.setattr(source, "_handle_reply", slow_confirmations)
     member = Recorder()
     await hub.join(member, ["g.fresh"])
     order.append("joined")
