@@ -22,6 +22,10 @@ class RecipientInline(admin.TabularInline):
     can_delete = False
     show_change_link = False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Recipient]:
+        # Joined with the user: one query, and no row for a user deleted meanwhile (models.Recipient).
+        return super().get_queryset(request).select_related("user")
+
 
 class ExpiredFilter(admin.SimpleListFilter):
     title = "expired"

@@ -37,12 +37,27 @@ class Notification(models.Model):
 
 
 class Recipient(models.Model):
-    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="recipients")
+    # Neither foreign key is a database constraint. notify() writes a row per recipient (a thousand
+    # for a role), and PostgreSQL checks each row's keys one at a time: a lookup of the notification
+    # and a lookup and row lock of the user, per row. That was nearly half of what notify() cost
+    # (docs/performance.md). The rows are written by one INSERT ... SELECT of existing users for the
+    # notification the same statement creates, and everything that deletes users or notifications
+    # goes through the ORM, which deletes their receipts (on_delete=CASCADE, done by Django). What
+    # the database would otherwise have refused: a user deleted while their receipt was being
+    # written leaves it without a user; every read joins the user or skips such rows, and they
+    # go when their notification expires and is purged.
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="recipients", db_constraint=False
+    )
     # No index of its own: the unique constraint's index starts with user_id and serves every lookup
     # by user (replay, acks, deleting a user). A third index on a table that gets a row per
     # recipient of every notification costs each notify() a fifth more WAL for nothing.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_receipts", db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_receipts",
+        db_index=False,
+        db_constraint=False,
     )
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)

@@ -12,9 +12,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.core.mail import send_mail
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -261,6 +263,8 @@ def notifications_escalate_unacknowledged(*, now: datetime | None = None, limit:
     tried again on the next run. Returns how many were escalated."""
     now = now or timezone.now()
     due = Recipient.objects.filter(
+        # A receipt whose user was deleted while it was written (models.Recipient) is never due.
+        Exists(get_user_model().objects.filter(pk=OuterRef("user_id"))),
         escalated_at__isnull=True,
         delivered_at__isnull=True,
         notification__priority=Priority.CRITICAL,
