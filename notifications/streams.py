@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection, transaction
+
 from charity import groups
 from charity.roles import Role
 from notifications import selectors
@@ -24,9 +26,23 @@ class Replay:
 
 
 def replay_read(*, user_id: int, since: int | None) -> Replay:
-    """The replay and sync state of a stream that (re)connects; read only after joining the groups."""
-    notifications = selectors.notifications_for_replay(user_id=user_id, since=since, limit=app_settings.REPLAY_LIMIT)
-    unread, last_id = selectors.notification_sync_state(user_id=user_id)
+    """The replay and sync state of a stream that (re)connects; read only after joining the groups.
+
+    Both reads see one snapshot. Otherwise a notification committed between them is missing from
+    the replay yet counted as unread, then arrives live and the client counts it a second time. On
+    PostgreSQL that takes a repeatable-read transaction (each statement of a read-committed one sees
+    a new snapshot); SQLite's transaction keeps the snapshot of its first read. Inside a caller's
+    transaction, its isolation applies.
+    """
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        notifications = selectors.notifications_for_replay(
+            user_id=user_id, since=since, limit=app_settings.REPLAY_LIMIT
+        )
+        unread, last_id = selectors.notification_sync_state(user_id=user_id)
     if len(notifications) == app_settings.REPLAY_LIMIT:
         # Cut short: report the last id actually sent so a resuming client asks for the rest.
         last_id = notifications[-1].pk
