@@ -42,6 +42,11 @@ class AppSettings:
         return int(self._get("HELP_REQUEST_WINDOW", 3600))
 
     @property
+    def HTTP_WRITES_PER_MINUTE(self) -> int:
+        """POSTs to the REST API one person (user, or an anonymous client address) may make a minute."""
+        return int(self._get("HTTP_WRITES_PER_MINUTE", 120))
+
+    @property
     def MESSAGE_RATE(self) -> float:
         """Frames per second a socket may send, sustained (token bucket refill)."""
         return float(self._get("MESSAGE_RATE", 10.0))

@@ -11,6 +11,7 @@ Two passes run the suite (see the Makefile's ``test`` target):
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -71,8 +72,14 @@ def require_scaleout() -> None:
         pytest.fail("This test needs DATABASE_URL (PostgreSQL) and REDIS_URL (Redis); run it with `make test`.")
 
 
-# Every test comes from one address: the per-address limits are tested on their own.
+# Every test comes from one address (and many from one user): the limits are tested on their own.
 SUITE_HELP_REQUESTS_PER_IP = 1_000_000
+SUITE_HTTP_WRITES_PER_MINUTE = 1_000_000
+
+
+def fresh_address() -> str:
+    """A client address no other test has counted against (limit counters live in the shared cache)."""
+    return f"2001:db8::{secrets.randbelow(1 << 16):x}:{secrets.randbelow(1 << 16):x}"
 
 
 @pytest.fixture(autouse=True)
@@ -80,6 +87,7 @@ def _suite_wide_ip_limit(settings: Any) -> None:
     """Every test socket and help request comes from one address; the per-IP limits are tested on their own."""
     settings.REALTIME_CONNECTIONS_PER_IP = 1_000_000
     settings.REALTIME_HELP_REQUESTS_PER_IP = SUITE_HELP_REQUESTS_PER_IP
+    settings.REALTIME_HTTP_WRITES_PER_MINUTE = SUITE_HTTP_WRITES_PER_MINUTE
 
 
 @pytest.fixture(autouse=True)
@@ -290,6 +298,7 @@ def daphne_servers(
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "PYTHONUNBUFFERED": "1",
             "REALTIME_HELP_REQUESTS_PER_IP": str(SUITE_HELP_REQUESTS_PER_IP),
+            "REALTIME_HTTP_WRITES_PER_MINUTE": str(SUITE_HTTP_WRITES_PER_MINUTE),
             **(env or {}),
         }
         servers = []

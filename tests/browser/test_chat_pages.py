@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
+from chat.models import Message
 from tests.browser.conftest import log_in, screenshot
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.browser]
@@ -195,3 +197,39 @@ async def test_chat_works_when_a_proxy_blocks_websockets(
     helper = await (await new_context()).new_page()
     await _chat_in_fallback(visitor, f"http://127.0.0.1:{blocking_proxy.port}", helper, server.http_base)
     assert blocking_proxy.refused >= 3
+
+
+async def test_a_message_refused_for_rate_stays_pending_and_goes_out_after_retry_after(
+    server: Any, new_context: Any
+) -> None:
+    """In fallback mode messages are POSTs: a 429 keeps the message and sends it again, once."""
+    context = await new_context()
+    await context.add_init_script("delete window.WebSocket;")
+    visitor = await context.new_page()
+    refused: list[str] = []
+
+    async def refuse_the_first_post(route: Route) -> None:
+        if route.request.method == "POST" and not refused:
+            refused.append(route.request.post_data or "")
+            await route.fulfill(
+                status=429,
+                headers={"Retry-After": "2"},
+                content_type="application/json",
+                body=json.dumps({"code": "rate_limited", "detail": "Request was throttled."}),
+            )
+        else:
+            await route.continue_()
+
+    await visitor.route("**/api/help-requests/*/messages/", refuse_the_first_post)
+    public_id = await ask_for_help(visitor, server.http_base, "Dee", "Blocked at work")
+    await expect(visitor.locator("#chat-connection")).to_have_attribute("data-state", "fallback", timeout=30_000)
+    await say(visitor, "kept through a 429")
+    await expect(visitor.locator("#chat-error")).to_contain_text("Sending too fast")
+    await expect(visitor.locator("#chat-log li.pending")).to_have_count(1)
+    await expect(bodies(visitor).filter(has_text="kept through a 429")).to_have_count(1, timeout=10_000)
+    await expect(visitor.locator("#chat-log li.pending")).to_have_count(0)
+    assert len(refused) == 1 and "kept through a 429" in refused[0]
+    stored = await database_sync_to_async(
+        lambda: list(Message.objects.filter(help_request__public_id=public_id).values_list("body", flat=True))
+    )()
+    assert stored.count("kept through a 429") == 1

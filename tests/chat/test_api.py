@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ from django.test import Client
 from chat import visitors
 from chat.api import RATE_LIMITED
 from chat.models import HelpRequest
+from tests.conftest import fresh_address
 
 pytestmark = pytest.mark.django_db
 URL = "/api/help-requests/"
@@ -116,11 +116,6 @@ def test_visitor_text_comes_back_as_json_text() -> None:
 # -- rate limit ------------------------------------------------------------------------------------
 
 BODY = {"name": "Alice", "description": "Need food", "category": "food"}
-
-
-def fresh_address() -> str:
-    """An address no other test has counted against (the counters live in the shared cache)."""
-    return f"2001:db8::{secrets.randbelow(1 << 32):x}"
 
 
 def test_too_many_requests_from_one_address_are_refused_with_429(settings: Any) -> None:

@@ -72,6 +72,8 @@
             var error = new Error("HTTP " + response.status);
             error.status = response.status;
             error.data = data;
+            // 429: seconds to wait before writing again (docs/protocol.md).
+            error.retryAfter = Number(response.headers.get("Retry-After")) || 0;
             throw error;
           }
           return data;
@@ -596,7 +598,21 @@
           if (message && message.id) self._accept(Object.assign({ type: "message" }, message));
         })
         .catch(function (error) {
-          // 4xx: the server refused it for good (e.g. room closed); drop it and say why.
+          if (error.status === 429) {
+            // Too many writes for now: keep it and send it again when the server says (1-60 s).
+            var waitMs = Math.min(Math.max(error.retryAfter, 1), 60) * 1000;
+            setTimeout(function () {
+              var still = self.outbox.some(function (other) {
+                return other.client_id === item.client_id;
+              });
+              if (still) self._sendOne(item);
+            }, waitMs);
+            if (self.options.onError) {
+              self.options.onError({ type: "error", code: "rate_limited", detail: "Sending too fast: it goes out again shortly." });
+            }
+            return;
+          }
+          // Other 4xx: the server refused it for good (e.g. room closed); drop it and say why.
           if (error.status && error.status < 500) {
             self.outbox = self.outbox.filter(function (other) {
               return other.client_id !== item.client_id;
