@@ -916,7 +916,8 @@ PROFILE_CATEGORIES = (
     ("channels-redis `receive` (Redis round trips, unpacking, per-channel buffers)", ("RedisChannelLayer.receive",)),
     (
         "the consumers' handlers and `send`, down to daphne's socket write",
-        ("notification_push", "bench_message", "handle_reply", ".send ("),
+        # send_held: frames held while a run of events was delivered, written when it ends (charity.writes).
+        ("notification_push", "bench_message", "handle_reply", ".send (", "send_held"),
     ),
     (
         "the project's fan-out reader: Redis pub/sub read and decode, once per message (`charity.fanout`)",
