@@ -18,7 +18,6 @@ from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from charity.app_settings import app_settings
 from charity.limits import request_client_ip
@@ -47,6 +46,9 @@ class WriteRateThrottle(SimpleRateThrottle):
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler; a throttled request's body carries the API's ``rate_limited`` code."""
+    # Imported here: rest_framework.views reads DEFAULT_THROTTLE_CLASSES, i.e. this module, on import.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     response = drf_exception_handler(exc, context)
     if isinstance(exc, Throttled) and response is not None:
         response.data = {"code": "rate_limited", "detail": str(exc.detail)}

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from charity.throttles import WriteRateThrottle
 from chat.models import Message
 from tests.chat.conftest import Visitor, open_help_request
 from tests.conftest import fresh_address
@@ -33,6 +34,9 @@ def post_message(visitor: Visitor, body: str, **extra: Any) -> Any:
 
 
 def logged_in(user: Any) -> Client:
+    """A client of ``user``, with no writes counted yet: ids come back in later tests (their rows are
+    rolled back) and the counts live in the cache, which outlives a test."""
+    WriteRateThrottle.cache.delete(WriteRateThrottle.cache_format % {"scope": "writes", "ident": f"user:{user.pk}"})
     client = Client()
     client.force_login(user)
     return client

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from notifications import api
+from notifications.models import Recipient
 from tests.browser.conftest import log_in, screenshot, wait_live
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.browser]
@@ -124,3 +127,43 @@ async def test_fallback_when_a_proxy_blocks_websockets(
     page = await (await new_context()).new_page()
     await _fallback_round_trip(page, f"http://127.0.0.1:{blocking_proxy.port}", user)
     assert blocking_proxy.refused >= 3
+
+
+async def test_an_ack_refused_for_rate_is_sent_again_after_retry_after(
+    server: Any, new_context: Any, make_user: Any
+) -> None:
+    """In fallback mode acknowledgements are POSTs: after a 429 the client acknowledges again."""
+    user = await make(make_user, "acker", roles=("volunteer",))
+    context = await new_context()
+    await context.add_init_script("delete window.WebSocket;")
+    page = await context.new_page()
+    acks: list[int] = []
+
+    async def refuse_the_first_ack(route: Route) -> None:
+        acks.append(json.loads(route.request.post_data or "{}")["up_to"])
+        if len(acks) == 1:
+            await route.fulfill(
+                status=429,
+                headers={"Retry-After": "1"},
+                content_type="application/json",
+                body=json.dumps({"code": "rate_limited", "detail": "Request was throttled."}),
+            )
+        else:
+            await route.continue_()
+
+    await page.route("**/api/notifications/ack/", refuse_the_first_ack)
+    await log_in(page, server.http_base, "acker")
+    await expect(page.locator("#rt-status")).to_have_attribute("data-state", "fallback", timeout=30_000)
+    sent = await notify_user(user, kind="shift.changed", title="Acknowledged in the end")
+    await expect(toasts_for(page, sent.pk)).to_contain_text("Acknowledged in the end")
+
+    @database_sync_to_async
+    def delivered() -> bool:
+        return Recipient.objects.filter(user=user, notification_id=sent.pk, delivered_at__isnull=False).exists()
+
+    for _ in range(100):
+        if await delivered():
+            break
+        await asyncio.sleep(0.1)
+    assert await delivered()
+    assert acks[:2] == [sent.pk, sent.pk]

@@ -461,7 +461,14 @@
       self.ackTimer = null;
       var frame = { type: "ack", up_to: self.shownMax };
       if (!self.connection.send(frame) && self.connection.mode === "sse") {
-        postJson(self.options.ackUrl, { up_to: self.shownMax }).catch(function () {});
+        postJson(self.options.ackUrl, { up_to: self.shownMax }).catch(function (error) {
+          // Too many writes for now (429): acknowledge again, through the latest, when allowed.
+          if (error.status === 429) {
+            setTimeout(function () {
+              self._queueAck(self.shownMax);
+            }, Math.min(Math.max(error.retryAfter, 1), 60) * 1000);
+          }
+        });
       }
     }, 200);
   };
