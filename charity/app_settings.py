@@ -43,8 +43,18 @@ class AppSettings:
 
     @property
     def HTTP_WRITES_PER_MINUTE(self) -> int:
-        """POSTs to the REST API one person (user, or an anonymous client address) may make a minute."""
+        """Writes (POSTs) to the REST API one person may make a minute (charity/throttles.py)."""
         return int(self._get("HTTP_WRITES_PER_MINUTE", 120))
+
+    @property
+    def HTTP_RECEIPTS_PER_MINUTE(self) -> int:
+        """Acks and read marks through the REST API one person may send a minute (the fallback's own)."""
+        return int(self._get("HTTP_RECEIPTS_PER_MINUTE", 1200))
+
+    @property
+    def HTTP_WRITES_PER_IP(self) -> int:
+        """Anonymous REST API writes one client address may make a minute (a loose backstop)."""
+        return int(self._get("HTTP_WRITES_PER_IP", 1200))
 
     @property
     def MESSAGE_RATE(self) -> float:

@@ -372,11 +372,15 @@ class RedisSource:
             # it: a run of events for one group then costs each socket one write, not one each.
             # A timeout of 0 returns what is already read or readable, else None after one turn.
             batch = [message]
-            while len(batch) < BATCH_LIMIT:
-                message = await pubsub.get_message(timeout=0)
-                if message is None:
-                    break
-                batch.append(message)
+            try:
+                while len(batch) < BATCH_LIMIT:
+                    message = await pubsub.get_message(timeout=0)
+                    if message is None:
+                        break
+                    batch.append(message)
+            except Exception:
+                await self._handle_all(batch)  # what was received goes out before the drop is handled
+                raise
             await self._handle_all(batch)
 
     async def _drop(self, exc: Exception | None) -> None:

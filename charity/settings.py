@@ -166,8 +166,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # Writes (POST and the like) per person a minute: REALTIME_HTTP_WRITES_PER_MINUTE.
-    "DEFAULT_THROTTLE_CLASSES": ["charity.throttles.WriteRateThrottle"],
+    # Writes (POST and the like) a minute, per person and per anonymous address (charity/throttles.py).
+    "DEFAULT_THROTTLE_CLASSES": ["charity.throttles.WriteRateThrottle", "charity.throttles.AddressRateThrottle"],
     "EXCEPTION_HANDLER": "charity.throttles.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -197,6 +197,8 @@ NOTIFICATIONS_HEARTBEAT_TIMEOUT = float(os.environ.get("NOTIFICATIONS_HEARTBEAT_
 # Anonymous help requests one client address may open per hour (form and API; docs/security.md).
 REALTIME_HELP_REQUESTS_PER_IP = int(os.environ.get("REALTIME_HELP_REQUESTS_PER_IP", "20"))
 REALTIME_HTTP_WRITES_PER_MINUTE = int(os.environ.get("REALTIME_HTTP_WRITES_PER_MINUTE", "120"))
+REALTIME_HTTP_RECEIPTS_PER_MINUTE = int(os.environ.get("REALTIME_HTTP_RECEIPTS_PER_MINUTE", "1200"))
+REALTIME_HTTP_WRITES_PER_IP = int(os.environ.get("REALTIME_HTTP_WRITES_PER_IP", "1200"))
 
 # Seconds the simulated payment processor waits before each step (received → processing → confirmed).
 DONATIONS_PROCESSOR_DELAYS = tuple(

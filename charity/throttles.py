@@ -2,46 +2,103 @@
 
 Sockets have a frame budget each (``REALTIME_MESSAGE_RATE``); the HTTP side of the same actions (the
 SSE fallback's message posts, acks and read marks, claims, announcements) had none: one script could
-post chat messages as fast as the server answered. ``WriteRateThrottle`` is DRF's own throttle
-(a sliding window of timestamps in the cache, Redis in scale-out so every process counts together)
-for unsafe methods only, keyed by the user, or for anonymous callers by the client address under the
-same trusted-proxy rule as every other limit (``charity.limits.request_client_ip``). Reads are not
-counted. Past the limit: ``429`` with ``Retry-After`` and ``{"code": "rate_limited", "detail": ...}``,
-the API's error shape.
+post chat messages as fast as the server answered. These are DRF's own throttles (a sliding window
+of timestamps in the cache, Redis in scale-out so every process counts together), for unsafe
+methods only; reads are never counted:
+
+* ``WriteRateThrottle`` (the default): ``REALTIME_HTTP_WRITES_PER_MINUTE`` per person. A person is
+  the user, or for anonymous callers what the view says identifies them (``anonymous_identity``: a
+  visitor's help-request token or session), else their client address;
+* ``ReceiptRateThrottle``: acknowledgements and read marks, which the fallback client sends on its
+  own as frames arrive (as often as every 200 ms per tab), count separately against the looser
+  ``REALTIME_HTTP_RECEIPTS_PER_MINUTE``;
+* ``AddressRateThrottle``: every anonymous write of one client address, ``REALTIME_HTTP_WRITES_PER_IP``
+  a minute, a loose backstop (shelters and libraries share an address; a new session or a made-up
+  token is a new person, a new address is not free). The address follows the trusted-proxy rule of
+  every other limit (``charity.limits.request_client_ip``).
+
+Past a limit: ``429`` with ``Retry-After`` and ``{"code": "rate_limited", "detail": ...}``, the
+API's error shape; the browser client waits that long and sends again.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import BaseCache
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
 from charity.app_settings import app_settings
+from charity.cache import shared_cache
 from charity.limits import request_client_ip
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class WriteRateThrottle(SimpleRateThrottle):
-    """``REALTIME_HTTP_WRITES_PER_MINUTE`` unsafe requests a minute per person (or anonymous address)."""
+class _UnsafeMethodThrottle(SimpleRateThrottle):
+    """Counts writes only, in the process's shared cache client (``charity.cache``): Django's
+    ``cache`` would make a client, and a Redis connection, per request context."""
+
+    @property  # type: ignore[override]
+    def cache(self) -> BaseCache:
+        return shared_cache()
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if request.method in SAFE_METHODS:
+            return None
+        ident = self.identity(request, view)
+        return None if ident is None else self.cache_format % {"scope": self.scope, "ident": ident}
+
+    def identity(self, request: Request, view: Any) -> str | None:
+        raise NotImplementedError
+
+
+class WriteRateThrottle(_UnsafeMethodThrottle):
+    """``REALTIME_HTTP_WRITES_PER_MINUTE`` writes a minute per person."""
 
     scope = "writes"
 
     def get_rate(self) -> str:
         return f"{app_settings.HTTP_WRITES_PER_MINUTE}/min"
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        if request.method in SAFE_METHODS:
-            return None
+    def identity(self, request: Request, view: Any) -> str | None:
         user = request.user
         if user is not None and user.is_authenticated:
-            ident = f"user:{user.pk}"
-        else:
-            ident = f"ip:{request_client_ip(request)}"
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+            return f"user:{user.pk}"
+        identify = getattr(view, "anonymous_identity", None)
+        known = identify(request) if identify is not None else None
+        return known or f"ip:{request_client_ip(request)}"
+
+
+class ReceiptRateThrottle(WriteRateThrottle):
+    """Acknowledgements and read marks: ``REALTIME_HTTP_RECEIPTS_PER_MINUTE`` a minute per person."""
+
+    scope = "receipts"
+
+    def get_rate(self) -> str:
+        return f"{app_settings.HTTP_RECEIPTS_PER_MINUTE}/min"
+
+
+class AddressRateThrottle(_UnsafeMethodThrottle):
+    """Every anonymous write from one client address: ``REALTIME_HTTP_WRITES_PER_IP`` a minute."""
+
+    scope = "writes_ip"
+
+    def get_rate(self) -> str:
+        return f"{app_settings.HTTP_WRITES_PER_IP}/min"
+
+    def identity(self, request: Request, view: Any) -> str | None:
+        user = request.user
+        if user is not None and user.is_authenticated:
+            return None
+        return f"ip:{request_client_ip(request)}"
+
+
+#: What a view that acknowledges or marks read uses instead of the default.
+RECEIPT_THROTTLES = [ReceiptRateThrottle, AddressRateThrottle]
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

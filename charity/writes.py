@@ -80,7 +80,9 @@ def held() -> Iterator[None]:
     finally:
         held.closed = True
         _held.reset(token)
-        for holder, chunks in held.frames.items():
+        # Emptied as it goes: tasks that copied the context keep the (closed) block, not the frames.
+        frames, held.frames = held.frames, {}
+        for holder, chunks in frames.items():
             try:
                 holder.send_held(chunks[0] if len(chunks) == 1 else b"".join(chunks))
             except Exception:

@@ -36,10 +36,19 @@ from rest_framework.views import APIView
 
 from charity import limits
 from charity.app_settings import app_settings
+from charity.throttles import RECEIPT_THROTTLES
 from chat import events, selectors, services, visitors
 from chat.models import HelpRequest
 from chat.participants import Participant
-from chat.permissions import TOKEN_HEADER, TOKEN_PARAM, IsHelper, IsHelpRequestParticipant, IsStaff, request_participant
+from chat.permissions import (
+    TOKEN_HEADER,
+    TOKEN_PARAM,
+    IsHelper,
+    IsHelpRequestParticipant,
+    IsStaff,
+    request_participant,
+    request_token,
+)
 from chat.serializers import (
     AssignIn,
     ChatErrorOut,
@@ -136,6 +145,15 @@ class HelpRequestApi(APIView):
     permission_classes: Any = [AllowAny, IsHelpRequestParticipant]
     parser_classes = [JSONParser]
 
+    def anonymous_identity(self, request: Request) -> str | None:
+        """Who an anonymous caller is for the write limits (``charity.throttles``): the visitor's
+        token or session, as the room's socket counts them; the client address otherwise."""
+        token = request_token(request)
+        if token:
+            return f"token:{limits.hashed(token)}"
+        session_key = request.session.session_key
+        return f"session:{limits.hashed(session_key)}" if session_key else None
+
     def get_object(self) -> HelpRequest:
         help_request = selectors.help_request_get(public_id=self.kwargs["public_id"])
         if help_request is None:
@@ -206,6 +224,8 @@ class HelpRequestMessagesApi(HelpRequestApi):
 
 
 class HelpRequestReadApi(HelpRequestApi):
+    throttle_classes = RECEIPT_THROTTLES
+
     @extend_schema(
         summary="Move the reader's cursor (the socket's read frame)",
         parameters=_ROOM_PARAMETERS,

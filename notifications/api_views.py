@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from charity.throttles import RECEIPT_THROTTLES
 from notifications import selectors, services
 from notifications.models import Recipient
 from notifications.serializers import AckIn, CountOut, NotificationOut, ReadIn, UnreadOut
@@ -39,6 +40,8 @@ class UnreadCount(APIView):
 class MarkRead(APIView):
     """Mark some of the person's notifications read; ids that are not theirs are ignored."""
 
+    throttle_classes = RECEIPT_THROTTLES
+
     @extend_schema(request=ReadIn, responses=CountOut)
     def post(self, request: Request) -> Response:
         serializer = ReadIn(data=request.data)
@@ -50,6 +53,8 @@ class MarkRead(APIView):
 
 
 class MarkAllRead(APIView):
+    throttle_classes = RECEIPT_THROTTLES
+
     @extend_schema(request=None, responses=CountOut)
     def post(self, request: Request) -> Response:
         return Response({"count": services.recipient_mark_all_read(user_id=_user_id(request))})
@@ -57,6 +62,8 @@ class MarkAllRead(APIView):
 
 class Acknowledge(APIView):
     """Delivered through ``up_to``: what a client on the SSE fallback sends instead of an ``ack`` frame."""
+
+    throttle_classes = RECEIPT_THROTTLES
 
     @extend_schema(request=AckIn, responses=CountOut)
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:

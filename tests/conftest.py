@@ -88,6 +88,8 @@ def _suite_wide_ip_limit(settings: Any) -> None:
     settings.REALTIME_CONNECTIONS_PER_IP = 1_000_000
     settings.REALTIME_HELP_REQUESTS_PER_IP = SUITE_HELP_REQUESTS_PER_IP
     settings.REALTIME_HTTP_WRITES_PER_MINUTE = SUITE_HTTP_WRITES_PER_MINUTE
+    settings.REALTIME_HTTP_RECEIPTS_PER_MINUTE = SUITE_HTTP_WRITES_PER_MINUTE
+    settings.REALTIME_HTTP_WRITES_PER_IP = SUITE_HTTP_WRITES_PER_MINUTE
 
 
 @pytest.fixture(autouse=True)
@@ -299,6 +301,8 @@ def daphne_servers(
             "PYTHONUNBUFFERED": "1",
             "REALTIME_HELP_REQUESTS_PER_IP": str(SUITE_HELP_REQUESTS_PER_IP),
             "REALTIME_HTTP_WRITES_PER_MINUTE": str(SUITE_HTTP_WRITES_PER_MINUTE),
+            "REALTIME_HTTP_RECEIPTS_PER_MINUTE": str(SUITE_HTTP_WRITES_PER_MINUTE),
+            "REALTIME_HTTP_WRITES_PER_IP": str(SUITE_HTTP_WRITES_PER_MINUTE),
             **(env or {}),
         }
         servers = []

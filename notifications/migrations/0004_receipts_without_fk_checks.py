@@ -5,6 +5,14 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def forget_receipts_without_their_user(apps, schema_editor):
+    """Going back: the constraints cannot be added while a receipt names a deleted user."""
+    Recipient = apps.get_model("notifications", "Recipient")
+    User = apps.get_model(settings.AUTH_USER_MODEL)
+    Recipient.objects.exclude(user_id__in=User.objects.values("pk")).delete()
+    Recipient.objects.exclude(notification_id__in=apps.get_model("notifications", "Notification").objects.values("pk")).delete()
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -23,4 +31,6 @@ class Migration(migrations.Migration):
             name='user',
             field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='notification_receipts', to=settings.AUTH_USER_MODEL),
         ),
+        # Last, so that going back it runs first.
+        migrations.RunPython(migrations.RunPython.noop, forget_receipts_without_their_user),
     ]

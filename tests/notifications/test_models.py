@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -80,6 +81,24 @@ def test_the_admin_shows_a_notification_whose_receipt_lost_its_user(make_user: A
     client.force_login(make_user(roles=("staff",), is_superuser=True))
     page = client.get(reverse("admin:notifications_notification_change", args=[notification.pk]))
     assert page.status_code == 200
-    assert "reader" in page.content.decode()
+    content = page.content.decode()
+    assert "reader" in content
+    # One row, the reader's: a receipt for nobody is not listed as one with an empty user.
+    assert 'id="recipients-0"' in content
+    assert 'id="recipients-1"' not in content
     listing = client.get(reverse("admin:notifications_recipient_changelist"))
     assert listing.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_going_back_before_0004_drops_receipts_without_their_user_so_the_keys_can_be_checked_again(
+    make_user: Any,
+) -> None:
+    gone, here = make_user(), make_user()
+    api.notify_users([gone, here], kind="test.n", title="both")
+    delete_without_the_orm(gone)
+    try:
+        call_command("migrate", "notifications", "0003", verbosity=0)
+        assert list(Recipient.objects.values_list("user_id", flat=True)) == [here.pk]
+    finally:
+        call_command("migrate", "notifications", verbosity=0)

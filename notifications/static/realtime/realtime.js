@@ -49,6 +49,11 @@
     return ceiling / 2 + (Math.random() * ceiling) / 2;
   }
 
+  /** Milliseconds to wait after a 429 (its Retry-After, between 1 and 60 s). */
+  function retryDelay(error) {
+    return Math.min(Math.max(error.retryAfter || 0, 1), 60) * 1000;
+  }
+
   function readCookie(name) {
     var match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
     return match ? decodeURIComponent(match[1]) : "";
@@ -466,7 +471,7 @@
           if (error.status === 429) {
             setTimeout(function () {
               self._queueAck(self.shownMax);
-            }, Math.min(Math.max(error.retryAfter, 1), 60) * 1000);
+            }, retryDelay(error));
           }
         });
       }
@@ -477,7 +482,16 @@
   NotificationStream.prototype.markRead = function (ids) {
     if (!ids.length) return Promise.resolve();
     if (this.connection.send({ type: "read", ids: ids })) return Promise.resolve();
-    return postJson(this.options.readUrl, { ids: ids });
+    var self = this;
+    return postJson(this.options.readUrl, { ids: ids }).catch(function (error) {
+      if (error.status !== 429) throw error;
+      // Too many writes for now: mark them read when the server says.
+      return new Promise(function (resolve) {
+        setTimeout(resolve, retryDelay(error));
+      }).then(function () {
+        return self.markRead(ids);
+      });
+    });
   };
 
   // ------------------------------------------------------------------------------------------
@@ -606,14 +620,14 @@
         })
         .catch(function (error) {
           if (error.status === 429) {
-            // Too many writes for now: keep it and send it again when the server says (1-60 s).
-            var waitMs = Math.min(Math.max(error.retryAfter, 1), 60) * 1000;
-            setTimeout(function () {
-              var still = self.outbox.some(function (other) {
-                return other.client_id === item.client_id;
-              });
-              if (still) self._sendOne(item);
-            }, waitMs);
+            // Too many writes for now: keep it; when the server says, send what is still waiting,
+            // in order (one timer for every message refused meanwhile).
+            if (!self.retryTimer) {
+              self.retryTimer = setTimeout(function () {
+                self.retryTimer = null;
+                self._flush();
+              }, retryDelay(error));
+            }
             if (self.options.onError) {
               self.options.onError({ type: "error", code: "rate_limited", detail: "Sending too fast: it goes out again shortly." });
             }
@@ -649,7 +663,15 @@
   ChatRoom.prototype.markRead = function (upTo) {
     if (!upTo) return;
     if (!this.connection.send({ type: "read", up_to: upTo }) && this.connection.mode === "sse") {
-      postJson(this.options.readUrl, { up_to: upTo }).catch(function () {});
+      var self = this;
+      postJson(this.options.readUrl, { up_to: upTo }).catch(function (error) {
+        // Too many writes for now (429): mark read again when allowed.
+        if (error.status === 429) {
+          setTimeout(function () {
+            self.markRead(upTo);
+          }, retryDelay(error));
+        }
+      });
     }
   };
 
