@@ -14,7 +14,8 @@ It does the bookkeeping every socket needs and nothing domain-specific:
   the hub's subscription dropped (``fanout_gap``) the socket closes with 1000 and the client replays;
 * admission (``admit()``, called by subclasses once they know who is connecting): the
   per-process ceiling, the connection rate per person and per address, the per-person socket
-  limit, and registration in the cross-process socket registry; and a per-socket frame rate limit;
+  limit, and registration in the cross-process socket registry (``charity.admission``, shared with
+  the SSE streams); and a per-socket frame rate limit;
 * revocation: every logged-in socket listens on its person's control group, and re-checks its
   access (``recheck_access()``) when told to (logout, deactivation, role change, unassignment).
 
@@ -32,16 +33,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
-from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework import serializers
 
-from charity import fanout, groups, heartbeat, metrics, registry
+from charity import admission, fanout, groups, heartbeat, metrics, registry
 from charity.app_settings import app_settings as limits_settings
 from charity.frames import Frame, PingFrame
-from charity.limits import TokenBucket, client_ip, connection_allowed
+from charity.limits import TokenBucket
 from notifications.app_settings import app_settings
 
 logger = logging.getLogger("charity.sockets")
@@ -177,41 +177,16 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
         help request's token); the client address gets a looser limit of its own.
         """
         self._role = role
-        reason = None
-        if registry.local_socket_count() >= limits_settings.SOCKETS_PER_PROCESS:
-            reason = "This server is full; try again shortly."
-        else:
-            keys = [
-                (rate_key, limits_settings.CONNECTIONS_PER_KEY),
-                (f"ip:{client_ip(self.scope)}", limits_settings.CONNECTIONS_PER_IP),
-            ]
-            if not await sync_to_async(connection_allowed, thread_sensitive=False)(keys):
-                reason = "Too many new connections; slow down."
-            elif (
-                user_id is not None
-                and await registry.get_registry().auser_socket_count(user_id) >= limits_settings.SOCKETS_PER_USER
-            ):
-                reason = "Too many open connections for one person; close some tabs."
+        reason = await admission.refusal(self.scope, user_id=user_id, rate_key=rate_key)
         if reason is not None:
             metrics.REFUSALS.labels(self.endpoint, "connection").inc()
             logger.warning("socket refused endpoint=%s user=%s role=%s code=4429", self.endpoint, user_id, role)
             await self.send_error(ErrorCode.RATE_LIMITED, reason)
             await self.close_with(CloseCode.RATE_LIMITED)
             return False
-        self._entry = registry.SocketEntry(
-            channel=self.channel_name,
-            endpoint=self.endpoint,
-            role=role,
-            user_id=user_id,
-            username=username,
-            since=time.time(),
+        self._entry = await admission.register(
+            channel=self.channel_name, endpoint=self.endpoint, role=role, user_id=user_id, username=username
         )
-        registry.count_open(+1)
-        metrics.OPEN_SOCKETS.labels(self.endpoint, role or "none", metrics.PROCESS).inc()
-        try:
-            await registry.get_registry().aregister(self._entry)
-        except Exception:  # the registry is bookkeeping: never refuse a socket because Redis blinked
-            logger.warning("socket registry unavailable", exc_info=True)
         if user_id is not None:
             await self.join_groups([groups.control_group(user_id)])
         logger.info("socket open endpoint=%s user=%s role=%s", self.endpoint, user_id, role)
@@ -258,10 +233,7 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
             heartbeat.get_sweeper().discard(self)
         await self.leave_all_groups()
         if self._entry is not None:
-            registry.count_open(-1)
-            metrics.OPEN_SOCKETS.labels(self.endpoint, self._role or "none", metrics.PROCESS).dec()
-            with contextlib.suppress(Exception):
-                await registry.get_registry().aunregister(self._entry)
+            await admission.unregister(self._entry)
             logger.info(
                 "socket closed endpoint=%s user=%s role=%s code=%s",
                 self.endpoint,

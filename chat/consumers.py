@@ -14,19 +14,16 @@ import asyncio
 import contextlib
 from typing import Any
 from urllib.parse import parse_qs
-from uuid import UUID
 
 from channels.db import database_sync_to_async
 
 from charity import groups
-from charity.limits import hashed
 from charity.revocation import access_state
 from charity.roles import Role, primary_role, roles_for
 from charity.sockets import CloseCode, JsonSocketConsumer
-from chat import events, selectors, services, visitors
+from chat import events, selectors, services
 from chat.app_settings import app_settings
 from chat.frames import FRAME_VALIDATORS, QUEUE_FRAME_VALIDATORS
-from chat.participants import Participant
 from chat.rooms import RoomMember, parse_after
 
 
@@ -52,24 +49,11 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
         if refused is not None:
             await self.close_with(refused)
             return
-        assert self.participant is not None and self.public_id is not None
-        if not await self._admit(self.participant, self.public_id):
+        if not await self.room_admit():
             return
         await self.room_enter(after=after, after_error=after_error)
         self.start_heartbeat()
         self._presence_task = asyncio.ensure_future(self._presence_loop())
-
-    async def _admit(self, participant: Participant, public_id: UUID) -> bool:
-        if participant.user_id is not None:
-            rate_key = f"user:{participant.user_id}"
-            username = str(self.scope["user"].get_username())
-        else:
-            # Every device of one visitor shares a rate key; visitor names stay out of logs.
-            rate_key = f"visitor:{hashed(visitors.help_request_token(public_id))}"
-            username = ""
-        return await self.admit(
-            user_id=participant.user_id, username=username, role=participant.kind.value, rate_key=rate_key
-        )
 
     async def _presence_loop(self) -> None:
         while True:

@@ -30,7 +30,7 @@ from charity import groups
 from charity.limits import hashed
 from charity.revocation import access_state
 from charity.sockets import CloseCode, ErrorCode, encode
-from chat import events, presence, selectors, services
+from chat import events, presence, selectors, services, visitors
 from chat.app_settings import app_settings
 from chat.models import AuthorKind
 from chat.participants import Participant
@@ -120,6 +120,8 @@ class RoomMember:
 
         async def join_groups(self, groups: list[str]) -> None: ...
 
+        async def admit(self, *, user_id: int | None, username: str, role: str, rate_key: str) -> bool: ...
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.participant: Participant | None = None
@@ -131,6 +133,22 @@ class RoomMember:
         self._present = False
 
     # -- joining ----------------------------------------------------------------------------------
+
+    async def room_admit(self) -> bool:
+        """The connection limits (``charity.admission``) for who ``room_identify()`` found: keyed by
+        the user, or for a visitor by the request's token, hashed, which every device of theirs shares
+        (visitor names stay out of logs). False: refused, and the connection is being closed."""
+        participant, public_id = self.participant, self.public_id
+        assert participant is not None and public_id is not None
+        if participant.user_id is not None:
+            rate_key = f"user:{participant.user_id}"
+            username = str(self.scope["user"].get_username())
+        else:
+            rate_key = f"visitor:{hashed(visitors.help_request_token(public_id))}"
+            username = ""
+        return await self.admit(
+            user_id=participant.user_id, username=username, role=participant.kind.value, rate_key=rate_key
+        )
 
     async def room_identify(self, raw_public_id: str, token: str | None) -> int | None:
         """Who is connecting to which room. Returns the close code that refuses them, or None."""

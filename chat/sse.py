@@ -25,6 +25,8 @@ from notifications.sse import KEEPALIVE_SECONDS, SseStream, sse_event
 
 
 class HelpRequestStreamConsumer(RoomMember, SseStream):
+    endpoint = "chat_sse"
+
     async def open_stream(self) -> None:
         token = self.query_param("token")
         # The browser's own reconnection sends Last-Event-ID; it is newer than the URL's after.
@@ -32,6 +34,8 @@ class HelpRequestStreamConsumer(RoomMember, SseStream):
         refused = await self.room_identify(self.scope["url_route"]["kwargs"]["public_id"], token)
         if refused is not None:
             await self.end_with(refused)
+            return
+        if not await self.room_admit():
             return
         assert self.participant is not None
         if self.participant.user_id is not None:

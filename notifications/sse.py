@@ -15,19 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+import logging
+import math
+from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 
-from charity import fanout
-from charity.roles import roles_for
-from charity.sockets import CloseCode, encode, error_frame
+from charity import admission, fanout, heartbeat, metrics, registry
+from charity.roles import primary_role, roles_for
+from charity.sockets import CloseCode, ErrorCode, encode, error_frame
 from notifications import events, streams
 
 KEEPALIVE_SECONDS = 15.0
+
+logger = logging.getLogger("charity.sockets")
 
 
 def sse_event(data: str, *, event_id: int | None = None, event: str | None = None) -> bytes:
@@ -48,11 +52,44 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
     way: the client went away or the server ended it with ``end_with()``).
     """
 
+    #: Name of this kind of stream in logs, metrics and the socket registry.
+    endpoint: ClassVar[str] = "sse"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._keepalive: asyncio.Task[None] | None = None
         self._open = False
         self._released = False
+        self._entry: registry.SocketEntry | None = None
+
+    async def admit(self, *, user_id: int | None, username: str, role: str, rate_key: str) -> bool:
+        """The sockets' connection limits (``charity.admission``), then a registry entry: a stream
+        holds a slot as a socket does, and shows in who is online. Refused: an error frame and
+        ``close`` 4429, after which the client waits and tries again."""
+        reason = await admission.refusal(self.scope, user_id=user_id, rate_key=rate_key)
+        if reason is not None:
+            metrics.REFUSALS.labels(self.endpoint, "connection").inc()
+            logger.warning("stream refused endpoint=%s user=%s role=%s code=4429", self.endpoint, user_id, role)
+            await self.write_frame(error_frame(ErrorCode.RATE_LIMITED, reason))
+            await self.end_with(CloseCode.RATE_LIMITED)
+            return False
+        self._entry = await admission.register(
+            channel=self.channel_name, endpoint=self.endpoint, role=role, user_id=user_id, username=username
+        )
+        heartbeat.get_sweeper().add(self)  # it refreshes the registry entry with the sockets'
+        return True
+
+    # -- charity.heartbeat.Beating: the sweeper keeps the registry entry fresh. A stream never times
+    # out there: the keep-alive's writes find a client that went away (http.disconnect).
+
+    def heartbeat_deadline(self) -> float:
+        return math.inf
+
+    def registry_entry(self) -> registry.SocketEntry | None:
+        return self._entry
+
+    async def heartbeat_expired(self) -> None:  # pragma: no cover (the deadline never passes)
+        await self._end()
 
     async def http_request(self, message: dict[str, Any]) -> None:
         if message.get("more_body"):
@@ -131,6 +168,10 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
         if self._keepalive is not None and self._keepalive is not asyncio.current_task():
             self._keepalive.cancel()
         await self.leave_all_groups()
+        if self._entry is not None:
+            heartbeat.get_sweeper().discard(self)
+            entry, self._entry = self._entry, None
+            await admission.unregister(entry)
         await self.on_close()
 
     async def http_disconnect(self, message: dict[str, Any]) -> None:
@@ -150,6 +191,8 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
 
 
 class NotificationStreamConsumer(SseStream):
+    endpoint = "notifications_sse"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sent: dict[int, None] = {}
@@ -164,6 +207,11 @@ class NotificationStreamConsumer(SseStream):
         if since_error:
             await self.write_frame(error_frame("invalid", {"since": [since_error]}))
         roles = await database_sync_to_async(roles_for)(user)
+        admitted = await self.admit(
+            user_id=int(user.pk), username=user.get_username(), role=primary_role(roles), rate_key=f"user:{user.pk}"
+        )
+        if not admitted:
+            return
         await self.join_groups(streams.notification_groups(user_id=int(user.pk), roles=roles))
         replay = await database_sync_to_async(streams.replay_read)(user_id=int(user.pk), since=since)
         for notification in replay.notifications:

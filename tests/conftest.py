@@ -171,7 +171,9 @@ async def connect_socket(
     return communicator, connected, code
 
 
-def sse_scope(path: str, *, cookie: str | None = None, last_event_id: str | None = None) -> dict[str, Any]:
+def sse_scope(
+    path: str, *, cookie: str | None = None, last_event_id: str | None = None, client: str = "127.0.0.1"
+) -> dict[str, Any]:
     """The ASGI scope of a browser's EventSource request for ``path`` (with its query string)."""
     path, _, query = path.partition("?")
     headers = [(b"host", b"localhost")]
@@ -189,7 +191,7 @@ def sse_scope(path: str, *, cookie: str | None = None, last_event_id: str | None
         "headers": headers,
         "scheme": "http",
         "server": ("localhost", 80),
-        "client": ("127.0.0.1", 5000),
+        "client": (client, 5000),
     }
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 
 from notifications import api
 from tests.browser.conftest import log_in, wait_live
@@ -89,3 +90,29 @@ async def test_silently_dead_connection_is_detected_and_replaced(
     await wait_live(page)
     sent = await api.anotify_user(user, kind="test.after", title="After the dead socket")
     await expect(page.locator(f"#rt-toasts [data-notification-id='{sent.pk}']")).to_have_count(1)
+
+
+async def test_a_stream_refused_with_4429_is_opened_again_later(server: Any, new_context: Any, make_user: Any) -> None:
+    """Too many connections is not for good: the SSE fallback waits, then opens the stream again."""
+    await database_sync_to_async(make_user)("streamer", roles=("volunteer",))
+    context = await new_context()
+    await context.add_init_script("delete window.WebSocket; window.CHARITY_REALTIME_OPTIONS = {maxDelayMs: 2000};")
+    page = await context.new_page()
+    requests: list[str] = []
+
+    async def refuse_the_first(route: Route) -> None:
+        requests.append(route.request.url)
+        if len(requests) == 1:
+            await route.fulfill(
+                status=200,
+                headers={"Content-Type": "text/event-stream"},
+                body='data: {"type": "error", "code": "rate_limited", "detail": "slow down"}\n\n'
+                'event: close\ndata: {"code": 4429}\n\n',
+            )
+        else:
+            await route.continue_()
+
+    await page.route(re.compile(r".*/sse/notifications/.*"), refuse_the_first)
+    await log_in(page, server.http_base, "streamer")
+    await expect(page.locator("#rt-status")).to_have_attribute("data-state", "fallback", timeout=15_000)
+    assert len(requests) >= 2

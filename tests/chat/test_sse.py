@@ -26,7 +26,7 @@ from tests.chat.conftest import (
     post_before_history_read,
     say,
 )
-from tests.conftest import session_cookie_for, sse_scope
+from tests.conftest import fresh_address, session_cookie_for, sse_scope
 from tests.notifications.test_sse import SseClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,13 +49,18 @@ class RoomStream(SseClient):
 
 
 async def open_room_stream(
-    path: str, *, user: Any = None, cookie: str | None = None, last_event_id: str | None = None
+    path: str,
+    *,
+    user: Any = None,
+    cookie: str | None = None,
+    last_event_id: str | None = None,
+    client: str = "127.0.0.1",
 ) -> RoomStream:
     from charity.asgi import application
 
     if user is not None:
         cookie = await database_sync_to_async(session_cookie_for)(user)
-    scope = sse_scope(path, cookie=cookie, last_event_id=last_event_id)
+    scope = sse_scope(path, cookie=cookie, last_event_id=last_event_id, client=client)
     stream = RoomStream(ApplicationCommunicator(application, scope))
     await stream.start()
     assert stream.status == 200 and stream.headers[b"content-type"].startswith(b"text/event-stream")
@@ -363,3 +368,15 @@ async def test_logging_out_ends_that_sessions_stream_with_4401(make_user: Any, s
     # Ending the stream takes the person out of the room at once, before the client hangs up.
     assert [p["kind"] for p in (await next_frame(watcher))["participants"]] == ["visitor"]
     await stream.close()
+
+
+async def test_room_streams_are_admitted_as_room_sockets_are(streams: Any, settings: Any) -> None:
+    visitor = await avisit()
+    settings.REALTIME_CONNECTIONS_PER_IP = 1
+    address = fresh_address()
+    first = await streams(stream_path(visitor.public_id, token=visitor.token), client=address)
+    assert (await first.frame())["type"] == "history"
+    refused = await streams(stream_path(visitor.public_id, token=visitor.token), client=address)
+    assert (await refused.frame())["code"] == "rate_limited"
+    closing = await refused.event()
+    assert closing["event"] == "close" and closing["data"] == {"code": 4429}

@@ -384,19 +384,19 @@ async def test_pings_keep_a_socket_alive_past_the_heartbeat_timeout(
 async def test_notification_committed_between_join_and_replay_read_arrives_once(
     make_user: Any, sockets: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Committed after the socket joined its groups, before the replay query: in the replay and
+    """Committed after the socket joined its groups, before the replay read: in the replay and
     live; the socket must send it once."""
-    from notifications import selectors
+    from notifications import streams
 
     user = await make(make_user)
-    original = selectors.notifications_for_replay
+    original = streams.replay_read
     raced: list[int] = []
 
     def read_after_a_commit(**kwargs: Any) -> Any:
         raced.append(api.notify_user(user, kind="test.race", title="raced").pk)
         return original(**kwargs)
 
-    monkeypatch.setattr(selectors, "notifications_for_replay", read_after_a_commit)
+    monkeypatch.setattr(streams, "replay_read", read_after_a_commit)
     socket = await sockets(WS, user=user)
     replay, sync = await synced(socket)
     assert [frame["id"] for frame in replay] == raced
@@ -408,19 +408,21 @@ async def test_notification_committed_between_join_and_replay_read_arrives_once(
 async def test_notification_committed_between_replay_read_and_synced_arrives_live(
     make_user: Any, sockets: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Committed after the replay query: not in the replay, so it must arrive live, after synced."""
-    from notifications import selectors
+    """Committed after the replay read: not in the replay, so it must arrive live, after synced.
+    (Between the replay's two queries nothing can commit: they share one snapshot, test_streams.py.)"""
+    from notifications import streams
 
     user = await make(make_user)
     before = await anotify_user(user, kind="test.race", title="before")
-    original = selectors.notification_sync_state
+    original = streams.replay_read
     raced: list[int] = []
 
     def state_after_a_commit(**kwargs: Any) -> Any:
+        replay = original(**kwargs)
         raced.append(api.notify_user(user, kind="test.race", title="raced").pk)
-        return original(**kwargs)
+        return replay
 
-    monkeypatch.setattr(selectors, "notification_sync_state", state_after_a_commit)
+    monkeypatch.setattr(streams, "replay_read", state_after_a_commit)
     socket = await sockets(WS, user=user)
     frames = await receive_until(socket, "synced")
     frames.append(json.loads(await socket.receive_from()))
@@ -449,18 +451,19 @@ async def test_late_live_copy_of_a_replayed_notification_is_dropped(make_user: A
 async def test_burst_during_connect_arrives_complete_and_in_order(
     make_user: Any, sockets: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from notifications import selectors
+    from notifications import streams
 
     user = await make(make_user)
     early = [(await anotify_user(user, kind="test.burst", title=f"e{i}")).pk for i in range(20)]
-    original = selectors.notification_sync_state
+    original = streams.replay_read
     late: list[int] = []
 
     def state_after_burst(**kwargs: Any) -> Any:
+        replay = original(**kwargs)
         late.extend(api.notify_user(user, kind="test.burst", title=f"l{i}").pk for i in range(200))
-        return original(**kwargs)
+        return replay
 
-    monkeypatch.setattr(selectors, "notification_sync_state", state_after_burst)
+    monkeypatch.setattr(streams, "replay_read", state_after_burst)
     socket = await sockets(WS, user=user)
     frames = await receive_until(socket, "synced")
     for _ in late:

@@ -9,8 +9,9 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import ApplicationCommunicator
 
+from charity import registry
 from notifications import api
-from tests.conftest import session_cookie_for, sse_scope
+from tests.conftest import fresh_address, session_cookie_for, sse_scope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,11 +55,13 @@ class SseClient:
         await self.communicator.wait(timeout=2)
 
 
-async def open_stream(path: str, *, user: Any = None, last_event_id: str | None = None) -> SseClient:
+async def open_stream(
+    path: str, *, user: Any = None, last_event_id: str | None = None, address: str = "127.0.0.1"
+) -> SseClient:
     from charity.asgi import application
 
     cookie = await database_sync_to_async(session_cookie_for)(user) if user is not None else None
-    scope = sse_scope(path, cookie=cookie, last_event_id=last_event_id)
+    scope = sse_scope(path, cookie=cookie, last_event_id=last_event_id, client=address)
     client = SseClient(ApplicationCommunicator(application, scope))
     await client.start()
     return client
@@ -112,3 +115,46 @@ async def test_read_over_http_updates_the_stream_unread_count(make_user: Any) ->
     assert response.status_code == 200 and response.json() == {"count": 1}
     assert (await client.event())["data"] == {"type": "unread", "unread": 0}
     await client.close()
+
+
+# -- admission: the sockets' limits, and the registry ------------------------------------------------
+
+
+def streams_of(user: Any) -> list[str]:
+    return [entry.endpoint for entry in registry.get_registry().entries() if entry.user_id == user.pk]
+
+
+async def assert_refused(client: SseClient) -> None:
+    error = await client.event()
+    assert error["data"]["type"] == "error" and error["data"]["code"] == "rate_limited"
+    closing = await client.event()
+    assert closing["event"] == "close" and closing["data"] == {"code": 4429}
+
+
+async def test_a_stream_counts_as_one_of_the_persons_connections_while_it_is_open(
+    make_user: Any, settings: Any
+) -> None:
+    settings.REALTIME_SOCKETS_PER_USER = 1
+    user = await database_sync_to_async(make_user)()
+    first = await open_stream("/sse/notifications/", user=user)
+    assert (await first.event())["data"]["type"] == "synced"
+    assert streams_of(user) == ["notifications_sse"]
+    await assert_refused(await open_stream("/sse/notifications/", user=user))
+    await first.close()
+    assert streams_of(user) == []
+    again = await open_stream("/sse/notifications/", user=user)
+    assert (await again.event())["data"]["type"] == "synced"
+    await again.close()
+
+
+async def test_too_many_new_streams_from_one_address_are_refused_with_4429(make_user: Any, settings: Any) -> None:
+    settings.REALTIME_CONNECTIONS_PER_IP = 1
+    address = fresh_address()
+    first_user, second_user = await database_sync_to_async(lambda: (make_user(), make_user()))()
+    first = await open_stream("/sse/notifications/", user=first_user, address=address)
+    assert (await first.event())["data"]["type"] == "synced"
+    await assert_refused(await open_stream("/sse/notifications/", user=second_user, address=address))
+    elsewhere = await open_stream("/sse/notifications/", user=second_user, address=fresh_address())
+    assert (await elsewhere.event())["data"]["type"] == "synced"
+    for client in (first, elsewhere):
+        await client.close()

@@ -339,6 +339,19 @@
         /* no code */
       }
       source.close();
+      if (self.source === source) self.source = null;
+      if (code === 4429) {
+        // Too many connections for now: open the stream again later (as a socket would; never
+        // sooner than half the cap), resuming where it was.
+        var delay = backoffDelay(self.attempt, self.options.baseDelayMs, self.options.maxDelayMs);
+        delay = Math.max(delay, self.options.maxDelayMs / 2);
+        self.attempt += 1;
+        self._setState("reconnecting", { retryAt: now() + delay, delay: delay, code: code });
+        self.timer = setTimeout(function () {
+          self._startFallback();
+        }, delay);
+        return;
+      }
       self.stopped = true;
       self._setState("stopped", { code: code, reason: FATAL_CODES[code] || "Closed by the server." });
     });
