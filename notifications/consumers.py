@@ -124,11 +124,10 @@ class NotificationConsumer(JsonSocketConsumer):
             return
         if roles == self.roles:
             return
-        before = set(streams.notification_groups(user_id=self.user_id, roles=self.roles))
-        after = set(streams.notification_groups(user_id=self.user_id, roles=roles))
+        leave, join = streams.regroup(user_id=self.user_id, before=self.roles, after=roles)
         self.roles = roles
-        await self.leave_groups(sorted(before - after))
-        await self.join_groups(sorted(after - before))
+        await self.leave_groups(leave)
+        await self.join_groups(join)
         await self.send_frame(events.roles_frame(roles))
         lost = {topic for topic in self.topics if SPECIAL_TOPICS[topic] not in roles}
         if lost:

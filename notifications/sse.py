@@ -24,8 +24,10 @@ from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 
-from charity import admission, fanout, heartbeat, metrics, registry
-from charity.roles import primary_role, roles_for
+from charity import admission, fanout, groups, heartbeat, metrics, registry
+from charity.limits import hashed
+from charity.revocation import access_state
+from charity.roles import Role, primary_role, roles_for
 from charity.sockets import CloseCode, ErrorCode, encode, error_frame
 from notifications import events, streams
 
@@ -196,6 +198,9 @@ class NotificationStreamConsumer(SseStream):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sent: dict[int, None] = {}
+        self.user_id: int | None = None
+        self.session_key: str | None = None
+        self.roles: frozenset[Role] = frozenset()
 
     async def open_stream(self) -> None:
         user = self.scope.get("user")
@@ -212,7 +217,12 @@ class NotificationStreamConsumer(SseStream):
         )
         if not admitted:
             return
-        await self.join_groups(streams.notification_groups(user_id=int(user.pk), roles=roles))
+        self.user_id, self.roles = int(user.pk), roles
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+        # The control group: logout, deactivation and role changes reach this stream as they reach sockets.
+        await self.join_groups(
+            [*streams.notification_groups(user_id=self.user_id, roles=roles), groups.control_group(self.user_id)]
+        )
         replay = await database_sync_to_async(streams.replay_read)(user_id=int(user.pk), since=since)
         for notification in replay.notifications:
             await self._send(notification.pk, events.encode_frame(events.notification_frame(notification)))
@@ -229,3 +239,22 @@ class NotificationStreamConsumer(SseStream):
 
     async def notification_unread(self, event: events.UnreadChangedEvent) -> None:
         await self.write_frame(events.unread_frame(event["unread"]))
+
+    async def access_revoke(self, event: dict[str, Any]) -> None:
+        """As the notification socket: end (4401) when this session logged out or the account or
+        session is gone; follow a change of roles (groups, and a ``roles`` frame)."""
+        if not self._open or self.user_id is None:
+            return
+        if event.get("session") and self.session_key and event["session"] == hashed(self.session_key):
+            await self.end_with(CloseCode.UNAUTHENTICATED)
+            return
+        roles = await database_sync_to_async(access_state)(user_id=self.user_id, session_key=self.session_key)
+        if roles is None:
+            await self.end_with(CloseCode.UNAUTHENTICATED)
+            return
+        if roles != self.roles:
+            leave, join = streams.regroup(user_id=self.user_id, before=self.roles, after=roles)
+            self.roles = roles
+            await self.leave_groups(leave)
+            await self.join_groups(join)
+            await self.write_frame(events.roles_frame(roles))

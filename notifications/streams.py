@@ -18,6 +18,13 @@ def notification_groups(*, user_id: int, roles: frozenset[Role]) -> list[str]:
     return [groups.user_group(user_id), groups.everyone_group()] + [groups.role_group(role) for role in sorted(roles)]
 
 
+def regroup(*, user_id: int, before: frozenset[Role], after: frozenset[Role]) -> tuple[list[str], list[str]]:
+    """The groups to leave and to join when a person's roles change from ``before`` to ``after``."""
+    old = set(notification_groups(user_id=user_id, roles=before))
+    new = set(notification_groups(user_id=user_id, roles=after))
+    return sorted(old - new), sorted(new - old)
+
+
 @dataclass(frozen=True)
 class Replay:
     notifications: list[Notification]

@@ -158,3 +158,39 @@ async def test_too_many_new_streams_from_one_address_are_refused_with_4429(make_
     assert (await elsewhere.event())["data"]["type"] == "synced"
     for client in (first, elsewhere):
         await client.close()
+
+
+# -- losing access, as sockets do (charity.revocation) ------------------------------------------------
+
+
+async def test_a_deactivated_account_loses_its_stream_with_4401(make_user: Any) -> None:
+    user = await database_sync_to_async(make_user)()
+    client = await open_stream("/sse/notifications/", user=user)
+    assert (await client.event())["data"]["type"] == "synced"
+
+    def deactivate() -> None:
+        user.is_active = False
+        user.save()
+
+    await database_sync_to_async(deactivate)()
+    closing = await client.event()
+    assert closing["event"] == "close" and closing["data"] == {"code": 4401}
+
+
+async def test_a_new_role_reaches_the_stream_and_its_notifications_follow(make_user: Any) -> None:
+    from django.contrib.auth.models import Group
+
+    user = await database_sync_to_async(make_user)()
+    client = await open_stream("/sse/notifications/", user=user)
+    assert (await client.event())["data"]["type"] == "synced"
+
+    def make_volunteer() -> None:
+        user.groups.add(Group.objects.get_or_create(name="volunteer")[0])
+
+    await database_sync_to_async(make_volunteer)()
+    roles = await client.event()
+    assert roles["data"]["type"] == "roles" and "volunteer" in roles["data"]["roles"]
+    sent = await api.anotify_role("volunteer", kind="test.sse", title="to volunteers")
+    pushed = await client.event()
+    assert pushed["id"] == str(sent.pk) and pushed["data"]["title"] == "to volunteers"
+    await client.close()
