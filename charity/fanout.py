@@ -141,10 +141,7 @@ class Hub:
         if not members:
             return 0
         for member in tuple(members):  # a member may leave while others are served
-            try:
-                await member.fanout_deliver(event)
-            except Exception:
-                logger.exception("fan-out delivery failed group=%s type=%s", group, event.get("type"))
+            await _deliver(member, group, event)
         _observe_sent(event)
         return len(members)
 
@@ -167,10 +164,7 @@ class Hub:
         for member in tuple(self.members.get(group, ())):
             with writes.held():
                 for event in run:
-                    try:
-                        await member.fanout_deliver(event)
-                    except Exception:
-                        logger.exception("fan-out delivery failed group=%s type=%s", group, event.get("type"))
+                    await _deliver(member, group, event)
         for event in run:
             _observe_sent(event)
 
@@ -184,6 +178,14 @@ class Hub:
                 await member.fanout_gap()
             except Exception:
                 logger.exception("fan-out gap handling failed")
+
+
+async def _deliver(member: Member, group: str, event: Event) -> None:
+    """One event to one member; a member that fails is logged and the others are still served."""
+    try:
+        await member.fanout_deliver(event)
+    except Exception:
+        logger.exception("fan-out delivery failed group=%s type=%s", group, event.get("type"))
 
 
 def _observe_sent(event: Event) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from django.core.cache import BaseCache
 from rest_framework.exceptions import Throttled
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -34,8 +35,6 @@ from rest_framework.throttling import SimpleRateThrottle
 from charity.app_settings import app_settings
 from charity.cache import shared_cache
 from charity.limits import request_client_ip
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class _UnsafeMethodThrottle(SimpleRateThrottle):

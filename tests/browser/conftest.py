@@ -9,13 +9,14 @@ Playwright's async API is used so the tests' own database work runs as in every 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # The flags this machine kind needs: no sandbox as root, and no background calls to Google's hosts.
@@ -73,6 +74,16 @@ async def log_in(page: Page, base_url: str, username: str, password: str = "pw-f
 
 async def wait_live(page: Page) -> None:
     await page.wait_for_selector("#rt-status[data-state='live'], #rt-status[data-state='fallback']")
+
+
+async def answer_throttled(route: Route, retry_after: int) -> None:
+    """Answer a request as the API's write limit does (charity/throttles.py): 429 with Retry-After."""
+    await route.fulfill(
+        status=429,
+        headers={"Retry-After": str(retry_after)},
+        content_type="application/json",
+        body=json.dumps({"code": "rate_limited", "detail": "Request was throttled."}),
+    )
 
 
 async def screenshot(page: Page, name: str) -> None:

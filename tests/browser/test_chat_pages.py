@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -11,7 +10,7 @@ from channels.db import database_sync_to_async
 from playwright.async_api import Page, Route, expect
 
 from chat.models import Message
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import answer_throttled, log_in, screenshot
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.browser]
 
@@ -211,12 +210,7 @@ async def test_a_message_refused_for_rate_stays_pending_and_goes_out_after_retry
     async def refuse_the_first_post(route: Route) -> None:
         if route.request.method == "POST" and not refused:
             refused.append(route.request.post_data or "")
-            await route.fulfill(
-                status=429,
-                headers={"Retry-After": "2"},
-                content_type="application/json",
-                body=json.dumps({"code": "rate_limited", "detail": "Request was throttled."}),
-            )
+            await answer_throttled(route, 2)
         else:
             await route.continue_()
 

@@ -13,7 +13,7 @@ from playwright.async_api import Page, Route, expect
 
 from notifications import api
 from notifications.models import Recipient
-from tests.browser.conftest import log_in, screenshot, wait_live
+from tests.browser.conftest import answer_throttled, log_in, screenshot, wait_live
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.browser]
 
@@ -142,12 +142,7 @@ async def test_an_ack_refused_for_rate_is_sent_again_after_retry_after(
     async def refuse_the_first_ack(route: Route) -> None:
         acks.append(json.loads(route.request.post_data or "{}")["up_to"])
         if len(acks) == 1:
-            await route.fulfill(
-                status=429,
-                headers={"Retry-After": "1"},
-                content_type="application/json",
-                body=json.dumps({"code": "rate_limited", "detail": "Request was throttled."}),
-            )
+            await answer_throttled(route, 1)
         else:
             await route.continue_()
 
