@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgpack
 from django.conf import settings
 
-from charity import metrics, writes
+from charity import localbus, metrics, writes
 
 logger = logging.getLogger("charity.fanout")
 
@@ -216,12 +216,15 @@ def local_hubs() -> list[Hub]:
 
 
 class LocalSource:
-    """Embedded mode: publishers in this process put events straight into the hub's queue."""
+    """Embedded mode: publishers in this process put events straight into the hub's queue, and
+    those of other processes on this machine send them through ``charity.localbus``."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self._queue: asyncio.Queue[tuple[str, Event]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        # Before any member joins: what another process publishes after a join is received.
+        localbus.listen(_publish_locally)
 
     async def subscribe(self, groups: list[str]) -> None:
         if self._task is None or self._task.done():
@@ -499,6 +502,7 @@ def _prepare(groups: Iterable[str], event: Event) -> tuple[tuple[str, ...], byte
 def _send(groups: tuple[str, ...], payload: bytes) -> None:
     if not _redis_url():
         _publish_locally(groups, payload)
+        localbus.send(groups, payload)
         return
     global _sync_client
     import redis
@@ -516,6 +520,7 @@ def _send(groups: tuple[str, ...], payload: bytes) -> None:
 async def _asend(groups: tuple[str, ...], payload: bytes) -> None:
     if not _redis_url():
         _publish_locally(groups, payload)
+        localbus.send(groups, payload, wait=False)  # never holds up the loop
         return
     import redis.asyncio
 

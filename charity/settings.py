@@ -120,6 +120,10 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # Keys and channel names of several deployments (or test runs) sharing one Redis stay apart.
 REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "charity")
 
+# Embedded mode: the folder of the Unix sockets through which processes on this machine that share
+# the database pass events to each other's sockets (charity/localbus.py). Empty: derived from the database.
+REALTIME_LOCAL_BUS_DIR = os.environ.get("REALTIME_LOCAL_BUS_DIR", "")
+
 # No CHANNEL_LAYERS: sockets and streams get group events from charity.fanout (Redis pub/sub with
 # REDIS_URL, in-process otherwise), one subscription per process and group; see docs/operations.md.
 if REDIS_URL:

@@ -4,7 +4,8 @@
     python manage.py notify --user alice --user bob --kind system.alert --title "Hi" --critical
     python manage.py notify --all --kind system.alert --title "Flood warning" --critical
 
-With REDIS_URL set it reaches sockets held by a separately running server.
+It reaches sockets held by a separately running server: through Redis with REDIS_URL, else through
+the local bus of the machine's processes that share the database (charity/localbus.py).
 """
 
 from __future__ import annotations
