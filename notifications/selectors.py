@@ -11,13 +11,11 @@ from notifications.models import Notification, Recipient
 def notifications_for_replay(*, user_id: int, since: int | None, limit: int) -> list[Notification]:
     """What a socket of ``user_id`` replays on connect, in id order.
 
-    Without ``since``: every unexpired notification not yet acknowledged. With ``since``: those, plus
-    every unexpired one with a greater id (another tab or device may have acknowledged it). The client
-    de-duplicates by id.
+    Without ``since``: every unexpired notification not yet acknowledged (resuming by acknowledgement).
+    With ``since``: exactly the unexpired ones with a greater id, acknowledged or not (another tab or
+    device may have acknowledged them); the client has everything up to ``since`` already.
     """
-    wanted = Q(delivered_at__isnull=True)
-    if since is not None:
-        wanted |= Q(notification_id__gt=since)
+    wanted = Q(delivered_at__isnull=True) if since is None else Q(notification_id__gt=since)
     receipts = (
         Recipient.objects.filter(wanted, user_id=user_id, notification__expires_at__gt=timezone.now())
         .select_related("notification")
