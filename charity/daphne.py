@@ -30,6 +30,8 @@ message before anything listens. ``REALTIME_DEFLATE=0`` declines compression as 
 from __future__ import annotations
 
 import gc
+import inspect
+import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -42,11 +44,12 @@ from autobahn.websocket.compress import (
     PerMessageDeflateOffer,
     PerMessageDeflateOfferAccept,
 )
+from autobahn.websocket.protocol import WebSocketProtocol as AutobahnWebSocketProtocol
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from django.core.exceptions import ImproperlyConfigured
-from twisted.internet import tcp
+from twisted.internet import abstract, tcp
 
 from charity import writes
 
@@ -60,9 +63,12 @@ __all__ = [
     "deflate_settings",
     "gc_threshold",
     "main",
+    "missing_internals",
     "tune_gc",
     "write_now",
 ]
+
+logger = logging.getLogger("charity.daphne")
 
 PREFIX = "REALTIME_DEFLATE"
 # zlib turns a raw deflate window of 8 bits into 9 when compressing, and autobahn rejects 8 in an
@@ -380,15 +386,61 @@ class DeflateCommandLineInterface(CommandLineInterface):  # type: ignore[misc]
             self.server_class = partial(TunedServer, gc_threshold=gc_threshold)
 
 
+def _defines(owner: Any, name: str) -> bool:
+    """``owner`` has ``name`` as a class attribute, or its source assigns it (an instance attribute)."""
+    if hasattr(owner, name):
+        return True
+    try:
+        return f"self.{name} =" in inspect.getsource(owner)
+    except (OSError, TypeError):
+        return False
+
+
+#: The private parts of Twisted, autobahn and daphne this module relies on (pinned in requirements.txt).
+INTERNALS: tuple[tuple[Any, str, str], ...] = (
+    (tcp.Connection, "TLS", "twisted.internet.tcp.Connection.TLS"),
+    (tcp.Connection, "writeSomeData", "twisted.internet.tcp.Connection.writeSomeData"),
+    (abstract.FileDescriptor, "_tempDataLen", "twisted.internet.abstract.FileDescriptor._tempDataLen"),
+    (abstract.FileDescriptor, "dataBuffer", "twisted.internet.abstract.FileDescriptor.dataBuffer"),
+    (abstract.FileDescriptor, "offset", "twisted.internet.abstract.FileDescriptor.offset"),
+    (abstract.FileDescriptor, "_writeDisconnected", "twisted.internet.abstract.FileDescriptor._writeDisconnected"),
+    (PerMessageDeflate, "_compressor", "autobahn PerMessageDeflate._compressor"),
+    (PerMessageDeflate, "_decompressor", "autobahn PerMessageDeflate._decompressor"),
+    (AutobahnWebSocketProtocol, "send_queue", "autobahn WebSocketProtocol.send_queue"),
+    (AutobahnWebSocketProtocol, "_perMessageCompress", "autobahn WebSocketProtocol._perMessageCompress"),
+    (Server, "ws_factory", "daphne.server.Server.run assigning self.ws_factory"),
+)
+
+
+def missing_internals(internals: Sequence[tuple[Any, str, str]] = INTERNALS) -> list[str]:
+    """The names in ``internals`` that the installed Twisted, autobahn or daphne no longer have."""
+    return [label for owner, name, label in internals if not _defines(owner, name)]
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> None:
-    """Check the settings, then run daphne's CLI with ``argv`` (default: the command line)."""
+    """Check the settings, then run daphne's CLI with ``argv`` (default: the command line).
+
+    When an internal this module relies on is missing (Twisted, autobahn or daphne upgraded past
+    the pinned versions), it serves as stock daphne does, after one warning naming what is missing.
+    """
     environ = os.environ if environ is None else environ
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    missing = missing_internals()
+    if missing:
+        print(
+            "charity.daphne: WARNING: serving as stock daphne (no compression, no immediate writes, "
+            f"no GC tuning): these internals are missing: {', '.join(missing)}. "
+            "Install the versions pinned in requirements.txt.",
+            file=sys.stderr,
+        )
+        CommandLineInterface().run(arguments)
+        return
     try:
         deflate = deflate_settings(environ)
         threshold = gc_threshold(environ)
     except ImproperlyConfigured as error:
         raise SystemExit(f"charity.daphne: {error}") from None
-    DeflateCommandLineInterface(deflate, threshold).run(list(sys.argv[1:] if argv is None else argv))
+    DeflateCommandLineInterface(deflate, threshold).run(arguments)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from autobahn.websocket.compress import (
     PerMessageDeflateOffer,
     PerMessageDeflateOfferAccept,
 )
+from daphne.cli import CommandLineInterface
 from daphne.ws_protocol import WebSocketProtocol
 from django.core.exceptions import ImproperlyConfigured
 from twisted.internet import tcp
@@ -42,6 +43,7 @@ from websockets.frames import OP_BINARY, OP_CONT, OP_TEXT, Frame
 from websockets.headers import parse_extension
 from websockets.typing import ExtensionParameter
 
+from charity import daphne as daphne_module
 from charity import writes
 from charity.daphne import (
     GC_THRESHOLD,
@@ -713,3 +715,33 @@ def test_bad_settings_stop_the_server_at_startup_with_a_message(env: dict[str, s
     assert f"charity.daphne: {message}" in result.stderr
     assert "Traceback" not in result.stderr
     assert "Listening" not in result.stderr
+
+
+# -- the internals it relies on -------------------------------------------------------------------
+
+
+def test_the_pinned_twisted_autobahn_and_daphne_have_every_internal_it_uses() -> None:
+    assert daphne_module.missing_internals() == []
+
+
+def test_a_missing_internal_is_named() -> None:
+    class Upgraded:
+        def __init__(self) -> None:
+            self.kept = 1
+
+    internals = ((Upgraded, "kept", "Upgraded.kept"), (Upgraded, "_gone", "Upgraded._gone"))
+    assert daphne_module.missing_internals(internals) == ["Upgraded._gone"]
+
+
+def test_without_its_internals_it_serves_as_stock_daphne_after_one_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(daphne_module, "missing_internals", lambda: ["twisted.internet.tcp.Connection.TLS"])
+    monkeypatch.setattr(CommandLineInterface, "run", lambda self, args: ran.append((type(self).__name__, args)))
+
+    daphne_module.main(["-p", "8001", "charity.asgi:application"], environ={})
+
+    assert ran == [("CommandLineInterface", ["-p", "8001", "charity.asgi:application"])]
+    warning = capsys.readouterr().err
+    assert warning.count("WARNING") == 1 and "twisted.internet.tcp.Connection.TLS" in warning
