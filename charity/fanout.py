@@ -40,9 +40,11 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import msgpack
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from django.conf import settings
 
 from charity import localbus, metrics, writes
@@ -205,6 +207,16 @@ def get_hub() -> Hub:
         if hub is None:
             hub = _hubs[loop] = Hub(loop)
         return hub
+
+
+def has_hub() -> bool:
+    """Whether the running loop (if any) has a hub: it serves sockets, streams or layer channels."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    with _hubs_lock:
+        return loop in _hubs
 
 
 def local_hubs() -> list[Hub]:
@@ -578,6 +590,14 @@ def reset() -> None:
 
 # -- members --------------------------------------------------------------------------------------
 
+_unknown_logged: set[tuple[str, Any]] = set()
+
+
+def log_dropped_once(member_kind: str, event_type: Any) -> None:
+    if (member_kind, event_type) not in _unknown_logged:
+        _unknown_logged.add((member_kind, event_type))
+        logger.warning("group event dropped: %s cannot handle type %r (logged once)", member_kind, event_type)
+
 
 class GroupMember:
     """What sockets and SSE streams share as hub members (mixed into channels consumers).
@@ -596,10 +616,9 @@ class GroupMember:
 
     channel_name: str
     joined_groups: list[str]
-
-    if TYPE_CHECKING:
-
-        async def dispatch(self, message: Event) -> None: ...
+    scope: Any
+    channel_layer: Any
+    base_send: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -611,6 +630,17 @@ class GroupMember:
         self._background: asyncio.Task[None] | None = None
         self._background_queue: list[Event] = []
         self._left = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Channels' ``AsyncConsumer.__call__`` without a channel layer (group events come from the
+        hub): one source of messages, so a plain loop instead of a channel, a task and an
+        ``asyncio.wait`` per connection for as long as it is open."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
 
     async def join_groups(self, groups: list[str]) -> None:
         """Returns once events sent to ``groups`` reach this member (or raises ``FanoutUnavailable``)."""
@@ -653,11 +683,38 @@ class GroupMember:
             if self._background is None or self._background.done():
                 self._background = asyncio.ensure_future(self._run_background())
         else:
-            await self.dispatch(event)
+            await self.dispatch_event(event)
+
+    async def dispatch_event(self, event: Event) -> None:
+        """A group event to the handler named after its type. An event of a type this member has no
+        handler for (``group_send`` from host code, ``charity.layer``) is dropped, logged once per
+        kind of member and type: never an exception per member."""
+        try:
+            handler = getattr(self, get_handler_name(event), None)
+        except ValueError:
+            handler = None
+        if handler is None:
+            log_dropped_once(type(self).__name__, event.get("type"))
+            return
+        await handler(event)
+
+    async def dispatch(self, message: Event) -> None:
+        """Route an ASGI message to its handler, as channels does, minus its ``aclose_old_connections()``.
+
+        channels runs ``close_old_connections()`` through ``sync_to_async`` before every message: for
+        each event to each socket or stream, a trip to the one thread all of a process's database work
+        shares. Behind acknowledgements and replays on that thread, a stream of notifications then
+        falls seconds, even minutes, behind. Database work here goes through
+        ``database_sync_to_async``, which closes old connections itself.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def _run_background(self) -> None:
         while self._background_queue and not self._left:
-            await self.dispatch(self._background_queue.pop(0))
+            await self.dispatch_event(self._background_queue.pop(0))
 
     async def fanout_gap(self) -> None:
         raise NotImplementedError

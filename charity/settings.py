@@ -124,8 +124,10 @@ REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "charity")
 # the database pass events to each other's sockets (charity/localbus.py). Empty: derived from the database.
 REALTIME_LOCAL_BUS_DIR = os.environ.get("REALTIME_LOCAL_BUS_DIR", "")
 
-# No CHANNEL_LAYERS: sockets and streams get group events from charity.fanout (Redis pub/sub with
-# REDIS_URL, in-process otherwise), one subscription per process and group; see docs/operations.md.
+# Sockets and streams get group events from charity.fanout (Redis pub/sub with REDIS_URL, in-process
+# otherwise), one subscription per process and group. The channel layer is that same fan-out, so
+# standard Channels code (group_send, a host app's own consumers) reaches them (charity/layer.py).
+CHANNEL_LAYERS = {"default": {"BACKEND": "charity.layer.FanoutChannelLayer"}}
 if REDIS_URL:
     CACHES = {
         "default": {

@@ -33,8 +33,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
-from channels.consumer import get_handler_name
-from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework import serializers
 
@@ -107,16 +105,8 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
         self._frames_out = metrics.FRAMES_OUT.labels(self.endpoint)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Channels' ``AsyncConsumer.__call__`` without a channel layer: one source of messages, so
-        a plain loop instead of a task and an ``asyncio.wait`` per socket for as long as it is open."""
-        self.scope = scope
-        self.channel_layer = None
-        self.base_send = send
         try:
-            while True:
-                await self.dispatch(await receive())
-        except StopConsumer:
-            pass
+            await super().__call__(scope, receive, send)
         except asyncio.CancelledError:
             # The server is shutting down (SIGTERM) and cancelled every socket. This one ends here,
             # cleaned up, without re-raising: daphne waits for its sockets with a plain gather(), which
@@ -153,20 +143,6 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
         if not self._closing:
             logger.warning("socket missed events user=%s; closing so it resumes", self.log_identity())
             await self.close_with(CloseCode.RESUME)
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Route a message to its handler, as channels does, minus its ``aclose_old_connections()``.
-
-        channels runs ``close_old_connections()`` through ``sync_to_async`` before every message: for
-        each event to each socket, a trip to the one thread all of a process's database work shares.
-        Behind acknowledgements and replays on that thread, a stream of notifications then falls
-        seconds, even minutes, behind. Database work here goes through ``database_sync_to_async``,
-        which closes old connections itself.
-        """
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     # -- admission --------------------------------------------------------------------------------
 

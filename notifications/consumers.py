@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
-from charity import groups, metrics
+from charity import fanout, groups, metrics
 from charity.limits import hashed
 from charity.revocation import access_state
 from charity.roles import Role, primary_role, roles_for
@@ -102,6 +102,14 @@ class NotificationConsumer(JsonSocketConsumer):
     async def notification_unread(self, event: events.UnreadChangedEvent) -> None:
         if not self._closing:
             await self.send_frame(events.unread_frame(event["unread"]))
+
+    async def realtime_event(self, event: dict[str, Any]) -> None:
+        """A host app's live event (``charity.layer``): forwarded as an ``event`` frame."""
+        frame = events.host_event_frame(event)
+        if frame is None:
+            fanout.log_dropped_once(type(self).__name__, "realtime.event without a valid name")
+        elif not self._closing:
+            await self.send_frame(frame)
 
     async def dashboard_snapshot(self, event: dict[str, Any]) -> None:
         """A coalesced control-room update (only sockets subscribed to ``dashboard`` are in its group)."""

@@ -15,6 +15,10 @@ from notifications.models import Notification
 
 NOTIFICATION_PUSH = "notification.push"
 UNREAD_CHANGED = "notification.unread"
+#: What host code sends with Channels' ``group_send`` to reach the module's notification sockets and
+#: streams with a frame of its own (nothing persisted: for live-only signals).
+HOST_EVENT = "realtime.event"
+MAX_HOST_EVENT_NAME = 100
 
 
 class NotificationPushEvent(TypedDict):
@@ -86,3 +90,12 @@ def roles_frame(roles: frozenset[Any]) -> dict[str, Any]:
 def dashboard_frame(snapshot: dict[str, Any]) -> dict[str, Any]:
     """The control room's figures, online people and recent activity (dashboard topic only)."""
     return {"type": "dashboard", "snapshot": snapshot}
+
+
+def host_event_frame(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``event`` frame of a host app's ``{"type": "realtime.event", "name": ..., "data": ...}``;
+    None when the name is not a non-empty string of at most 100 characters."""
+    name = event.get("name")
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_HOST_EVENT_NAME:
+        return None
+    return {"type": "event", "name": name, "data": event.get("data")}

@@ -240,6 +240,14 @@ class NotificationStreamConsumer(SseStream):
     async def notification_unread(self, event: events.UnreadChangedEvent) -> None:
         await self.write_frame(events.unread_frame(event["unread"]))
 
+    async def realtime_event(self, event: dict[str, Any]) -> None:
+        """A host app's live event (``charity.layer``): forwarded as an ``event`` frame."""
+        frame = events.host_event_frame(event)
+        if frame is None:
+            fanout.log_dropped_once(type(self).__name__, "realtime.event without a valid name")
+        else:
+            await self.write_frame(frame)
+
     async def access_revoke(self, event: dict[str, Any]) -> None:
         """As the notification socket: end (4401) when this session logged out or the account or
         session is gone; follow a change of roles (groups, and a ``roles`` frame)."""

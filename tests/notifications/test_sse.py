@@ -194,3 +194,60 @@ async def test_a_new_role_reaches_the_stream_and_its_notifications_follow(make_u
     pushed = await client.event()
     assert pushed["id"] == str(sent.pk) and pushed["data"]["title"] == "to volunteers"
     await client.close()
+
+
+async def test_group_events_reach_a_stream_without_a_database_thread_hop_each(
+    make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As sockets: channels' dispatch closes old connections through the database thread before every
+    message; behind replays and acks on that thread, live events would fall behind."""
+    import channels.consumer
+
+    hops: list[None] = []
+
+    async def counted() -> None:
+        hops.append(None)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    user = await database_sync_to_async(make_user)()
+    client = await open_stream("/sse/notifications/", user=user)
+    assert (await client.event())["data"]["type"] == "synced"
+    for n in range(3):
+        await api.anotify_user(user, kind="test.sse", title=f"live {n}")
+        assert (await client.event())["data"]["title"] == f"live {n}"
+    assert hops == []
+    await client.close()
+
+
+async def test_a_stream_has_no_channel_layer_channel_of_its_own(
+    make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's streams get group events from the hub; a channel per stream would cost a task."""
+    from charity.layer import FanoutChannelLayer
+
+    made: list[str] = []
+
+    async def new_channel(self: Any, prefix: str = "specific.") -> str:
+        made.append(prefix)
+        return f"{prefix}unused!x"
+
+    monkeypatch.setattr(FanoutChannelLayer, "new_channel", new_channel)
+    user = await database_sync_to_async(make_user)()
+    client = await open_stream("/sse/notifications/", user=user)
+    assert (await client.event())["data"]["type"] == "synced"
+    assert made == []
+    await client.close()
+
+
+async def test_a_host_apps_group_send_reaches_the_stream_as_an_event_frame(make_user: Any) -> None:
+    from channels.layers import get_channel_layer
+
+    from charity import groups
+
+    user = await database_sync_to_async(make_user)()
+    client = await open_stream("/sse/notifications/", user=user)
+    assert (await client.event())["data"]["type"] == "synced"
+    layer = get_channel_layer()
+    await layer.group_send(groups.user_group(user.pk), {"type": "realtime.event", "name": "ping", "data": {"n": 1}})
+    assert (await client.event())["data"] == {"type": "event", "name": "ping", "data": {"n": 1}}
+    await client.close()

@@ -106,6 +106,10 @@
         toast(frame, stream);
         document.dispatchEvent(new CustomEvent("charity:notification", { detail: frame }));
       },
+      onOther: function (frame) {
+        // A host app's live event (group_send with type "realtime.event"; docs/protocol.md).
+        if (frame.type === "event") document.dispatchEvent(new CustomEvent("charity:event", { detail: frame }));
+      },
     });
     global.charityNotifications = stream.start();
     var markAll = document.getElementById("rt-mark-all-read");
