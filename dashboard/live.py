@@ -20,7 +20,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 
-from charity import groups
+from charity import groups, topics
 from charity.broadcast import agroup_send_now_unsafe
 from charity.cache import shared_cache
 from charity.registry import PROCESS
@@ -31,7 +31,8 @@ DIRTY_KEY = "dashboard:dirty"
 LOCK_KEY = "dashboard:lock"
 PUSHED_KEY = "dashboard:pushed_at"
 SNAPSHOT_KEY = "dashboard:snapshot"
-SNAPSHOT_EVENT = "dashboard.snapshot"
+#: The live topic staff sockets subscribe to (``charity.topics``, registered in ``apps.py``).
+TOPIC = "dashboard"
 
 
 def _interval() -> float:
@@ -61,6 +62,17 @@ async def current_snapshot() -> dict[str, Any]:
     if snapshot is None:
         snapshot = await database_sync_to_async(_compute)()
     return dict(snapshot)
+
+
+def dashboard_frame(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The control room's figures, online people and recent activity (dashboard topic only)."""
+    return {"type": "dashboard", "snapshot": snapshot}
+
+
+async def dashboard_watch() -> dict[str, Any]:
+    """A socket of this process subscribed to the topic: keep the publisher running; its first frame."""
+    publisher.watch()
+    return dashboard_frame(await current_snapshot())
 
 
 class Publisher:
@@ -103,7 +115,9 @@ class Publisher:
         snapshot = await database_sync_to_async(_compute)()
         self.computations += 1
         await shared_cache().aset(PUSHED_KEY, time.time(), timeout=3600)
-        await agroup_send_now_unsafe((groups.topic_group("dashboard"),), {"type": SNAPSHOT_EVENT, "snapshot": snapshot})
+        await agroup_send_now_unsafe(
+            (groups.topic_group(TOPIC),), dict(topics.topic_event(TOPIC, dashboard_frame(snapshot)))
+        )
 
 
 publisher = Publisher()

@@ -15,17 +15,13 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
-from charity import fanout, groups, metrics
+from charity import fanout, groups, metrics, topics
 from charity.limits import hashed
 from charity.revocation import access_state
 from charity.roles import Role, primary_role, roles_for
 from charity.sockets import CloseCode, ErrorCode, JsonSocketConsumer
-from dashboard import live
 from notifications import events, services, streams
 from notifications.frames import FRAME_VALIDATORS
-
-# Topics that are not kind prefixes but extra live feeds, and who may subscribe to them.
-SPECIAL_TOPICS: dict[str, Role] = {"dashboard": Role.STAFF}
 
 
 class NotificationConsumer(JsonSocketConsumer):
@@ -111,10 +107,10 @@ class NotificationConsumer(JsonSocketConsumer):
         elif not self._closing:
             await self.send_frame(frame)
 
-    async def dashboard_snapshot(self, event: dict[str, Any]) -> None:
-        """A coalesced control-room update (only sockets subscribed to ``dashboard`` are in its group)."""
-        if not self._closing and "dashboard" in self.topics:
-            await self.send_frame(events.dashboard_frame(event["snapshot"]))
+    async def topic_frame(self, event: topics.TopicFrameEvent) -> None:
+        """An update of a live topic (``charity.topics``; only subscribed sockets are in its group)."""
+        if not self._closing and event["topic"] in self.topics:
+            await self.send_frame(event["frame"])
 
     async def access_revoke(self, event: dict[str, Any]) -> None:
         session_key = self.session_key
@@ -137,20 +133,30 @@ class NotificationConsumer(JsonSocketConsumer):
         await self.leave_groups(leave)
         await self.join_groups(join)
         await self.send_frame(events.roles_frame(roles))
-        lost = {topic for topic in self.topics if SPECIAL_TOPICS[topic] not in roles}
+        lost = {topic for topic in self.topics if not self._may_watch(topic, roles)}
         if lost:
             await self._drop_topics(lost)
             await self.send_frame(events.subscriptions_frame(muted=self.muted, topics=self.topics))
 
-    async def _drop_topics(self, topics: AbstractSet[str]) -> None:
-        await self.leave_groups([groups.topic_group(topic) for topic in topics])
-        if "dashboard" in topics:
-            live.publisher.unwatch()
-        self.topics = self.topics - topics
+    async def _drop_topics(self, names: AbstractSet[str]) -> None:
+        await self.leave_groups([groups.topic_group(name) for name in names])
+        self._unwatch(names)
+        self.topics = self.topics - names
 
     async def on_disconnect(self, code: int) -> None:
-        if "dashboard" in self.topics:
-            live.publisher.unwatch()
+        self._unwatch(self.topics)
+
+    @staticmethod
+    def _may_watch(name: str, roles: AbstractSet[Role]) -> bool:
+        topic = topics.topic_get(name)
+        return topic is not None and Role(topic.role) in roles
+
+    @staticmethod
+    def _unwatch(names: AbstractSet[str]) -> None:
+        for name in names:
+            topic = topics.topic_get(name)
+            if topic is not None:
+                topic.unwatch()
 
     def log_identity(self) -> str:
         return str(self.user_id or "anonymous")
@@ -180,22 +186,26 @@ class NotificationConsumer(JsonSocketConsumer):
             self._unacked.pop(notification_id, None)
 
     async def handle_subscribe(self, frame: dict[str, Any]) -> None:
-        special = [topic for topic in frame["topics"] if topic in SPECIAL_TOPICS]
-        forbidden = [topic for topic in special if SPECIAL_TOPICS[topic] not in self.roles]
+        live_topics = topics.topic_names()
+        wanted = [name for name in frame["topics"] if name in live_topics]
+        forbidden = [name for name in wanted if not self._may_watch(name, self.roles)]
         if forbidden:
             await self.send_error(ErrorCode.FORBIDDEN, {"topics": [f"Not allowed: {', '.join(forbidden)}."]})
             return
-        await self.join_groups([groups.topic_group(topic) for topic in special])
-        newly = set(special) - self.topics
-        self.topics = self.topics | set(special)
+        await self.join_groups([groups.topic_group(name) for name in wanted])
+        newly = [name for name in wanted if name not in self.topics]
+        self.topics = self.topics | set(wanted)
         self.muted = self.muted - set(frame["topics"])
         await self.send_frame(events.subscriptions_frame(muted=self.muted, topics=self.topics))
-        if "dashboard" in newly:
-            live.publisher.watch()
-            await self.send_frame(events.dashboard_frame(await live.current_snapshot()))
+        for name in newly:
+            topic = topics.topic_get(name)
+            assert topic is not None
+            first = await topic.watch()
+            if first is not None:
+                await self.send_frame(first)
 
     async def handle_unsubscribe(self, frame: dict[str, Any]) -> None:
-        special = {topic for topic in frame["topics"] if topic in SPECIAL_TOPICS}
-        await self._drop_topics(special & self.topics)
-        self.muted = self.muted | {topic for topic in frame["topics"] if topic not in SPECIAL_TOPICS}
+        live_topics = topics.topic_names()
+        await self._drop_topics({name for name in frame["topics"] if name in live_topics} & self.topics)
+        self.muted = self.muted | {name for name in frame["topics"] if name not in live_topics}
         await self.send_frame(events.subscriptions_frame(muted=self.muted, topics=self.topics))

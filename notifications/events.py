@@ -87,11 +87,6 @@ def roles_frame(roles: frozenset[Any]) -> dict[str, Any]:
     return {"type": "roles", "roles": sorted(str(role) for role in roles)}
 
 
-def dashboard_frame(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The control room's figures, online people and recent activity (dashboard topic only)."""
-    return {"type": "dashboard", "snapshot": snapshot}
-
-
 def host_event_frame(event: dict[str, Any]) -> dict[str, Any] | None:
     """The ``event`` frame of a host app's ``{"type": "realtime.event", "name": ..., "data": ...}``;
     None when the name is not a non-empty string of at most 100 characters."""

@@ -14,7 +14,7 @@ from channels.layers import BaseChannelLayer
 
 from charity import fanout, groups
 from charity.roles import Role
-from notifications.consumers import SPECIAL_TOPICS
+from charity.topics import topic_names
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST_ID = UUID("6f1c2b9e-8d4a-4f5e-9a3b-2c1d0e9f8a7b")
@@ -25,7 +25,7 @@ SAMPLES: dict[str, list[tuple[Any, ...]]] = {
     "control_group": [(1,), (2**63 - 1,)],
     "role_group": [(role,) for role in Role] + [(role.value,) for role in Role],
     "help_request_group": [(uuid4(),), (REQUEST_ID,), (str(REQUEST_ID),), (str(REQUEST_ID).upper(),)],
-    "topic_group": [(topic,) for topic in SPECIAL_TOPICS],
+    "topic_group": [(topic,) for topic in topic_names()],
 }
 
 
@@ -69,7 +69,7 @@ def test_different_things_get_different_groups() -> None:
         groups.help_request_group(REQUEST_ID),
         groups.help_request_group(uuid4()),
         *(groups.role_group(role) for role in Role),
-        *(groups.topic_group(topic) for topic in SPECIAL_TOPICS),
+        *(groups.topic_group(topic) for topic in topic_names()),
     ]
     assert len(set(names)) == len(names)
 

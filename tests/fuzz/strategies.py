@@ -21,7 +21,7 @@ FORGED_TYPES = [
     "notification.unread",
     "access.revoke",
     "access_revoke",
-    "dashboard.snapshot",
+    "topic.frame",
     "chat.message",
     "chat.status",
     "chat.presence",

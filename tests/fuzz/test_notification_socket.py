@@ -20,7 +20,7 @@ from notifications.consumers import NotificationConsumer
 from tests.conftest import connect_socket
 from tests.fuzz.strategies import KNOWN_TYPES, frames, record_handler_calls
 
-HANDLERS = ["notification_push", "notification_unread", "access_revoke", "dashboard_snapshot", "recheck_access"]
+HANDLERS = ["notification_push", "notification_unread", "access_revoke", "topic_frame", "recheck_access"]
 
 
 class Harness:
