@@ -38,7 +38,7 @@ from websockets.http11 import Response
 from websockets.typing import Origin
 from websockets.uri import parse_uri
 
-# Project sockets must talk at least every NOTIFICATIONS_HEARTBEAT_TIMEOUT (90 s); browsers ping every 25 s.
+# Project sockets must talk at least every REALTIME_HEARTBEAT_TIMEOUT (90 s); browsers ping every 25 s.
 PROJECT_PING_SECONDS = 25.0
 
 

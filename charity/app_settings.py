@@ -87,6 +87,21 @@ class AppSettings:
         return list(self._get("TRUSTED_PROXIES", []))
 
     @property
+    def MAX_FRAME_BYTES(self) -> int:
+        """Largest inbound frame, in UTF-8 bytes; larger: an error frame, then close 4413."""
+        return int(self._get("MAX_FRAME_BYTES", 64 * 1024))
+
+    @property
+    def HEARTBEAT_TIMEOUT(self) -> float:
+        """Seconds of silence after which a socket is presumed dead and closed (4408)."""
+        return float(self._get("HEARTBEAT_TIMEOUT", 90))
+
+    @property
+    def GROUP_REFRESH_INTERVAL(self) -> float:
+        """Seconds between refreshes of each open socket's registry entry."""
+        return float(self._get("GROUP_REFRESH_INTERVAL", 30))
+
+    @property
     def REGISTRY_TTL(self) -> float:
         """Seconds after which a socket whose process stopped refreshing it no longer counts."""
         return float(self._get("REGISTRY_TTL", 90))

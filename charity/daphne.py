@@ -89,7 +89,7 @@ class DeflateSettings:
     min_bytes: int = 1024
     """Frames shorter than this go out uncompressed."""
     max_message_bytes: int = 64 * 1024 + 1024
-    """Bound on an inbound message after decompression. Kept above NOTIFICATIONS_MAX_FRAME_BYTES, so
+    """Bound on an inbound message after decompression. Kept above REALTIME_MAX_FRAME_BYTES, so
     a frame just over the app's limit still reaches the app, which answers it with an error frame."""
 
 
@@ -169,12 +169,12 @@ def check_app_frame_limit(settings: DeflateSettings) -> None:
 
     if not django_settings.configured:
         return
-    from notifications.app_settings import app_settings
+    from charity.app_settings import app_settings
 
     if settings.max_message_bytes < app_settings.MAX_FRAME_BYTES:
         raise ImproperlyConfigured(
             f"{PREFIX}_MAX_MESSAGE_BYTES={settings.max_message_bytes} is below the app's frame limit "
-            f"NOTIFICATIONS_MAX_FRAME_BYTES={app_settings.MAX_FRAME_BYTES}"
+            f"REALTIME_MAX_FRAME_BYTES={app_settings.MAX_FRAME_BYTES}"
         )
 
 

@@ -1,7 +1,7 @@
 """One heartbeat per process, not one per socket.
 
 Every tick the event loop's ``Sweeper`` closes the sockets that stayed silent past
-``NOTIFICATIONS_HEARTBEAT_TIMEOUT`` (4408), and every ``NOTIFICATIONS_GROUP_REFRESH_INTERVAL`` it
+``REALTIME_HEARTBEAT_TIMEOUT`` (4408), and every ``REALTIME_GROUP_REFRESH_INTERVAL`` it
 refreshes all of their registry entries in one Redis round trip. A task and a timer per socket
 cost memory on every idle connection, and a registry write per socket every 30 s is thousands of
 round trips a minute on a busy server; this is one task and one pipeline.
@@ -17,7 +17,7 @@ import weakref
 from typing import Protocol
 
 from charity import registry
-from notifications.app_settings import app_settings
+from charity.app_settings import app_settings
 
 logger = logging.getLogger("charity.sockets")
 

@@ -196,10 +196,11 @@ LOGGING = {
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
 
-# Real-time module settings (see notifications/app_settings.py for each one's meaning).
+# Settings of the apps: notifications/app_settings.py (NOTIFICATIONS_*) and the engine,
+# charity/app_settings.py (REALTIME_*), document each one.
 NOTIFICATIONS_DEFAULT_TTL = int(os.environ.get("NOTIFICATIONS_DEFAULT_TTL", str(7 * 24 * 3600)))
 NOTIFICATIONS_CRITICAL_TTL = int(os.environ.get("NOTIFICATIONS_CRITICAL_TTL", str(30 * 24 * 3600)))
-NOTIFICATIONS_HEARTBEAT_TIMEOUT = float(os.environ.get("NOTIFICATIONS_HEARTBEAT_TIMEOUT", "90"))
+REALTIME_HEARTBEAT_TIMEOUT = float(os.environ.get("REALTIME_HEARTBEAT_TIMEOUT", "90"))
 # Anonymous help requests one client address may open per hour (form and API; docs/security.md).
 REALTIME_HELP_REQUESTS_PER_IP = int(os.environ.get("REALTIME_HELP_REQUESTS_PER_IP", "20"))
 REALTIME_HTTP_WRITES_PER_MINUTE = int(os.environ.get("REALTIME_HTTP_WRITES_PER_MINUTE", "120"))

@@ -37,10 +37,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework import serializers
 
 from charity import admission, fanout, groups, heartbeat, metrics, registry
-from charity.app_settings import app_settings as limits_settings
+from charity.app_settings import app_settings
 from charity.frames import Frame, PingFrame
 from charity.limits import TokenBucket
-from notifications.app_settings import app_settings
 
 logger = logging.getLogger("charity.sockets")
 
@@ -99,7 +98,7 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
         self._closing = False
         self._entry: registry.SocketEntry | None = None
         self._role = ""
-        self._bucket = TokenBucket(rate=limits_settings.MESSAGE_RATE, burst=limits_settings.MESSAGE_BURST)
+        self._bucket = TokenBucket(rate=app_settings.MESSAGE_RATE, burst=app_settings.MESSAGE_BURST)
         self._violations: list[float] = []
         self._disconnected = False
         self._frames_out = metrics.FRAMES_OUT.labels(self.endpoint)
@@ -299,7 +298,7 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
         metrics.REFUSALS.labels(self.endpoint, "frame").inc()
         now = time.monotonic()
         self._violations = [when for when in self._violations if now - when < 60] + [now]
-        if len(self._violations) > limits_settings.MESSAGE_VIOLATIONS_BEFORE_CLOSE:
+        if len(self._violations) > app_settings.MESSAGE_VIOLATIONS_BEFORE_CLOSE:
             logger.warning("socket flooding endpoint=%s user=%s; closing 4429", self.endpoint, self.log_identity())
             await self.send_error(ErrorCode.RATE_LIMITED, "Too many frames; closing.")
             await self.close_with(CloseCode.RATE_LIMITED)

@@ -25,21 +25,6 @@ class AppSettings:
         return int(self._get("CRITICAL_TTL", 30 * 24 * 3600))  # type: ignore[call-overload]
 
     @property
-    def MAX_FRAME_BYTES(self) -> int:
-        """Largest inbound WebSocket frame accepted; a larger one closes the socket with 4413."""
-        return int(self._get("MAX_FRAME_BYTES", 64 * 1024))  # type: ignore[call-overload]
-
-    @property
-    def HEARTBEAT_TIMEOUT(self) -> float:
-        """Seconds without any frame from the client after which the socket is presumed dead."""
-        return float(self._get("HEARTBEAT_TIMEOUT", 90))  # type: ignore[arg-type]
-
-    @property
-    def GROUP_REFRESH_INTERVAL(self) -> float:
-        """Seconds between re-joins of a socket's groups (survives a Redis restart and group expiry)."""
-        return float(self._get("GROUP_REFRESH_INTERVAL", 30))  # type: ignore[arg-type]
-
-    @property
     def REPLAY_LIMIT(self) -> int:
         """Most notifications replayed on one connect; older unacknowledged ones follow on the next."""
         return int(self._get("REPLAY_LIMIT", 1000))  # type: ignore[call-overload]

@@ -114,15 +114,15 @@ def test_bad_values_are_refused_with_their_name(name: str, value: str, message: 
 
 def test_default_bound_lets_a_frame_just_over_the_apps_limit_reach_the_app() -> None:
     """The app answers an oversized frame itself (error frame, 4413); the bound must not pre-empt it."""
-    from notifications.app_settings import app_settings
+    from charity.app_settings import app_settings
 
     assert DEFAULTS.max_message_bytes > app_settings.MAX_FRAME_BYTES
     check_app_frame_limit(DEFAULTS)
 
 
 def test_a_bound_below_the_apps_frame_limit_is_refused(settings: Any) -> None:
-    settings.NOTIFICATIONS_MAX_FRAME_BYTES = DEFAULTS.max_message_bytes + 1
-    with pytest.raises(ImproperlyConfigured, match="below the app's frame limit NOTIFICATIONS_MAX_FRAME_BYTES"):
+    settings.REALTIME_MAX_FRAME_BYTES = DEFAULTS.max_message_bytes + 1
+    with pytest.raises(ImproperlyConfigured, match="below the app's frame limit REALTIME_MAX_FRAME_BYTES"):
         check_app_frame_limit(DEFAULTS)
 
 

@@ -31,7 +31,7 @@ class Socket:
 
 @pytest.fixture
 async def sweeper(settings: Any) -> AsyncIterator[Sweeper]:
-    settings.NOTIFICATIONS_HEARTBEAT_TIMEOUT = 0.15  # a tick of 50 ms
+    settings.REALTIME_HEARTBEAT_TIMEOUT = 0.15  # a tick of 50 ms
     sweeper = Sweeper()
     yield sweeper
     if sweeper._task is not None:

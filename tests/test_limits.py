@@ -174,7 +174,7 @@ def test_app_frame_limit_stays_below_daphnes() -> None:
 
     from daphne.server import Server
 
-    from notifications.app_settings import app_settings
+    from charity.app_settings import app_settings
 
     daphne_limits = inspect.signature(Server.__init__).parameters
     assert app_settings.MAX_FRAME_BYTES < daphne_limits["websocket_max_message_size"].default

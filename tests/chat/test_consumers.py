@@ -364,7 +364,7 @@ async def test_binary_frame_gets_an_error_frame(sockets: Any) -> None:
 
 
 async def test_oversized_frame_gets_an_error_and_closes_4413(sockets: Any, settings: Any) -> None:
-    settings.NOTIFICATIONS_MAX_FRAME_BYTES = 1024
+    settings.REALTIME_MAX_FRAME_BYTES = 1024
     visitor = await avisit()
     socket = await sockets(visitor.path, cookie=visitor.cookie)
     await joined(socket)
@@ -715,7 +715,7 @@ async def test_silent_socket_is_closed_and_leaves_presence(make_user: Any, socke
     visitor = await avisit(name="Alice")
     staff = await sockets(visitor.path, user=await make(make_user, roles=(Role.STAFF,)))
     await joined(staff)
-    settings.NOTIFICATIONS_HEARTBEAT_TIMEOUT = 0.5
+    settings.REALTIME_HEARTBEAT_TIMEOUT = 0.5
     silent = await sockets(visitor.path, cookie=visitor.cookie)
     await joined(silent)
     assert [p["kind"] for p in (await next_frame(staff))["participants"]] == ["visitor", "staff"]

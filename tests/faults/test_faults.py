@@ -356,7 +356,7 @@ async def how_it_ended(stalled: ClientConnection) -> tuple[int, int | None]:
 async def test_stalled_client_is_dropped_after_the_heartbeat_others_are_unaffected_and_it_catches_up(
     fault_servers: Any, people: Any, publish: Any, start_clients: Any
 ) -> None:
-    (server,) = fault_servers(1, env={"NOTIFICATIONS_HEARTBEAT_TIMEOUT": str(HEARTBEAT)})
+    (server,) = fault_servers(1, env={"REALTIME_HEARTBEAT_TIMEOUT": str(HEARTBEAT)})
     persons = await people(READERS + 1)
     reader_people, stalled_person = persons[:READERS], persons[READERS]
     # Readers ping well within the short heartbeat (the browser pings every 20 s against 90 s).

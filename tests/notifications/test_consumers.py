@@ -340,7 +340,7 @@ async def test_binary_frame_gets_an_error_frame(make_user: Any, sockets: Any) ->
 
 
 async def test_oversized_frame_gets_an_error_and_closes_4413(make_user: Any, sockets: Any, settings: Any) -> None:
-    settings.NOTIFICATIONS_MAX_FRAME_BYTES = 1024
+    settings.REALTIME_MAX_FRAME_BYTES = 1024
     socket = await sockets(WS, user=await make(make_user))
     await synced(socket)
     await socket.send_to(text_data=json.dumps({"type": "ping", "pad": "x" * 2000}))
@@ -349,7 +349,7 @@ async def test_oversized_frame_gets_an_error_and_closes_4413(make_user: Any, soc
 
 
 async def test_frame_just_under_the_limit_is_accepted(make_user: Any, sockets: Any, settings: Any) -> None:
-    settings.NOTIFICATIONS_MAX_FRAME_BYTES = 1024
+    settings.REALTIME_MAX_FRAME_BYTES = 1024
     socket = await sockets(WS, user=await make(make_user))
     await synced(socket)
     frame = json.dumps({"type": "ping", "pad": ""})
@@ -358,7 +358,7 @@ async def test_frame_just_under_the_limit_is_accepted(make_user: Any, sockets: A
 
 
 async def test_silent_socket_is_closed_after_heartbeat_timeout(make_user: Any, sockets: Any, settings: Any) -> None:
-    settings.NOTIFICATIONS_HEARTBEAT_TIMEOUT = 0.5
+    settings.REALTIME_HEARTBEAT_TIMEOUT = 0.5
     socket = await sockets(WS, user=await make(make_user))
     await synced(socket)
     assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4408}
@@ -369,7 +369,7 @@ async def test_pings_keep_a_socket_alive_past_the_heartbeat_timeout(
 ) -> None:
     import asyncio
 
-    settings.NOTIFICATIONS_HEARTBEAT_TIMEOUT = 0.6
+    settings.REALTIME_HEARTBEAT_TIMEOUT = 0.6
     socket = await sockets(WS, user=await make(make_user))
     await synced(socket)
     for _ in range(6):

@@ -242,7 +242,7 @@ async def test_socket_idle_for_over_a_minute_stays_open_and_still_receives(
 ) -> None:
     # channels-redis 4.3.0 with redis-py 8.x closes every idle socket after about 5 s with 1011
     # (requirements.txt pins redis 7.4.1). The heartbeat must not be what closes it here.
-    first, second = daphne_servers(2, env={"NOTIFICATIONS_HEARTBEAT_TIMEOUT": "600"})
+    first, second = daphne_servers(2, env={"REALTIME_HEARTBEAT_TIMEOUT": "600"})
     alice = await make(make_user, "alice", roles=(Role.VOLUNTEER,))
     bob = await make(make_user, "bob", roles=(Role.VOLUNTEER,))
     # No client keepalive pings either: nothing at all is sent after the handshake.
@@ -266,7 +266,7 @@ async def test_socket_idle_for_over_a_minute_stays_open_and_still_receives(
 async def test_silent_socket_is_closed_4408_while_a_pinging_one_stays_open(
     daphne_servers: Any, live_sockets: Any, make_user: Any
 ) -> None:
-    (server,) = daphne_servers(1, env={"NOTIFICATIONS_HEARTBEAT_TIMEOUT": "1.5"})
+    (server,) = daphne_servers(1, env={"REALTIME_HEARTBEAT_TIMEOUT": "1.5"})
     alice = await make(make_user, "alice")
     silent = await live_sockets(server, WS, user=alice, ping_interval=None)
     pinging = await live_sockets(server, WS, user=alice, ping_interval=None)
