@@ -202,7 +202,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             (
                 "8. 50 KB frames compressed for browsers offering permessage-deflate, small ones not, "
                 "decompressed size bounded",
-                f"`charity.daphne`: {_fmt(large)} B per 50 KB frame against {_fmt(large_stock)} B on stock daphne "
+                f"`realtime.server`: {_fmt(large)} B per 50 KB frame against {_fmt(large_stock)} B on stock daphne "
                 f"({_fmt(saved, 0)}% saved); 200 B frames {_fmt(small)} B (stock {_fmt(small_stock)} B); "
                 f"bomb closed with {bomb}",
                 verdict(ok),
@@ -231,7 +231,7 @@ def render(results: dict[str, Any]) -> str:
         f"* **Packages** {packages}",
         f"* **Client** {results['config']['client_procs']} load-client processes for 200 sockets or more "
         "(one below), publisher in its own process, all on the same cores as the server.",
-        f"* **Servers** the project on `python -m charity.daphne` (as deployed); B0 and B1 on "
+        f"* **Servers** the project on `python -m realtime.server` (as deployed); B0 and B1 on "
         f"`{results['config'].get('references_on', 'daphne')}`.",
         "",
         "### Targets",
@@ -319,7 +319,7 @@ def render(results: dict[str, Any]) -> str:
     compression = results.get("compression")
     if compression:
         lines += [
-            "### permessage-deflate (`python -m charity.daphne`, B0's app)",
+            "### permessage-deflate (`python -m realtime.server`, B0's app)",
             "",
             f"{compression['sockets']} sockets offering `permessage-deflate` (as browsers do); wire bytes "
             "counted by a loopback proxy; CPU per 1,000 deliveries of the daphne process.",
@@ -330,8 +330,8 @@ def render(results: dict[str, Any]) -> str:
         ]
         names = {
             "stock": "stock daphne",
-            "deflate": "`charity.daphne` as deployed (window 2^12, memLevel 4)",
-            "deflate-window-15": "`charity.daphne`, window 2^15, memLevel 8",
+            "deflate": "`realtime.server` as deployed (window 2^12, memLevel 4)",
+            "deflate-window-15": "`realtime.server`, window 2^15, memLevel 8",
         }
         for variant, name in names.items():
             row = compression.get(variant)

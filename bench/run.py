@@ -212,10 +212,10 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        # The project runs as deployed (docs/operations.md): on charity.daphne, whose collector
+        # The project runs as deployed (docs/operations.md): on realtime.server, whose collector
         # tuning it needs; the references on stock daphne, except in the compression phase and
         # with --tuned-references.
-        module = "charity.daphne" if self.deflate or self.tuned or self.kind == "project" else "daphne"
+        module = "realtime.server" if self.deflate or self.tuned or self.kind == "project" else "daphne"
         app = (
             self.app
             or {
@@ -411,7 +411,7 @@ class Bench:
                 "steady_seconds": config.steady_seconds,
                 "client_procs": config.client_procs,
                 "message_bytes": 200,
-                "references_on": "charity.daphne" if config.tuned_references else "daphne",
+                "references_on": "realtime.server" if config.tuned_references else "daphne",
             },
             "fanout": {kind: {} for kind in config.servers},
             "git": git_revision(),
@@ -715,7 +715,7 @@ class Bench:
         results: dict[str, Any] = {"sockets": n, "large_bytes": 50_000, "small_bytes": 200}
         variants: tuple[tuple[str, bool, dict[str, str]], ...] = (
             ("stock", False, {}),
-            ("deflate", True, {}),  # charity.daphne as deployed: its defaults
+            ("deflate", True, {}),  # realtime.server as deployed: its defaults
             ("deflate-window-15", True, {"REALTIME_DEFLATE_WINDOW_BITS": "15", "REALTIME_DEFLATE_MEM_LEVEL": "8"}),
         )
         for variant, deflate, extra_env in variants:
@@ -916,11 +916,11 @@ PROFILE_CATEGORIES = (
     ("channels-redis `receive` (Redis round trips, unpacking, per-channel buffers)", ("RedisChannelLayer.receive",)),
     (
         "the consumers' handlers and `send`, down to daphne's socket write",
-        # send_held: frames held while a run of events was delivered, written when it ends (charity.writes).
+        # send_held: frames held while a run of events was delivered, written when it ends (realtime.writes).
         ("notification_push", "bench_message", "handle_reply", ".send (", "send_held"),
     ),
     (
-        "the project's fan-out reader: Redis pub/sub read and decode, once per message (`charity.fanout`)",
+        "the project's fan-out reader: Redis pub/sub read and decode, once per message (`realtime.fanout`)",
         ("RedisSource", "LocalSource"),
     ),
     ("heartbeat and registry refresh", ("_heartbeat_loop", "Sweeper")),
@@ -1022,7 +1022,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tuned-references",
         action="store_true",
-        help="run B0 and B1 on charity.daphne (its collector tuning) instead of stock daphne",
+        help="run B0 and B1 on realtime.server (its collector tuning) instead of stock daphne",
     )
     parser.add_argument("--database-url", help="PostgreSQL server to create the benchmark database on")
     parser.add_argument("--redis-url")

@@ -4,7 +4,7 @@ Two ways to run, chosen by the environment alone:
 
 * Embedded (no environment): SQLite, in-process group fan-out and the local-memory cache.
 * Scale-out: ``DATABASE_URL`` switches to PostgreSQL (parsed by dj-database-url) and ``REDIS_URL``
-  switches group fan-out to Redis pub/sub (``charity.fanout``) and the cache to Django's Redis
+  switches group fan-out to Redis pub/sub (``realtime.fanout``) and the cache to Django's Redis
   backend, so several daphne processes behind one proxy behave as one server.
 """
 
@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # The engine first: the apps build on it.
+    "realtime",
     "notifications",
     "chat",
     "donations",
@@ -121,13 +123,13 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "charity")
 
 # Embedded mode: the folder of the Unix sockets through which processes on this machine that share
-# the database pass events to each other's sockets (charity/localbus.py). Empty: derived from the database.
+# the database pass events to each other's sockets (realtime/localbus.py). Empty: derived from the database.
 REALTIME_LOCAL_BUS_DIR = os.environ.get("REALTIME_LOCAL_BUS_DIR", "")
 
-# Sockets and streams get group events from charity.fanout (Redis pub/sub with REDIS_URL, in-process
+# Sockets and streams get group events from realtime.fanout (Redis pub/sub with REDIS_URL, in-process
 # otherwise), one subscription per process and group. The channel layer is that same fan-out, so
-# standard Channels code (group_send, a host app's own consumers) reaches them (charity/layer.py).
-CHANNEL_LAYERS = {"default": {"BACKEND": "charity.layer.FanoutChannelLayer"}}
+# standard Channels code (group_send, a host app's own consumers) reaches them (realtime/layer.py).
+CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layer.FanoutChannelLayer"}}
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -172,9 +174,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # Writes (POST and the like) a minute, per person and per anonymous address (charity/throttles.py).
-    "DEFAULT_THROTTLE_CLASSES": ["charity.throttles.WriteRateThrottle", "charity.throttles.AddressRateThrottle"],
-    "EXCEPTION_HANDLER": "charity.throttles.exception_handler",
+    # Writes (POST and the like) a minute, per person and per anonymous address (realtime/throttles.py).
+    "DEFAULT_THROTTLE_CLASSES": ["realtime.throttles.WriteRateThrottle", "realtime.throttles.AddressRateThrottle"],
+    "EXCEPTION_HANDLER": "realtime.throttles.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -196,8 +198,11 @@ LOGGING = {
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
 
+# The charity's roles (staff, volunteer, donor) for the engine's role groups and access re-checks.
+REALTIME_ROLES_FUNCTION = "charity.roles.roles_for"
+
 # Settings of the apps: notifications/app_settings.py (NOTIFICATIONS_*) and the engine,
-# charity/app_settings.py (REALTIME_*), document each one.
+# realtime/conf.py (REALTIME_*), document each one.
 NOTIFICATIONS_DEFAULT_TTL = int(os.environ.get("NOTIFICATIONS_DEFAULT_TTL", str(7 * 24 * 3600)))
 NOTIFICATIONS_CRITICAL_TTL = int(os.environ.get("NOTIFICATIONS_CRITICAL_TTL", str(30 * 24 * 3600)))
 REALTIME_HEARTBEAT_TIMEOUT = float(os.environ.get("REALTIME_HEARTBEAT_TIMEOUT", "90"))

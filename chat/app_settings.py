@@ -1,7 +1,7 @@
 """Settings of the chat module, one typed property each, read lazily from Django settings.
 
 Every setting is named ``CHAT_<NAME>`` in ``settings.py``. Frame size and heartbeat limits are the
-shared socket settings of ``charity/app_settings.py`` (``REALTIME_MAX_FRAME_BYTES`` ...).
+shared socket settings of ``realtime/conf.py`` (``REALTIME_MAX_FRAME_BYTES`` ...).
 """
 
 from __future__ import annotations

@@ -17,14 +17,14 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
-from charity import groups
-from charity.revocation import access_state
 from charity.roles import Role, primary_role, roles_for
-from charity.sockets import CloseCode, JsonSocketConsumer
 from chat import events, selectors, services
 from chat.app_settings import app_settings
 from chat.frames import FRAME_VALIDATORS, QUEUE_FRAME_VALIDATORS
 from chat.rooms import RoomMember, parse_after
+from realtime import groups
+from realtime.revocation import access_state
+from realtime.sockets import CloseCode, JsonSocketConsumer
 
 
 class HelpRequestConsumer(RoomMember, JsonSocketConsumer):

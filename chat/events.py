@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypedDict
 
-from charity.sockets import encode
 from chat.models import HelpRequest, Message, ReadCursor
 from chat.participants import display_name
+from realtime.sockets import encode
 
 # Group event types (routed to consumer methods chat_message, chat_status, ...).
 MESSAGE = "chat.message"
@@ -171,7 +171,7 @@ def queue_removed_frame(public_id: str) -> dict[str, Any]:
     return {"type": "queue.removed", "public_id": public_id}
 
 
-# -- group events (charity.fanout) --------------------------------------------------------------------------
+# -- group events (realtime.fanout) --------------------------------------------------------------------------
 
 
 def message_event(message: Message) -> MessageEvent:

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from charity.cache import shared_cache
 from chat.app_settings import app_settings
 from chat.participants import Participant
+from realtime.cache import shared_cache
 
 logger = logging.getLogger("chat.presence")
 

@@ -26,14 +26,14 @@ from uuid import UUID
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
-from charity import groups
-from charity.limits import hashed
-from charity.revocation import access_state
-from charity.sockets import CloseCode, ErrorCode, encode
 from chat import events, presence, selectors, services, visitors
 from chat.app_settings import app_settings
 from chat.models import AuthorKind
 from chat.participants import Participant
+from realtime import groups
+from realtime.limits import hashed
+from realtime.revocation import access_state
+from realtime.sockets import CloseCode, ErrorCode, encode
 
 logger = logging.getLogger("chat.rooms")
 
@@ -135,7 +135,7 @@ class RoomMember:
     # -- joining ----------------------------------------------------------------------------------
 
     async def room_admit(self) -> bool:
-        """The connection limits (``charity.admission``) for who ``room_identify()`` found: keyed by
+        """The connection limits (``realtime.admission``) for who ``room_identify()`` found: keyed by
         the user, or for a visitor by the request's token, hashed, which every device of theirs shares
         (visitor names stay out of logs). False: refused, and the connection is being closed."""
         participant, public_id = self.participant, self.public_id
@@ -267,7 +267,7 @@ class RoomMember:
             return
         self.participant = participant
 
-    # -- group events (charity.fanout) ---------------------------------------------------------------------
+    # -- group events (realtime.fanout) ---------------------------------------------------------------------
 
     async def chat_message(self, event: events.MessageEvent) -> None:
         if not self.room_is_open() or event["id"] in self._sent:

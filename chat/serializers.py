@@ -1,4 +1,4 @@
-"""REST input and output shapes of the chat API (``chat/api.py``).
+"""REST input and output shapes of the chat API (``chat/api_views.py``).
 
 Outputs are the socket's frames (``chat.events``) where there is one, so a client handles a message
 the same whether it came over the socket, the SSE stream or an HTTP response.
@@ -10,11 +10,11 @@ from typing import Any
 
 from rest_framework import serializers
 
-from charity.frames import TextField
 from charity.roles import Role, roles_for
 from chat import selectors
 from chat.frames import MessageFields, ReadFields
 from chat.models import MAX_CONTACT_CHARS, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, AuthorKind, Category, Status
+from realtime.frames import TextField
 
 MAX_ID = 2**63 - 1
 #: Most messages one ``GET .../messages/`` returns.

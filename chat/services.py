@@ -15,9 +15,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from charity import groups
-from charity.broadcast import agroup_send_now_unsafe, group_send_on_commit
-from charity.revocation import access_revoke
 from charity.roles import Role, roles_for
 from chat import events, presence, selectors
 from chat.app_settings import app_settings
@@ -35,8 +32,10 @@ from chat.models import (
     Status,
 )
 from chat.participants import Participant, display_name, system_author, user_key
-from dashboard.services import activity_record
 from notifications import api as notifications
+from realtime import activity, groups
+from realtime.publish import agroup_send_now_unsafe, group_send_on_commit
+from realtime.revocation import access_revoke
 
 
 class ChatErrorCode:
@@ -98,7 +97,9 @@ def help_request_create(
         group_send_on_commit(
             [groups.help_request_queue_group()], events.queue_event(help_request, queue_position=position)
         )
-        activity_record(kind="help_request.created", text=f"Help request from {help_request.name} ({category})")
+        activity.activity_report(
+            kind="help_request.created", text=f"Help request from {help_request.name} ({category})"
+        )
     return help_request
 
 
@@ -147,7 +148,9 @@ def _take(help_request: HelpRequest, *, assignee: Any) -> None:
         data={"public_id": str(help_request.public_id), "url": help_request.get_absolute_url()},
     )
     _announce_change(help_request, left_queue=left_queue)
-    activity_record(kind="help_request.claimed", text=f"{display_name(assignee)} is helping {help_request.name}")
+    activity.activity_report(
+        kind="help_request.claimed", text=f"{display_name(assignee)} is helping {help_request.name}"
+    )
     if previous_id is not None and previous_id != assignee.pk:
         # The previous assignee's sockets re-check their access, in every process.
         access_revoke(user_id=previous_id)
@@ -196,7 +199,7 @@ def help_request_resolve(*, help_request: HelpRequest, by: Participant) -> HelpR
         locked.resolved_at = timezone.now()
         locked.save(update_fields=["status", "resolved_at", "updated_at"])
         _announce_change(locked, left_queue=left_queue)
-        activity_record(kind="help_request.resolved", text=f"{by.name} resolved {locked.name}'s request")
+        activity.activity_report(kind="help_request.resolved", text=f"{by.name} resolved {locked.name}'s request")
     return locked
 
 

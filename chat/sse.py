@@ -10,18 +10,18 @@ the lossless join, presence and losing access are the socket's, shared through `
 A stream the server will not serve, or stops serving, ends with ``event: close`` and
 ``{"code": 4404}`` (unknown or malformed id), ``4403`` (not allowed, or no longer) or ``4401``
 (logged out). The client's writes go over HTTP: ``/api/help-requests/<public_id>/messages/`` and
-``.../read/`` (``chat/api.py``).
+``.../read/`` (``chat/api_views.py``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from charity import groups
-from charity.sockets import error_frame
 from chat.app_settings import app_settings
 from chat.rooms import RoomMember, parse_after
-from notifications.sse import KEEPALIVE_SECONDS, SseStream, sse_event
+from realtime import groups
+from realtime.sockets import error_frame
+from realtime.sse import KEEPALIVE_SECONDS, SseStream, sse_event
 
 
 class HelpRequestStreamConsumer(RoomMember, SseStream):

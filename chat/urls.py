@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chat import api, views
+from chat import api_views, views
 
 app_name = "chat"
 
@@ -15,12 +15,12 @@ urlpatterns = [
     path("help/<uuid:public_id>/assign/", views.help_request_assign, name="help-request-assign"),
     path("help/<uuid:public_id>/resolve/", views.help_request_resolve, name="help-request-resolve"),
     path("help/<uuid:public_id>/close/", views.help_request_close, name="help-request-close"),
-    path("api/help-requests/", api.HelpRequestCreateApi.as_view(), name="api-help-request-create"),
-    path(API, api.HelpRequestDetailApi.as_view(), name="api-help-request"),
-    path(API + "messages/", api.HelpRequestMessagesApi.as_view(), name="api-help-request-messages"),
-    path(API + "read/", api.HelpRequestReadApi.as_view(), name="api-help-request-read"),
-    path(API + "claim/", api.HelpRequestClaimApi.as_view(), name="api-help-request-claim"),
-    path(API + "assign/", api.HelpRequestAssignApi.as_view(), name="api-help-request-assign"),
-    path(API + "resolve/", api.HelpRequestResolveApi.as_view(), name="api-help-request-resolve"),
-    path(API + "close/", api.HelpRequestCloseApi.as_view(), name="api-help-request-close"),
+    path("api/help-requests/", api_views.HelpRequestCreateApi.as_view(), name="api-help-request-create"),
+    path(API, api_views.HelpRequestDetailApi.as_view(), name="api-help-request"),
+    path(API + "messages/", api_views.HelpRequestMessagesApi.as_view(), name="api-help-request-messages"),
+    path(API + "read/", api_views.HelpRequestReadApi.as_view(), name="api-help-request-read"),
+    path(API + "claim/", api_views.HelpRequestClaimApi.as_view(), name="api-help-request-claim"),
+    path(API + "assign/", api_views.HelpRequestAssignApi.as_view(), name="api-help-request-assign"),
+    path(API + "resolve/", api_views.HelpRequestResolveApi.as_view(), name="api-help-request-resolve"),
+    path(API + "close/", api_views.HelpRequestCloseApi.as_view(), name="api-help-request-close"),
 ]

@@ -19,13 +19,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from charity import limits
 from charity.roles import Role, roles_for
 from chat import selectors, services, visitors
-from chat.api import RATE_LIMITED
+from chat.api_views import RATE_LIMITED
 from chat.forms import HelpRequestForm
 from chat.models import AuthorKind, HelpRequest
 from chat.participants import Participant
+from realtime import limits
 
 
 def _help_request_or_404(public_id: UUID) -> HelpRequest:

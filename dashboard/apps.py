@@ -7,9 +7,11 @@ class DashboardConfig(AppConfig):
 
     def ready(self) -> None:
         from charity.roles import Role
-        from charity.topics import Topic, topic_register
-        from dashboard import live
+        from dashboard import live, services
+        from realtime.activity import activity_reported
+        from realtime.topics import Topic, topic_register
 
+        activity_reported.connect(services.activity_on_report, dispatch_uid="dashboard.activity")
         topic_register(
             Topic(name=live.TOPIC, role=Role.STAFF, watch=live.dashboard_watch, unwatch=live.publisher.unwatch)
         )

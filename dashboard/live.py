@@ -20,10 +20,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 
-from charity import groups, topics
-from charity.broadcast import agroup_send_now_unsafe
-from charity.cache import shared_cache
-from charity.registry import PROCESS
+from realtime import groups, topics
+from realtime.cache import shared_cache
+from realtime.publish import agroup_send_now_unsafe
+from realtime.registry import PROCESS
 
 logger = logging.getLogger("dashboard.live")
 
@@ -31,7 +31,7 @@ DIRTY_KEY = "dashboard:dirty"
 LOCK_KEY = "dashboard:lock"
 PUSHED_KEY = "dashboard:pushed_at"
 SNAPSHOT_KEY = "dashboard:snapshot"
-#: The live topic staff sockets subscribe to (``charity.topics``, registered in ``apps.py``).
+#: The live topic staff sockets subscribe to (``realtime.topics``, registered in ``apps.py``).
 TOPIC = "dashboard"
 
 

@@ -1,5 +1,5 @@
 """``/metrics`` for Prometheus: the dashboard's figures (from the same function) plus this process's
-counters (charity.metrics). Who may scrape is a setting: ``METRICS_ALLOWED_IPS`` (default loopback)
+counters (realtime.metrics). Who may scrape is a setting: ``METRICS_ALLOWED_IPS`` (default loopback)
 or a bearer token ``METRICS_TOKEN``."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from charity.limits import request_client_ip
+from realtime.limits import request_client_ip
 
 # Figures that are plain numbers, exported as gauges named charity_<name>.
 NUMERIC = [

@@ -11,11 +11,11 @@ from typing import Any
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
-from charity.registry import SocketEntry, get_registry
 from chat.models import HelpRequest, Status
 from dashboard.models import Activity
 from donations.models import Donation, DonationStatus
 from notifications.models import Notification, Recipient
+from realtime.registry import SocketEntry, get_registry
 
 ACTIVITY_LINES = 20
 

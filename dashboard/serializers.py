@@ -4,8 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from charity.frames import TextField
 from dashboard.models import AnnouncementKind, Audience
+from realtime.frames import TextField
 
 
 class AnnouncementIn(serializers.Serializer[dict[str, Any]]):

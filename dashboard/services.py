@@ -12,6 +12,11 @@ from dashboard.models import Activity, Announcement, AnnouncementKind, Audience
 from notifications import api as notifications
 
 
+def activity_on_report(sender: Any, *, kind: str, text: str, **kwargs: Any) -> None:
+    """Receiver of ``realtime.activity.activity_reported`` (connected in ``apps.py``)."""
+    activity_record(kind=kind, text=text)
+
+
 def activity_record(*, kind: str, text: str) -> Activity:
     """Persist an activity line; watching staff see it with the next coalesced dashboard update."""
     activity = Activity.objects.create(kind=kind, text=text[:300])

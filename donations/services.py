@@ -17,9 +17,9 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from dashboard.services import activity_record
 from donations.models import Donation, DonationStatus
 from notifications import api as notifications
+from realtime import activity
 
 logger = logging.getLogger("donations")
 
@@ -61,7 +61,7 @@ def donation_advance(*, donation_id: int, to: DonationStatus | None = None) -> D
         donation.status = target
         if target == DonationStatus.CONFIRMED:
             donation.confirmed_at = timezone.now()
-            activity_record(
+            activity.activity_report(
                 kind="donation.confirmed", text=f"Donation of {donation.amount} {donation.currency} confirmed"
             )
         donation.save(update_fields=["status", "confirmed_at", "updated_at"])

@@ -11,10 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from charity.throttles import RECEIPT_THROTTLES
 from notifications import selectors, services
 from notifications.models import Recipient
 from notifications.serializers import AckIn, CountOut, NotificationOut, ReadIn, UnreadOut
+from realtime.throttles import RECEIPT_THROTTLES
 
 
 def _user_id(request: Request) -> int:

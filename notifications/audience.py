@@ -9,8 +9,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import F, Model, QuerySet
 
-from charity import groups
 from charity.roles import Role, users_with_role
+from realtime import groups
 
 
 def _user_id(user: Model | int) -> int:

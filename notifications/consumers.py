@@ -3,7 +3,7 @@
 The connect sequence is what makes delivery lossless: join the groups first, then read the replay
 from the database, then send it. A notification committed before the read is in the replay; one
 committed after the join arrives live. Live events that reach the socket while the replay is read
-wait until ``connect()`` returns (``charity.fanout.GroupMember``), and an id already sent is never
+wait until ``connect()`` returns (``realtime.fanout.GroupMember``), and an id already sent is never
 sent again, so the overlap between the two paths cannot double or drop anything.
 """
 
@@ -15,13 +15,13 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
-from charity import fanout, groups, metrics, topics
-from charity.limits import hashed
-from charity.revocation import access_state
 from charity.roles import Role, primary_role, roles_for
-from charity.sockets import CloseCode, ErrorCode, JsonSocketConsumer
 from notifications import events, services, streams
 from notifications.frames import FRAME_VALIDATORS
+from realtime import fanout, groups, metrics, topics
+from realtime.limits import hashed
+from realtime.revocation import access_state
+from realtime.sockets import CloseCode, ErrorCode, JsonSocketConsumer
 
 
 class NotificationConsumer(JsonSocketConsumer):
@@ -80,7 +80,7 @@ class NotificationConsumer(JsonSocketConsumer):
         streams.remember(self._sent, notification_id)
         streams.remember(self._unacked, notification_id)
 
-    # -- group events (charity.fanout) -------------------------------------------------------------------
+    # -- group events (realtime.fanout) -------------------------------------------------------------------
 
     async def fanout_deliver(self, event: dict[str, Any]) -> None:
         if event["type"] == events.NOTIFICATION_PUSH and self._pending_events is None:
@@ -100,7 +100,7 @@ class NotificationConsumer(JsonSocketConsumer):
             await self.send_frame(events.unread_frame(event["unread"]))
 
     async def realtime_event(self, event: dict[str, Any]) -> None:
-        """A host app's live event (``charity.layer``): forwarded as an ``event`` frame."""
+        """A host app's live event (``realtime.layer``): forwarded as an ``event`` frame."""
         frame = events.host_event_frame(event)
         if frame is None:
             fanout.log_dropped_once(type(self).__name__, "realtime.event without a valid name")
@@ -108,7 +108,7 @@ class NotificationConsumer(JsonSocketConsumer):
             await self.send_frame(frame)
 
     async def topic_frame(self, event: topics.TopicFrameEvent) -> None:
-        """An update of a live topic (``charity.topics``; only subscribed sockets are in its group)."""
+        """An update of a live topic (``realtime.topics``; only subscribed sockets are in its group)."""
         if not self._closing and event["topic"] in self.topics:
             await self.send_frame(event["frame"])
 

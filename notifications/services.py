@@ -20,12 +20,12 @@ from django.db.models import Exists, OuterRef
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from charity import groups
-from charity.broadcast import group_send_on_commit
 from notifications import events
 from notifications.app_settings import app_settings
 from notifications.audience import Audience
 from notifications.models import Notification, Priority, Recipient
+from realtime import groups
+from realtime.publish import group_send_on_commit
 
 KIND_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 # Any constant will do; it only has to be the same in every process.

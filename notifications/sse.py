@@ -5,191 +5,22 @@
 reconnection resumes with ``Last-Event-ID``. Client → server actions go over HTTP POST
 (``/api/notifications/ack/``, ``/api/notifications/read/``). Served by the same ASGI application.
 
-Channels' ``AsyncHttpConsumer`` stops as soon as ``handle()`` returns, which ends a stream; this
-consumer keeps the response open and handles group events (``charity.fanout``) until the client
-goes away.
-``SseStream``, the base of that, also serves the help-request chat's stream (``chat/sse.py``).
+The stream itself (keep-alives, close events, admission, group events) is ``realtime.sse.SseStream``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-import math
-from typing import Any, ClassVar
-from urllib.parse import parse_qs
+from typing import Any
 
-from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
-from channels.exceptions import StopConsumer
 
-from charity import admission, fanout, groups, heartbeat, metrics, registry
-from charity.limits import hashed
-from charity.revocation import access_state
 from charity.roles import Role, primary_role, roles_for
-from charity.sockets import CloseCode, ErrorCode, encode, error_frame
 from notifications import events, streams
-
-KEEPALIVE_SECONDS = 15.0
-
-logger = logging.getLogger("charity.sockets")
-
-
-def sse_event(data: str, *, event_id: int | None = None, event: str | None = None) -> bytes:
-    lines = []
-    if event_id is not None:
-        lines.append(f"id: {event_id}")
-    if event is not None:
-        lines.append(f"event: {event}")
-    lines.append(f"data: {data}")
-    return ("\n".join(lines) + "\n\n").encode("utf-8")
-
-
-class SseStream(fanout.GroupMember, AsyncConsumer):
-    """Base for SSE streams: headers, keep-alive comments, explicit close events, group cleanup.
-
-    Subclasses implement ``open_stream()`` and may hook into ``on_keepalive()`` (every keep-alive
-    tick, e.g. to refresh a presence entry) and ``on_close()`` (once, when the stream ends either
-    way: the client went away or the server ended it with ``end_with()``).
-    """
-
-    #: Name of this kind of stream in logs, metrics and the socket registry.
-    endpoint: ClassVar[str] = "sse"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._keepalive: asyncio.Task[None] | None = None
-        self._open = False
-        self._released = False
-        self._entry: registry.SocketEntry | None = None
-
-    async def admit(self, *, user_id: int | None, username: str, role: str, rate_key: str) -> bool:
-        """The sockets' connection limits (``charity.admission``), then a registry entry: a stream
-        holds a slot as a socket does, and shows in who is online. Refused: an error frame and
-        ``close`` 4429, after which the client waits and tries again."""
-        reason = await admission.refusal(self.scope, user_id=user_id, rate_key=rate_key)
-        if reason is not None:
-            metrics.REFUSALS.labels(self.endpoint, "connection").inc()
-            logger.warning("stream refused endpoint=%s user=%s role=%s code=4429", self.endpoint, user_id, role)
-            await self.write_frame(error_frame(ErrorCode.RATE_LIMITED, reason))
-            await self.end_with(CloseCode.RATE_LIMITED)
-            return False
-        self._entry = await admission.register(
-            channel=self.channel_name, endpoint=self.endpoint, role=role, user_id=user_id, username=username
-        )
-        heartbeat.get_sweeper().add(self)  # it refreshes the registry entry with the sockets'
-        return True
-
-    # -- charity.heartbeat.Beating: the sweeper keeps the registry entry fresh. A stream never times
-    # out there: the keep-alive's writes find a client that went away (http.disconnect).
-
-    def heartbeat_deadline(self) -> float:
-        return math.inf
-
-    def registry_entry(self) -> registry.SocketEntry | None:
-        return self._entry
-
-    async def heartbeat_expired(self) -> None:  # pragma: no cover (the deadline never passes)
-        await self._end()
-
-    async def http_request(self, message: dict[str, Any]) -> None:
-        if message.get("more_body"):
-            return  # a GET has no body worth waiting for
-        await self.send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"text/event-stream; charset=utf-8"),
-                    (b"cache-control", b"no-cache, no-transform"),
-                    (b"x-accel-buffering", b"no"),
-                ],
-            }
-        )
-        self._open = True
-        await self.write(b": stream open\n\n")
-        try:
-            await self.open_stream()
-        except fanout.FanoutUnavailable:
-            await self._end()  # Redis is away; EventSource retries on its own
-        await self.go_live()
-        if self._open:
-            self._keepalive = asyncio.ensure_future(self._keepalive_loop())
-
-    async def open_stream(self) -> None:
-        raise NotImplementedError("SSE streams implement open_stream().")
-
-    async def on_keepalive(self) -> None:
-        """Hook: called after each keep-alive comment."""
-
-    async def on_close(self) -> None:
-        """Hook: called once when the stream ends; its groups are already left."""
-
-    def keepalive_interval(self) -> float:
-        return KEEPALIVE_SECONDS
-
-    async def write(self, chunk: bytes) -> None:
-        if self._open:
-            await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-    async def write_frame(self, frame: dict[str, Any]) -> None:
-        await self.write(sse_event(encode(frame)))
-
-    async def end_with(self, code: int) -> None:
-        """Tell the client not to retry (the SSE twin of a 44xx close code), then end the response."""
-        if not self._open:
-            return
-        await self.write(sse_event(json.dumps({"code": code}), event="close"))
-        await self._end()
-
-    async def _end(self) -> None:
-        """End the response; without a ``close`` event first, the browser reconnects and resumes."""
-        if not self._open:
-            return
-        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
-        self._open = False
-        await self._release()
-
-    async def fanout_gap(self) -> None:
-        """Events may have been lost: end the stream; EventSource resumes with Last-Event-ID."""
-        await self._end()
-
-    async def _keepalive_loop(self) -> None:
-        while self._open:
-            await asyncio.sleep(self.keepalive_interval())
-            await self.write(b": keep-alive\n\n")
-            if self._open:
-                await self.on_keepalive()
-
-    async def _release(self) -> None:
-        """Stop the keep-alive, leave the groups, run ``on_close()``: once, however the stream ends."""
-        if self._released:
-            return
-        self._released = True
-        if self._keepalive is not None and self._keepalive is not asyncio.current_task():
-            self._keepalive.cancel()
-        await self.leave_all_groups()
-        if self._entry is not None:
-            heartbeat.get_sweeper().discard(self)
-            entry, self._entry = self._entry, None
-            await admission.unregister(entry)
-        await self.on_close()
-
-    async def http_disconnect(self, message: dict[str, Any]) -> None:
-        self._open = False
-        await self._release()
-        raise StopConsumer()
-
-    def query_param(self, name: str) -> str | None:
-        values = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get(name)
-        return values[-1] if values else None
-
-    def header(self, name: bytes) -> str | None:
-        for key, value in self.scope.get("headers", []):
-            if key.lower() == name:
-                return str(value.decode("latin-1"))
-        return None
+from realtime import fanout, groups
+from realtime.limits import hashed
+from realtime.revocation import access_state
+from realtime.sockets import CloseCode, error_frame
+from realtime.sse import SseStream, sse_event
 
 
 class NotificationStreamConsumer(SseStream):
@@ -241,7 +72,7 @@ class NotificationStreamConsumer(SseStream):
         await self.write_frame(events.unread_frame(event["unread"]))
 
     async def realtime_event(self, event: dict[str, Any]) -> None:
-        """A host app's live event (``charity.layer``): forwarded as an ``event`` frame."""
+        """A host app's live event (``realtime.layer``): forwarded as an ``event`` frame."""
         frame = events.host_event_frame(event)
         if frame is None:
             fanout.log_dropped_once(type(self).__name__, "realtime.event without a valid name")

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from charity import groups
 from charity.roles import Role
 from notifications import selectors
 from notifications.app_settings import app_settings
 from notifications.models import Notification
+from realtime import groups
 
 
 def notification_groups(*, user_id: int, roles: frozenset[Role]) -> list[str]:

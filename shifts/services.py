@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from dashboard.services import activity_record
 from notifications import api as notifications
+from realtime import activity
 from shifts.models import Shift
 
 
@@ -27,4 +27,6 @@ def shift_changed(*, shift: Shift, what: str = "updated") -> None:
                     "ends_at": shift.ends_at.isoformat(),
                 },
             )
-        activity_record(kind="shift.changed", text=f"Shift {what}: {shift.title} ({len(volunteer_ids)} volunteers)")
+        activity.activity_report(
+            kind="shift.changed", text=f"Shift {what}: {shift.title} ({len(volunteer_ids)} volunteers)"
+        )

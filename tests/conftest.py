@@ -30,8 +30,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from charity import fanout, heartbeat
 from charity.roles import Role
+from realtime import fanout, heartbeat
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = b"http://localhost"
@@ -125,6 +125,12 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
 
 
 # -- people --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fast_passwords(settings: Any) -> None:
+    """``make_user`` hashes a password per user; the cheapest hasher keeps tests with many users quick."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -228,7 +234,7 @@ class DaphneServer:
     port: int
     env: dict[str, str]
     log_path: Path
-    module: str = "charity.daphne"  # as deployed; "daphne" for stock daphne
+    module: str = "realtime.server"  # as deployed; "daphne" for stock daphne
     app: str = "charity.asgi:application"
     process: subprocess.Popen[bytes] | None = None
     _log: Any = field(default=None, repr=False)

@@ -1,4 +1,4 @@
-"""A tiny raw ASGI app for tests of the server itself (``charity.daphne``): no Django, no channel layer.
+"""A tiny raw ASGI app for tests of the server itself (``realtime.server``): no Django, no channel layer.
 
 On ``/ws/echo`` a text frame ``big <n>`` is answered with a JSON snapshot of about ``n`` bytes
 (repetitive keys, varied numbers, like the dashboard's); ``size`` with the size, in bytes, of the

@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("charity", "notifications", "chat", "dashboard", "donations", "shifts")
+PROJECT = ("charity", "notifications", "chat", "dashboard", "donations", "shifts", "realtime")
+APPS = ("notifications", "chat", "dashboard", "donations", "shifts")
 
 
 def imported_packages(package: str) -> dict[str, set[str]]:
@@ -32,3 +33,15 @@ def importers(package: str, imported: str) -> list[str]:
 def test_notifications_never_imports_chat_or_dashboard() -> None:
     assert importers("notifications", "chat") == []
     assert importers("notifications", "dashboard") == []
+
+
+def test_the_engine_imports_no_app_and_not_the_project() -> None:
+    for other in PROJECT:
+        if other != "realtime":
+            assert importers("realtime", other) == [], other
+
+
+def test_no_two_apps_import_each_other() -> None:
+    imports = {app: set().union(*imported_packages(app).values()) for app in APPS}
+    mutual = sorted((a, b) for a in APPS for b in APPS if a < b and b in imports[a] and a in imports[b])
+    assert mutual == []

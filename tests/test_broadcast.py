@@ -1,4 +1,4 @@
-"""charity.broadcast and charity.fanout's publishing: after commit, one round trip, retried briefly."""
+"""realtime.publish and realtime.fanout's publishing: after commit, one round trip, retried briefly."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from charity import broadcast, fanout
+from realtime import fanout, publish
 
 
 class FlakyTransport:
@@ -43,13 +43,13 @@ def transport(monkeypatch: pytest.MonkeyPatch) -> FlakyTransport:
 
 async def test_a_short_outage_is_ridden_out(transport: FlakyTransport) -> None:
     transport.failures = 3
-    await broadcast.agroup_send_now_unsafe(("a", "b"), {"type": "x.y"})
+    await publish.agroup_send_now_unsafe(("a", "b"), {"type": "x.y"})
     assert transport.sent == [(("a", "b"), {"type": "x.y"})]
 
 
 def test_a_short_outage_is_ridden_out_from_sync_code(transport: FlakyTransport) -> None:
     transport.failures = 4
-    broadcast.group_send_now_unsafe(("a",), {"type": "x.y", "n": 1})
+    publish.group_send_now_unsafe(("a",), {"type": "x.y", "n": 1})
     assert transport.sent == [(("a",), {"type": "x.y", "n": 1})]
 
 
@@ -57,8 +57,8 @@ async def test_a_long_outage_gives_up_quietly_and_fast(
     transport: FlakyTransport, caplog: pytest.LogCaptureFixture
 ) -> None:
     transport.failures = 10**6
-    with caplog.at_level(logging.ERROR, logger="charity.fanout"):
-        await broadcast.agroup_send_now_unsafe(tuple(f"g{i}" for i in range(100)), {"type": "x.y"})
+    with caplog.at_level(logging.ERROR, logger="realtime.fanout"):
+        await publish.agroup_send_now_unsafe(tuple(f"g{i}" for i in range(100)), {"type": "x.y"})
     # A hundred groups go in one round trip, so they share five tries in all, not five each.
     assert transport.calls == 5
     assert [record.getMessage() for record in caplog.records] == [

@@ -1,4 +1,4 @@
-"""charity.cache: one cache client per process, however many sockets use it."""
+"""realtime.cache: one cache client per process, however many sockets use it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from charity.cache import shared_cache
-from charity.limits import connection_allowed
+from realtime.cache import shared_cache
+from realtime.limits import connection_allowed
 
 
 async def test_every_task_and_thread_shares_one_client() -> None:

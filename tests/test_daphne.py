@@ -1,4 +1,4 @@
-"""``charity.daphne``: daphne that negotiates permessage-deflate, bounded and configured from the environment,
+"""``realtime.server``: daphne that negotiates permessage-deflate, bounded and configured from the environment,
 sends frames at once, and has its garbage collector tuned for many sockets.
 
 The settings and the offer handling are tested directly, with autobahn's offer objects and websockets'
@@ -43,9 +43,9 @@ from websockets.frames import OP_BINARY, OP_CONT, OP_TEXT, Frame
 from websockets.headers import parse_extension
 from websockets.typing import ExtensionParameter
 
-from charity import daphne as daphne_module
-from charity import writes
-from charity.daphne import (
+from realtime import server as daphne_module
+from realtime import writes
+from realtime.server import (
     GC_THRESHOLD,
     DeflateSettings,
     DeflateWebSocketProtocol,
@@ -114,7 +114,7 @@ def test_bad_values_are_refused_with_their_name(name: str, value: str, message: 
 
 def test_default_bound_lets_a_frame_just_over_the_apps_limit_reach_the_app() -> None:
     """The app answers an oversized frame itself (error frame, 4413); the bound must not pre-empt it."""
-    from charity.app_settings import app_settings
+    from realtime.conf import app_settings
 
     assert DEFAULTS.max_message_bytes > app_settings.MAX_FRAME_BYTES
     check_app_frame_limit(DEFAULTS)
@@ -266,10 +266,10 @@ def test_the_protocol_swaps_in_the_releasing_extension_on_open() -> None:
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., DaphneServer]]:
-    """Start a server: ``serve()`` is charity.daphne on the echo app; ``serve(module="daphne")`` stock."""
+    """Start a server: ``serve()`` is realtime.server on the echo app; ``serve(module="daphne")`` stock."""
     started: list[DaphneServer] = []
 
-    def start(module: str = "charity.daphne", env: dict[str, str] | None = None, app: str = ECHO_APP) -> DaphneServer:
+    def start(module: str = "realtime.server", env: dict[str, str] | None = None, app: str = ECHO_APP) -> DaphneServer:
         base = {
             name: value
             for name, value in os.environ.items()
@@ -704,7 +704,7 @@ def test_bad_settings_stop_the_server_at_startup_with_a_message(env: dict[str, s
     }
     port = _free_port()
     result = subprocess.run(
-        [sys.executable, "-m", "charity.daphne", "-b", "127.0.0.1", "-p", str(port), app],
+        [sys.executable, "-m", "realtime.server", "-b", "127.0.0.1", "-p", str(port), app],
         cwd=ROOT,
         env={**base, **env},
         capture_output=True,
@@ -712,7 +712,7 @@ def test_bad_settings_stop_the_server_at_startup_with_a_message(env: dict[str, s
         timeout=30,
     )
     assert result.returncode == 1, result.stderr
-    assert f"charity.daphne: {message}" in result.stderr
+    assert f"realtime.server: {message}" in result.stderr
     assert "Traceback" not in result.stderr
     assert "Listening" not in result.stderr
 

@@ -1,4 +1,4 @@
-"""charity.fanout: hubs, members and both transports (in-process, and Redis pub/sub in the scale-out pass)."""
+"""realtime.fanout: hubs, members and both transports (in-process, and Redis pub/sub in the scale-out pass)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from charity import fanout, writes
+from realtime import fanout, writes
 
 
 class Recorder:

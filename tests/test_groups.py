@@ -1,4 +1,4 @@
-"""Channel-layer group names (charity/groups.py): valid for every layer, and built nowhere else."""
+"""Channel-layer group names (realtime/groups.py): valid for every layer, and built nowhere else."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from uuid import UUID, uuid4
 import pytest
 from channels.layers import BaseChannelLayer
 
-from charity import fanout, groups
 from charity.roles import Role
-from charity.topics import topic_names
+from realtime import fanout, groups
+from realtime.topics import topic_names
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST_ID = UUID("6f1c2b9e-8d4a-4f5e-9a3b-2c1d0e9f8a7b")
@@ -89,7 +89,9 @@ def test_one_thing_has_one_group_whatever_form_its_id_takes() -> None:
     [
         (groups.user_group, "7 OR 1=1"),
         (groups.control_group, "7 OR 1=1"),
-        (groups.role_group, "admin"),
+        (groups.role_group, "vol unteer"),
+        (groups.role_group, "a.b"),
+        (groups.role_group, ""),
         (groups.help_request_group, "not-a-uuid"),
         (groups.help_request_group, "../6f1c2b9e"),
     ],
@@ -181,4 +183,4 @@ def test_group_names_are_built_only_in_charity_groups() -> None:
     modules = list(_project_modules())
     assert ROOT / "notifications" / "services.py" in modules  # the scan does look at the project
     offenders = [found for path in modules for found in _literal_group_names(path)]
-    assert offenders == [], "Build group names with charity.groups, not string literals:\n" + "\n".join(offenders)
+    assert offenders == [], "Build group names with realtime.groups, not string literals:\n" + "\n".join(offenders)

@@ -1,4 +1,4 @@
-"""``charity.heartbeat``: one sweeper per event loop closes silent sockets; the rest stay."""
+"""``realtime.heartbeat``: one sweeper per event loop closes silent sockets; the rest stay."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from charity import registry
-from charity.heartbeat import Sweeper
+from realtime import registry
+from realtime.heartbeat import Sweeper
 
 
 class Socket:

@@ -1,4 +1,4 @@
-"""charity.layer: the fan-out as a Channels channel layer (both passes: in-process, then Redis).
+"""realtime.layer: the fan-out as a Channels channel layer (both passes: in-process, then Redis).
 
 The first tests follow Channels' own layer tests (tests/test_inmemorychannel.py in channels); the
 rest check what is ours: the module's sockets get host code's group_send, a plain host consumer works
@@ -24,9 +24,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from charity import fanout, groups, localbus
-from charity.layer import FanoutChannelLayer
 from charity.roles import Role
+from realtime import fanout, groups, localbus
+from realtime.layer import FanoutChannelLayer
 from tests.conftest import ROOT, scaleout_configured
 
 

@@ -1,4 +1,4 @@
-"""Rate limits, resource limits and the trusted-proxy rule (charity.limits, charity.sockets)."""
+"""Rate limits, resource limits and the trusted-proxy rule (realtime.limits, realtime.sockets)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import RequestFactory
 
-from charity.limits import TokenBucket, client_ip, connection_allowed, request_client_ip, within_limits
+from realtime.limits import TokenBucket, client_ip, connection_allowed, request_client_ip, within_limits
 from tests.conftest import connect_socket
 
 WS = "/ws/notifications/"
@@ -64,7 +64,7 @@ def test_connection_rate_counts_per_key(settings: Any) -> None:
 
 def test_token_bucket_bursts_then_refills(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
-    monkeypatch.setattr("charity.limits.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("realtime.limits.time.monotonic", lambda: clock[0])
     bucket = TokenBucket(rate=10, burst=3)
     assert [bucket.take() for _ in range(4)] == [True, True, True, False]
     clock[0] += 0.15
@@ -174,7 +174,7 @@ def test_app_frame_limit_stays_below_daphnes() -> None:
 
     from daphne.server import Server
 
-    from charity.app_settings import app_settings
+    from realtime.conf import app_settings
 
     daphne_limits = inspect.signature(Server.__init__).parameters
     assert app_settings.MAX_FRAME_BYTES < daphne_limits["websocket_max_message_size"].default

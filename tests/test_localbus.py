@@ -1,4 +1,4 @@
-"""charity.localbus: in the embedded mode, events published by another process reach this one's sockets."""
+"""realtime.localbus: in the embedded mode, events published by another process reach this one's sockets."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from charity import fanout, localbus
+from realtime import fanout, localbus
 from tests.conftest import ROOT
 from tests.test_fanout import Recorder
 
@@ -42,7 +42,7 @@ def publish_from_another_process(bus: Path, script: str) -> None:
             "SQLITE_PATH": str(bus.parent / "other.sqlite3"),
         }
     )
-    prelude = "import django; django.setup(); from charity import fanout\n"
+    prelude = "import django; django.setup(); from realtime import fanout\n"
     subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(script)], cwd=ROOT, env=env, check=True, timeout=60)
 
 

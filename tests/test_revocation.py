@@ -1,4 +1,4 @@
-"""Taking access away closes or downgrades open sockets (charity.revocation)."""
+"""Taking access away closes or downgrades open sockets (realtime.revocation)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""charity/throttles.py: writes through the REST API, per person, receipts apart, anonymous addresses
+"""realtime/throttles.py: writes through the REST API, per person, receipts apart, anonymous addresses
 as a backstop; reads never counted."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from charity.cache import shared_cache
 from chat.models import Message
+from realtime.cache import shared_cache
 from tests.chat.conftest import Visitor, open_help_request
 from tests.conftest import fresh_address
 

@@ -1,4 +1,4 @@
-"""charity.topics: live feeds registered by the apps that own them, served by the notification socket."""
+"""realtime.topics: live feeds registered by the apps that own them, served by the notification socket."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from charity import broadcast, groups, topics
 from charity.roles import Role
+from realtime import groups, publish, topics
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,7 +51,7 @@ async def test_a_registered_topic_is_served_to_its_role(feed: Feed, sockets: Any
     assert await socket.receive_json_from(timeout=5) == {"type": "feed", "first": True}
     assert feed.watching == 1
 
-    await broadcast.agroup_send_now_unsafe(
+    await publish.agroup_send_now_unsafe(
         (groups.topic_group("test_feed"),), dict(topics.topic_event("test_feed", {"type": "feed", "n": 1}))
     )
     assert await socket.receive_json_from(timeout=5) == {"type": "feed", "n": 1}

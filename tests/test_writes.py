@@ -1,4 +1,4 @@
-"""charity.writes: frames held while the fan-out delivers a run of events, sent joined per connection."""
+"""realtime.writes: frames held while the fan-out delivers a run of events, sent joined per connection."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from charity import writes
+from realtime import writes
 
 
 class Wire:

@@ -30,7 +30,7 @@ def test_smoke_run_measures_every_server_without_losing_a_message(require_scaleo
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     results = json.loads((tmp_path / "latest-smoke.json").read_text())
-    # The references on stock daphne unless --tuned-references; the project always on charity.daphne.
+    # The references on stock daphne unless --tuned-references; the project always on realtime.server.
     assert results["config"]["references_on"] == "daphne"
 
     for kind in ("b0", "b1", "project"):
@@ -54,7 +54,7 @@ def test_smoke_run_measures_every_server_without_losing_a_message(require_scaleo
         < compression["stock"]["large"]["wire_bytes_per_delivery"]
     )
     # Inflating past the bound closes the socket with 1009 (message too big): the server sends a close
-    # frame (failByDrop off, charity/daphne.py) rather than dropping TCP, which the client saw as 1006.
+    # frame (failByDrop off, realtime/server.py) rather than dropping TCP, which the client saw as 1006.
     assert compression["deflate"]["bomb"]["close_codes"] == {"1009": 1}
 
 

@@ -77,7 +77,7 @@ async def wait_live(page: Page) -> None:
 
 
 async def answer_throttled(route: Route, retry_after: int) -> None:
-    """Answer a request as the API's write limit does (charity/throttles.py): 429 with Retry-After."""
+    """Answer a request as the API's write limit does (realtime/throttles.py): 429 with Retry-After."""
     await route.fulfill(
         status=429,
         headers={"Retry-After": str(retry_after)},

@@ -2,7 +2,7 @@
 
 The first thing the README suggests: log in as vera and, in a terminal, run `manage.py notify --role
 volunteer ...`. That command is another process; its notification must reach vera's open page live
-(``charity.localbus``), not only on her next reconnect.
+(``realtime.localbus``), not only on her next reconnect.
 """
 
 from __future__ import annotations

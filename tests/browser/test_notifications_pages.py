@@ -62,7 +62,7 @@ async def test_notification_sent_on_another_page_shows_once_after_navigation(
     await log_in(page, server.http_base, "dana")
     await wait_live(page)
     # On a page without the live client (a static file), then back on the site.
-    await page.goto(f"{server.http_base}/static/realtime/site.css")
+    await page.goto(f"{server.http_base}/static/notifications/site.css")
     sent = await notify_user(user, kind="donation.confirmed", title="Your gift is confirmed")
     await page.goto(f"{server.http_base}/notifications/")
     await wait_live(page)

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from chat import visitors
-from chat.api import RATE_LIMITED
+from chat.api_views import RATE_LIMITED
 from chat.models import HelpRequest
 from tests.conftest import fresh_address
 

@@ -1,4 +1,4 @@
-"""The REST API of one help request (chat/api.py): who may call what, bad input, and the same effects
+"""The REST API of one help request (chat/api_views.py): who may call what, bad input, and the same effects
 as the socket (docs/chat-protocol.md, "HTTP endpoints")."""
 
 from __future__ import annotations

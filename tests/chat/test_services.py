@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from charity import groups
 from charity.roles import Role
 from chat import selectors, services
 from chat.models import HelpRequest, Message, ReadCursor, Status
 from chat.participants import user_participant, visitor_participant
+from realtime import groups
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

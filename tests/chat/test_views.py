@@ -44,7 +44,7 @@ def test_new_request_form_shows_errors() -> None:
 
 
 def test_new_request_form_is_refused_past_the_address_limit(settings: Any) -> None:
-    from chat.api import RATE_LIMITED
+    from chat.api_views import RATE_LIMITED
     from tests.chat.test_api import BODY
     from tests.conftest import fresh_address
 

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from charity.registry import SocketEntry
 from chat.models import HelpRequest, Status
 from dashboard.selectors import audience_sizes, connection_figures, dashboard_snapshot, online_people
 from dashboard.services import activity_record
 from donations.models import Donation, DonationStatus
 from notifications import api
 from notifications.models import Recipient
+from realtime.registry import SocketEntry
 
 pytestmark = pytest.mark.django_db
 

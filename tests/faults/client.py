@@ -1,6 +1,6 @@
 """Resuming WebSocket clients for the fault tests, following the browser client's rules.
 
-They do what ``notifications/static/realtime/realtime.js`` does, minus the page:
+They do what ``realtime/static/realtime/realtime.js`` does, minus the page:
 
 * ``NotificationClient`` opens ``/ws/notifications/?since=<highest id seen>`` (no ``since`` before it has
   seen one), shows each notification id once, raises ``since`` to ``synced.last_id``, and acknowledges

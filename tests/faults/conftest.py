@@ -257,7 +257,7 @@ async def all_synced(clients: Sequence[ResumeClient], timeout: float) -> None:
 def group_subscribers(redis_url: str, group: str) -> int:
     """How many connections are subscribed to a group's fan-out channel (``PUBSUB NUMSUB``).
 
-    Each process subscribes once per group that has members there (charity/fanout.py), from one
+    Each process subscribes once per group that has members there (realtime/fanout.py), from one
     connection per event loop, and daphne runs one loop: this is the number of server processes
     that receive what is sent to ``group``.
     """
@@ -284,7 +284,7 @@ def fanout_subscriptions(redis_url: str) -> dict[str, int]:
 
 
 def registered_sockets(redis_url: str) -> list[dict[str, Any]]:
-    """The socket registry's entries (charity/registry.py), read straight from Redis, stale ones included."""
+    """The socket registry's entries (realtime/registry.py), read straight from Redis, stale ones included."""
     client = redis.Redis.from_url(redis_url)
     try:
         return [json.loads(raw) for raw in cast(list[bytes], client.hvals(f"{settings.REDIS_PREFIX}:sockets"))]

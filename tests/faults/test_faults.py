@@ -44,7 +44,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
-from charity import groups, registry
+from realtime import groups, registry
 from tests.conftest import DaphneServer
 from tests.faults.client import ChatClient, NotificationClient, ResumeClient, Tally, summarize
 from tests.faults.conftest import (

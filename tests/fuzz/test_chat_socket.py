@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from charity import fanout, groups
 from chat.consumers import HelpRequestConsumer
+from realtime import fanout, groups
 from tests.chat.conftest import open_help_request
 from tests.conftest import connect_socket
 from tests.fuzz.strategies import frames, record_handler_calls

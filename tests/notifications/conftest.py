@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,12 +12,6 @@ from django.utils import timezone
 
 from charity.roles import Role
 from notifications.models import Notification
-
-
-@pytest.fixture
-def fast_passwords(settings: Any) -> None:
-    """``make_user`` hashes a password per user; the cheapest hasher keeps tests with many users quick."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

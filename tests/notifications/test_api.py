@@ -15,10 +15,10 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from charity import broadcast, fanout, groups
 from charity.roles import Role, users_with_role
 from notifications import api, events
 from notifications.models import Notification, Recipient
+from realtime import fanout, groups, publish
 from tests.conftest import Sent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
@@ -318,7 +318,7 @@ def test_rolled_back_savepoint_drops_only_its_own_notification(make_user: Any, s
 @pytest.mark.django_db(transaction=True)
 def test_notification_is_committed_before_it_is_sent(make_user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[bool, bool, int]] = []
-    send = broadcast.group_send_now_unsafe
+    send = publish.group_send_now_unsafe
 
     def observe(group_names: tuple[str, ...], event: dict[str, Any]) -> None:
         seen.append(
@@ -330,7 +330,7 @@ def test_notification_is_committed_before_it_is_sent(make_user: Any, monkeypatch
         )
         send(group_names, event)
 
-    monkeypatch.setattr(broadcast, "group_send_now_unsafe", observe)
+    monkeypatch.setattr(publish, "group_send_now_unsafe", observe)
     api.notify_users([make_user(), make_user()], **HELLO)
     assert seen == [(False, True, 2)]
 
@@ -345,7 +345,7 @@ def test_failing_publish_never_breaks_notify(
     monkeypatch.setattr(fanout, "_send", send)
     monkeypatch.setattr(fanout, "PUBLISH_RETRY_DELAYS", (0.001,))
     user = make_user()
-    with caplog.at_level(logging.ERROR, logger="charity.fanout"):
+    with caplog.at_level(logging.ERROR, logger="realtime.fanout"):
         notification = api.notify_user(user, **HELLO)
     assert Notification.objects.filter(pk=notification.pk).exists()
     assert receipts(notification) == {user.pk}
@@ -440,7 +440,7 @@ async def test_async_twins_notify_and_send_after_commit(make_user: Any, sent: Se
     make = database_sync_to_async(make_user)
     donor = await make(roles=(Role.DONOR,))
     volunteer = await make(roles=(Role.VOLUNTEER,))
-    sent.clear()  # role changes send their own events (charity.revocation); only notify's count here
+    sent.clear()  # role changes send their own events (realtime.revocation); only notify's count here
 
     @database_sync_to_async
     def recipients(notification: Notification) -> set[int]:

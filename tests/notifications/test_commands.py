@@ -1,4 +1,4 @@
-"""Management commands of the notifications module: notify, purge_notifications, seed_demo."""
+"""Management commands of the notifications module: notify, purge_notifications."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from charity.roles import Role, roles_for
+from charity.roles import Role
 from notifications import api
-from notifications.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS
 from notifications.models import Notification, Recipient
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
@@ -130,39 +128,3 @@ def test_purge_notifications_deletes_the_expired_only(make_user: Any, expire: Ca
     assert list(Notification.objects.values_list("pk", flat=True)) == [kept.pk]
     assert list(Recipient.objects.values_list("notification_id", flat=True)) == [kept.pk]
     assert "Purged 0 expired notification(s)." in run("purge_notifications")
-
-
-# -- seed_demo -------------------------------------------------------------------------------------
-
-
-def demo_state() -> tuple[list[tuple[str, bool, bool, list[str]]], list[tuple[str, int]], int]:
-    users = [
-        (user.username, user.is_staff, user.is_active, sorted(group.name for group in user.groups.all()))
-        for user in get_user_model().objects.prefetch_related("groups").order_by("username")
-    ]
-    notifications = list(Notification.objects.order_by("pk").values_list("kind", "recipient_count"))
-    return users, notifications, Recipient.objects.count()
-
-
-def test_seed_demo_creates_the_demo_people_with_their_roles() -> None:
-    output = run("seed_demo")
-    users = {user.username: user for user in get_user_model().objects.all()}
-    assert set(users) == {username for username, _ in DEMO_USERS}
-    for username, role in DEMO_USERS:
-        assert roles_for(users[username]) == {role}, username
-        assert users[username].check_password(DEMO_PASSWORD)
-        assert username in output
-    assert {role for _, role in DEMO_USERS} == {Role.STAFF, Role.VOLUNTEER, Role.DONOR}
-
-
-def test_seed_demo_notifies_everyone_and_each_role() -> None:
-    run("seed_demo")
-    assert demo_state()[1] == [("system.welcome", 5), ("shift.changed", 2), ("impact.update", 2)]
-
-
-def test_seed_demo_is_idempotent() -> None:
-    run("seed_demo")
-    first = demo_state()
-    run("seed_demo")
-    assert demo_state() == first
-    assert len(first[0]) == len(DEMO_USERS)

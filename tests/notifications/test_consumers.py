@@ -434,8 +434,8 @@ async def test_notification_committed_between_replay_read_and_synced_arrives_liv
 
 async def test_late_live_copy_of_a_replayed_notification_is_dropped(make_user: Any, sockets: Any) -> None:
     """A sender's on-commit push can reach the socket after the replay already carried it."""
-    from charity import fanout, groups
     from notifications import events
+    from realtime import fanout, groups
 
     user = await make(make_user)
     sent = await anotify_user(user, kind="test.race", title="once")

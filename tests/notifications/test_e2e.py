@@ -24,8 +24,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
 from charity.roles import Role
-from charity.sockets import CloseCode
 from notifications import api
+from realtime.sockets import CloseCode
 from tests.conftest import ROOT, DaphneServer, session_cookie_for
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]

@@ -13,7 +13,6 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from charity import groups
 from notifications import api, events
 from notifications.models import Notification, Recipient
 from notifications.services import (
@@ -22,6 +21,7 @@ from notifications.services import (
     recipient_mark_all_read,
     recipient_mark_read,
 )
+from realtime import groups
 from tests.conftest import Sent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]

@@ -9,8 +9,8 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import ApplicationCommunicator
 
-from charity import registry
 from notifications import api
+from realtime import registry
 from tests.conftest import fresh_address, session_cookie_for, sse_scope
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -160,7 +160,7 @@ async def test_too_many_new_streams_from_one_address_are_refused_with_4429(make_
         await client.close()
 
 
-# -- losing access, as sockets do (charity.revocation) ------------------------------------------------
+# -- losing access, as sockets do (realtime.revocation) ------------------------------------------------
 
 
 async def test_a_deactivated_account_loses_its_stream_with_4401(make_user: Any) -> None:
@@ -223,7 +223,7 @@ async def test_a_stream_has_no_channel_layer_channel_of_its_own(
     make_user: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The engine's streams get group events from the hub; a channel per stream would cost a task."""
-    from charity.layer import FanoutChannelLayer
+    from realtime.layer import FanoutChannelLayer
 
     made: list[str] = []
 
@@ -242,7 +242,7 @@ async def test_a_stream_has_no_channel_layer_channel_of_its_own(
 async def test_a_host_apps_group_send_reaches_the_stream_as_an_event_frame(make_user: Any) -> None:
     from channels.layers import get_channel_layer
 
-    from charity import groups
+    from realtime import groups
 
     user = await database_sync_to_async(make_user)()
     client = await open_stream("/sse/notifications/", user=user)

@@ -5,7 +5,7 @@
     python manage.py notify --all --kind system.alert --title "Flood warning" --critical
 
 It reaches sockets held by a separately running server: through Redis with REDIS_URL, else through
-the local bus of the machine's processes that share the database (charity/localbus.py).
+the local bus of the machine's processes that share the database (realtime/localbus.py).
 """
 
 from __future__ import annotations

@@ -1,13 +1,15 @@
-"""Settings of the real-time transport shared by every socket (limits, proxies), read lazily.
+"""Settings of the real-time engine (limits, proxies, sockets), one typed property each, read lazily.
 
 Each is a Django setting named ``REALTIME_<NAME>``; see docs/security.md for how to tune them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 
 class AppSettings:
@@ -43,7 +45,7 @@ class AppSettings:
 
     @property
     def HTTP_WRITES_PER_MINUTE(self) -> int:
-        """Writes (POSTs) to the REST API one person may make a minute (charity/throttles.py)."""
+        """Writes (POSTs) to the REST API one person may make a minute (realtime/throttles.py)."""
         return int(self._get("HTTP_WRITES_PER_MINUTE", 120))
 
     @property
@@ -105,6 +107,29 @@ class AppSettings:
     def REGISTRY_TTL(self) -> float:
         """Seconds after which a socket whose process stopped refreshing it no longer counts."""
         return float(self._get("REGISTRY_TTL", 90))
+
+    @property
+    def ROLES_FUNCTION(self) -> str:
+        """Dotted path of ``f(user) -> frozenset of role names``: the roles whose groups
+        (``groups.role_group``) a person's sockets join, re-read when their access changes."""
+        return str(self._get("ROLES_FUNCTION", "realtime.conf.staff_and_group_roles"))
+
+    def roles_for(self, user: Any) -> frozenset[Any]:
+        function: Callable[[Any], frozenset[Any]] = import_string(self.ROLES_FUNCTION)
+        return function(user)
+
+
+def staff_and_group_roles(user: Any) -> frozenset[str]:
+    """The default roles of a person: ``staff`` for staff members, plus the names of their auth groups
+    that are role names (``groups.ROLE_NAME``)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return frozenset()
+    from realtime.groups import ROLE_NAME
+
+    roles = {group.name for group in user.groups.all() if ROLE_NAME.match(group.name)}
+    if user.is_staff:
+        roles.add("staff")
+    return frozenset(roles)
 
 
 app_settings = AppSettings()

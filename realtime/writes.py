@@ -2,15 +2,15 @@
 
 When a process falls behind (a burst of notifications arrives faster than it can send each to a
 thousand sockets), the fan-out reader finds several events waiting and delivers a run of them for
-one group to each member in turn (``charity.fanout.Hub.dispatch_many``). Sent one by one, each
+one group to each member in turn (``realtime.fanout.Hub.dispatch_many``). Sent one by one, each
 frame costs a ``send()`` system call per socket, and those calls were most of the server's time
-in a burst (docs/performance.md). Inside ``held()`` the server's protocol (``charity.daphne``)
+in a burst (docs/performance.md). Inside ``held()`` the server's protocol (``realtime.server``)
 keeps a socket's frames instead; when the block ends they go out joined, one write per socket, in
 the order they were sent. Outside ``held()`` (a single event, anything but the fan-out) nothing
 changes: each frame goes out at once.
 
 The state is a context variable, so only writes made by the task inside ``held()`` are held: a
-frame another task sends meanwhile goes out as usual. Servers other than ``charity.daphne`` (stock
+frame another task sends meanwhile goes out as usual. Servers other than ``realtime.server`` (stock
 daphne, the test communicators) never hold anything.
 """
 
@@ -22,11 +22,11 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Protocol
 
-logger = logging.getLogger("charity.writes")
+logger = logging.getLogger("realtime.writes")
 
 
 class Holder(Protocol):
-    """A connection whose frames can be held (``charity.daphne.TunedWebSocketProtocol``)."""
+    """A connection whose frames can be held (``realtime.server.TunedWebSocketProtocol``)."""
 
     def send_held(self, data: bytes) -> None:
         """Send ``data`` (the held frames, joined) as the connection sends any frame."""

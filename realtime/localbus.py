@@ -1,6 +1,6 @@
 """Embedded mode across processes: every process on this machine that holds sockets gets every event.
 
-Without ``REDIS_URL``, fan-out is in-process (``charity.fanout.LocalSource``), so an event published by
+Without ``REDIS_URL``, fan-out is in-process (``realtime.fanout.LocalSource``), so an event published by
 another process (``manage.py notify``, the escalation loop, a cron job, a WSGI server beside daphne)
 would reach its sockets only by replay, on their next connect. This bus closes that gap with nothing to
 install or start:
@@ -39,7 +39,7 @@ from typing import Any
 import msgpack
 from django.conf import settings
 
-logger = logging.getLogger("charity.localbus")
+logger = logging.getLogger("realtime.localbus")
 
 #: A datagram larger than this is not sent (events are small; the kernel's limit is near 200 KiB).
 MAX_DATAGRAM = 200_000

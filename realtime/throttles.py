@@ -15,7 +15,7 @@ methods only; reads are never counted:
 * ``AddressRateThrottle``: every anonymous write of one client address, ``REALTIME_HTTP_WRITES_PER_IP``
   a minute, a loose backstop (shelters and libraries share an address; a new session or a made-up
   token is a new person, a new address is not free). The address follows the trusted-proxy rule of
-  every other limit (``charity.limits.request_client_ip``).
+  every other limit (``realtime.limits.request_client_ip``).
 
 Past a limit: ``429`` with ``Retry-After`` and ``{"code": "rate_limited", "detail": ...}``, the
 API's error shape; the browser client waits that long and sends again.
@@ -32,13 +32,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
-from charity.app_settings import app_settings
-from charity.cache import shared_cache
-from charity.limits import request_client_ip
+from realtime.cache import shared_cache
+from realtime.conf import app_settings
+from realtime.limits import request_client_ip
 
 
 class _UnsafeMethodThrottle(SimpleRateThrottle):
-    """Counts writes only, in the process's shared cache client (``charity.cache``): Django's
+    """Counts writes only, in the process's shared cache client (``realtime.cache``): Django's
     ``cache`` would make a client, and a Redis connection, per request context."""
 
     @property  # type: ignore[override]

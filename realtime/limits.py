@@ -21,10 +21,10 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from charity.app_settings import app_settings
-from charity.cache import shared_cache
+from realtime.cache import shared_cache
+from realtime.conf import app_settings
 
-logger = logging.getLogger("charity.limits")
+logger = logging.getLogger("realtime.limits")
 
 
 def hashed(value: str) -> str:

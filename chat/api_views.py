@@ -34,9 +34,6 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from charity import limits
-from charity.app_settings import app_settings
-from charity.throttles import RECEIPT_THROTTLES
 from chat import events, selectors, services, visitors
 from chat.models import HelpRequest
 from chat.participants import Participant
@@ -62,6 +59,9 @@ from chat.serializers import (
     ReadCursorIn,
     ReadCursorOut,
 )
+from realtime import limits
+from realtime.conf import app_settings
+from realtime.throttles import RECEIPT_THROTTLES
 
 # A refused service call, by its socket error code: 400 carries field errors, the others {code, detail}.
 _STATUS_BY_CODE = {
@@ -146,7 +146,7 @@ class HelpRequestApi(APIView):
     parser_classes = [JSONParser]
 
     def anonymous_identity(self, request: Request) -> str | None:
-        """Who an anonymous caller is for the write limits (``charity.throttles``): the visitor's
+        """Who an anonymous caller is for the write limits (``realtime.throttles``): the visitor's
         token or session, as the room's socket counts them; the client address otherwise."""
         token = request_token(request)
         if token:

@@ -1,11 +1,11 @@
 """The engine as a Channels channel layer: standard Channels code works on the module's fan-out.
 
-``CHANNEL_LAYERS = {"default": {"BACKEND": "charity.layer.FanoutChannelLayer"}}`` (both modes; the
-fan-out itself chooses Redis or in-process, ``charity.fanout``). Then:
+``CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layer.FanoutChannelLayer"}}`` (both modes; the
+fan-out itself chooses Redis or in-process, ``realtime.fanout``). Then:
 
 * ``get_channel_layer().group_send(group, message)`` publishes ``message`` once to ``group`` through
   the fan-out: it reaches every member of the group in every process, the module's own sockets and
-  streams (for the module's groups, ``charity.groups``; docs/operations.md lists the message types
+  streams (for the module's groups, ``realtime.groups``; docs/operations.md lists the message types
   they accept) as well as host consumers that joined with ``group_add``;
 * a host app's own consumer (``AsyncJsonWebsocketConsumer`` and the like) gets a channel of its own
   (``new_channel``), and ``send``, ``receive``, ``group_add`` and ``group_discard`` work as on
@@ -40,9 +40,9 @@ from typing import Any
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
 
-from charity import fanout
+from realtime import fanout
 
-logger = logging.getLogger("charity.layer")
+logger = logging.getLogger("realtime.layer")
 
 #: The group each process's inbox listens on, for channels of that process sent to from elsewhere.
 INBOX_PREFIX = "layer."
@@ -95,7 +95,7 @@ class _Inbox:
 
 
 class FanoutChannelLayer(BaseChannelLayer):  # type: ignore[misc]
-    """A channel layer over ``charity.fanout`` (see the module docstring)."""
+    """A channel layer over ``realtime.fanout`` (see the module docstring)."""
 
     extensions = ["groups", "flush"]
 

@@ -8,13 +8,13 @@ It does the bookkeeping every socket needs and nothing domain-specific:
 * error frames ``{"type":"error","code":...,"detail":...}``; bad input never closes the socket
   unless a limit says so;
 * ``ping`` → ``pong`` and a server-side heartbeat that closes sockets that stay silent (4408);
-* group membership, through this process's fan-out hub (``charity.fanout``): events reach the socket
+* group membership, through this process's fan-out hub (``realtime.fanout``): events reach the socket
   by a direct call (``fanout_deliver``), not through a channel of its own; those that arrive while
   ``connect()`` runs wait until it returns, so a replay is always sent before what came live; when
   the hub's subscription dropped (``fanout_gap``) the socket closes with 1000 and the client replays;
 * admission (``admit()``, called by subclasses once they know who is connecting): the
   per-process ceiling, the connection rate per person and per address, the per-person socket
-  limit, and registration in the cross-process socket registry (``charity.admission``, shared with
+  limit, and registration in the cross-process socket registry (``realtime.admission``, shared with
   the SSE streams); and a per-socket frame rate limit;
 * revocation: every logged-in socket listens on its person's control group, and re-checks its
   access (``recheck_access()``) when told to (logout, deactivation, role change, unassignment).
@@ -36,12 +36,12 @@ from typing import Any, ClassVar
 from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework import serializers
 
-from charity import admission, fanout, groups, heartbeat, metrics, registry
-from charity.app_settings import app_settings
-from charity.frames import Frame, PingFrame
-from charity.limits import TokenBucket
+from realtime import admission, fanout, groups, heartbeat, metrics, registry
+from realtime.conf import app_settings
+from realtime.frames import Frame, PingFrame
+from realtime.limits import TokenBucket
 
-logger = logging.getLogger("charity.sockets")
+logger = logging.getLogger("realtime.sockets")
 
 
 class CloseCode:
@@ -180,7 +180,7 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start_heartbeat(self) -> None:
-        """From now on the process's heartbeat (``charity.heartbeat``) watches this socket."""
+        """From now on the process's heartbeat (``realtime.heartbeat``) watches this socket."""
         self._heartbeat_timeout = app_settings.HEARTBEAT_TIMEOUT
         heartbeat.get_sweeper().add(self)
         self._beating = True

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from charity.registry import PROCESS
+from realtime.registry import PROCESS
 
 OPEN_SOCKETS = Gauge("charity_open_sockets", "Open sockets in this process", ["endpoint", "role", "process"])
 FRAMES_IN = Counter("charity_frames_in_total", "Frames received from clients", ["endpoint"])

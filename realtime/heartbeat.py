@@ -16,10 +16,10 @@ import time
 import weakref
 from typing import Protocol
 
-from charity import registry
-from charity.app_settings import app_settings
+from realtime import registry
+from realtime.conf import app_settings
 
-logger = logging.getLogger("charity.sockets")
+logger = logging.getLogger("realtime.sockets")
 
 
 class Beating(Protocol):

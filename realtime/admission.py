@@ -1,6 +1,6 @@
 """Who may open one more live connection, and the registry entry of one that was let in.
 
-Sockets (``charity.sockets.JsonSocketConsumer.admit``) and SSE streams (``notifications.sse.SseStream``)
+Sockets (``realtime.sockets.JsonSocketConsumer.admit``) and SSE streams (``realtime.sse.SseStream``)
 are both long-lived connections that hold a slot in a server process and a person's attention:
 the same limits apply to both, and both are listed in the cross-process registry (who is online,
 and the per-person count).
@@ -15,11 +15,11 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from charity import metrics, registry
-from charity.app_settings import app_settings
-from charity.limits import client_ip, connection_allowed
+from realtime import metrics, registry
+from realtime.conf import app_settings
+from realtime.limits import client_ip, connection_allowed
 
-logger = logging.getLogger("charity.sockets")
+logger = logging.getLogger("realtime.sockets")
 
 PROCESS_FULL = "This server is full; try again shortly."
 TOO_MANY_NEW = "Too many new connections; slow down."

@@ -1,4 +1,4 @@
-"""Group names (charity.fanout). Every group name in the project is built here and nowhere else.
+"""Group names (realtime.fanout). Every group name in the project is built here and nowhere else.
 
 Group names may only contain ASCII letters, digits, hyphens, underscores and periods,
 and must be shorter than 100 characters.
@@ -6,19 +6,25 @@ and must be shorter than 100 characters.
 
 from __future__ import annotations
 
+import re
 from uuid import UUID
 
-from charity.roles import Role
-
 EVERYONE = "everyone"
+#: A role name: lowercase letters, digits, ``_`` and ``-`` (Django auth group names that are not
+#: names of this kind have no role group).
+ROLE_NAME = re.compile(r"^[a-z0-9_-]{1,50}$")
 
 
 def user_group(user_id: int) -> str:
     return f"user.{int(user_id)}"
 
 
-def role_group(role: Role | str) -> str:
-    return f"role.{Role(role).value}"
+def role_group(role: str) -> str:
+    """Every socket of the people holding ``role`` (a role name, ``REALTIME_ROLES_FUNCTION``)."""
+    name = str(role)
+    if not ROLE_NAME.match(name):
+        raise ValueError(f"Invalid role name {name!r}")
+    return f"role.{name}"
 
 
 def everyone_group() -> str:

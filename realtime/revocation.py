@@ -15,10 +15,10 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.dispatch import receiver
 
-from charity import groups
-from charity.broadcast import group_send_on_commit
-from charity.limits import hashed
-from charity.roles import Role, roles_for
+from realtime import groups
+from realtime.conf import app_settings
+from realtime.limits import hashed
+from realtime.publish import group_send_on_commit
 
 REVOKE = "access.revoke"
 
@@ -29,7 +29,7 @@ def access_revoke(*, user_id: int, session_key: str | None = None) -> None:
     group_send_on_commit([groups.control_group(user_id)], event)
 
 
-def access_state(*, user_id: int, session_key: str | None) -> frozenset[Role] | None:
+def access_state(*, user_id: int, session_key: str | None) -> frozenset[Any] | None:
     """The roles a socket's person holds now, or None when its session or account is gone."""
     from importlib import import_module
 
@@ -42,7 +42,7 @@ def access_state(*, user_id: int, session_key: str | None) -> frozenset[Role] | 
     user = get_user_model().objects.filter(pk=user_id, is_active=True).prefetch_related("groups").first()
     if user is None:
         return None
-    return roles_for(user)
+    return app_settings.roles_for(user)
 
 
 @receiver(user_logged_out)

@@ -24,7 +24,7 @@ What stays as it was with the channel layer:
   carried is persisted and comes back by replay.
 
 Events are dictionaries with a ``type``, encoded with msgpack (in both modes, so the embedded mode
-rejects what Redis could not carry). Group names come from ``charity.groups``.
+rejects what Redis could not carry). Group names come from ``realtime.groups``.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from django.conf import settings
 
-from charity import localbus, metrics, writes
+from realtime import localbus, metrics, writes
 
-logger = logging.getLogger("charity.fanout")
+logger = logging.getLogger("realtime.fanout")
 
 #: How long a member waits for this process to (re)subscribe before its join fails.
 JOIN_TIMEOUT = 10.0
@@ -149,7 +149,7 @@ class Hub:
 
     async def dispatch_many(self, items: Sequence[tuple[str, Event]]) -> None:
         """Events that arrived together, in their order. A run of consecutive events for one group
-        reaches each member in turn, all of them, its frames sent in one write (``charity.writes``)."""
+        reaches each member in turn, all of them, its frames sent in one write (``realtime.writes``)."""
         start = 0
         while start < len(items):
             group = items[start][0]
@@ -229,7 +229,7 @@ def local_hubs() -> list[Hub]:
 
 class LocalSource:
     """Embedded mode: publishers in this process put events straight into the hub's queue, and
-    those of other processes on this machine send them through ``charity.localbus``."""
+    those of other processes on this machine send them through ``realtime.localbus``."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -467,7 +467,7 @@ def _channel(group: str) -> bytes:
 def publish(groups: Iterable[str], event: Event) -> None:
     """Send ``event`` to ``groups`` now, from synchronous code; logs (never raises) when it gives up.
 
-    Only for use after commit (``charity.broadcast.group_send_on_commit``). One Redis round trip,
+    Only for use after commit (``realtime.publish.group_send_on_commit``). One Redis round trip,
     on a connection pool shared by the process's threads.
     """
     groups, payload = _prepare(groups, event)
@@ -687,7 +687,7 @@ class GroupMember:
 
     async def dispatch_event(self, event: Event) -> None:
         """A group event to the handler named after its type. An event of a type this member has no
-        handler for (``group_send`` from host code, ``charity.layer``) is dropped, logged once per
+        handler for (``group_send`` from host code, ``realtime.layer``) is dropped, logged once per
         kind of member and type: never an exception per member."""
         try:
             handler = getattr(self, get_handler_name(event), None)

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 
-from charity.app_settings import app_settings
+from realtime.conf import app_settings
 
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 

@@ -9,7 +9,7 @@ Daphne 4.2 never sets autobahn's ``perMessageCompressionAccept``, so it declines
 daphne (same CLI, same arguments, none of its code copied) whose server sets that option on the
 WebSocket factory the moment daphne's own ``run()`` creates it:
 
-    python -m charity.daphne -b 127.0.0.1 -p 8001 charity.asgi:application
+    python -m realtime.server -b 127.0.0.1 -p 8001 charity.asgi:application
 
 What it negotiates, and why (docs/operations.md has the measurements):
 
@@ -51,7 +51,7 @@ from daphne.ws_protocol import WebSocketProtocol
 from django.core.exceptions import ImproperlyConfigured
 from twisted.internet import abstract, tcp
 
-from charity import writes
+from realtime import writes
 
 __all__ = [
     "DeflateCommandLineInterface",
@@ -68,7 +68,7 @@ __all__ = [
     "write_now",
 ]
 
-logger = logging.getLogger("charity.daphne")
+logger = logging.getLogger("realtime.server")
 
 PREFIX = "REALTIME_DEFLATE"
 # zlib turns a raw deflate window of 8 bits into 9 when compressing, and autobahn rejects 8 in an
@@ -169,7 +169,7 @@ def check_app_frame_limit(settings: DeflateSettings) -> None:
 
     if not django_settings.configured:
         return
-    from charity.app_settings import app_settings
+    from realtime.conf import app_settings
 
     if settings.max_message_bytes < app_settings.MAX_FRAME_BYTES:
         raise ImproperlyConfigured(
@@ -258,7 +258,7 @@ def write_now(transport: Any, data: bytes) -> bool:
 class TunedWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
     """Daphne's protocol, sending each frame at once when nothing is queued before it (``write_now``).
 
-    Inside ``charity.writes.held()`` (the fan-out delivering several events to each socket) its
+    Inside ``realtime.writes.held()`` (the fan-out delivering several events to each socket) its
     frames are kept and sent joined when the block ends: one write for the lot.
     """
 
@@ -360,7 +360,7 @@ class DeflateServer(TunedServer):
         try:
             check_app_frame_limit(self.deflate)
         except ImproperlyConfigured as error:
-            raise SystemExit(f"charity.daphne: {error}") from None
+            raise SystemExit(f"realtime.server: {error}") from None
         super().run()
 
     def configure_ws_factory(self, factory: Any) -> None:
@@ -428,7 +428,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     missing = missing_internals()
     if missing:
         print(
-            "charity.daphne: WARNING: serving as stock daphne (no compression, no immediate writes, "
+            "realtime.server: WARNING: serving as stock daphne (no compression, no immediate writes, "
             f"no GC tuning): these internals are missing: {', '.join(missing)}. "
             "Install the versions pinned in requirements.txt.",
             file=sys.stderr,
@@ -439,7 +439,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         deflate = deflate_settings(environ)
         threshold = gc_threshold(environ)
     except ImproperlyConfigured as error:
-        raise SystemExit(f"charity.daphne: {error}") from None
+        raise SystemExit(f"realtime.server: {error}") from None
     DeflateCommandLineInterface(deflate, threshold).run(arguments)
 
 

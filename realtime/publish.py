@@ -2,7 +2,7 @@
 
 The one way services push events to sockets and streams. Sending waits for the commit so a
 rolled-back transaction never reaches anyone; the event goes out once per group through
-``charity.fanout`` (one Redis round trip on a pooled connection). A send that fails (Redis down) is
+``realtime.fanout`` (one Redis round trip on a pooled connection). A send that fails (Redis down) is
 retried for about two seconds (a restart), then logged, never raised into the caller, because what
 it carried is already persisted and comes back to clients by replay.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
-from charity import fanout
+from realtime import fanout
 
 
 def group_send_on_commit(groups: Iterable[str], event: Mapping[str, Any]) -> None:
