@@ -43,7 +43,17 @@ SECRET_KEY = "bench-secret-key-not-for-production-0123456789"
 SERVERS = ("b0", "b1", "project")
 # Sources copied at the start of a run. Others edit this checkout while the benchmark runs; every
 # process of one run must measure the same code, so all of them start from the copy.
-SNAPSHOT_DIRS = ("bench", "charity", "notifications", "chat", "donations", "shifts", "dashboard", "templates")
+SNAPSHOT_DIRS = (
+    "bench",
+    "charity",
+    "realtime",
+    "notifications",
+    "chat",
+    "donations",
+    "shifts",
+    "dashboard",
+    "templates",
+)
 
 
 @dataclass
@@ -924,7 +934,7 @@ PROFILE_CATEGORIES = (
         ("RedisSource", "LocalSource"),
     ),
     ("heartbeat and registry refresh", ("_heartbeat_loop", "Sweeper")),
-    ("inbound frames (client pings)", ("websocket_receive", ".receive (charity")),
+    ("inbound frames (client pings)", ("websocket_receive", ".receive (realtime")),
     ("Twisted/asyncio I/O and scheduling, everything else", ("",)),
 )
 
