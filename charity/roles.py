@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -44,6 +45,21 @@ def roles_for(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[Role]:
     group_names = {group.name for group in user.groups.all()}  # type: ignore[union-attr,attr-defined]
     roles.update(role for role in GROUP_ROLES if role.value in group_names)
     return frozenset(roles)
+
+
+#: Who may take help requests and talk to visitors.
+HELPER_ROLES = frozenset({Role.STAFF, Role.VOLUNTEER})
+
+
+def is_helper(roles: AbstractSet[Any]) -> bool:
+    """A volunteer or a staff member: who may see the queue, take requests and be assigned them."""
+    return not HELPER_ROLES.isdisjoint(roles)
+
+
+def helpers() -> QuerySet[Any]:
+    """Active volunteers and staff members, by username (who a help request can be assigned to)."""
+    users = get_user_model().objects.filter(is_active=True)
+    return users.filter(Q(is_staff=True) | Q(groups__name=Role.VOLUNTEER)).distinct().order_by("username")
 
 
 def users_with_role(role: Role | str) -> QuerySet[Any]:

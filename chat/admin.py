@@ -6,28 +6,22 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from charity.roles import Role
+from charity.roles import helpers
 from chat import services
 from chat.models import HelpRequest, Message, ReadCursor
 
 
-def _helpers() -> QuerySet[Any]:
-    users = get_user_model().objects.filter(is_active=True).filter(Q(is_staff=True) | Q(groups__name=Role.VOLUNTEER))
-    return users.distinct().order_by("username")
-
-
 class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(queryset=_helpers(), label="Assign to")
+    assignee = forms.ModelChoiceField(queryset=helpers(), label="Assign to")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = _helpers()  # type: ignore[attr-defined]
+        self.fields["assignee"].queryset = helpers()  # type: ignore[attr-defined]
 
 
 @admin.action(description="Assign to a volunteer…")

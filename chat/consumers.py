@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
-from charity.roles import Role, primary_role, roles_for
+from charity.roles import Role, is_helper, primary_role, roles_for
 from chat import events, selectors, services
 from chat.app_settings import app_settings
 from chat.frames import FRAME_VALIDATORS, QUEUE_FRAME_VALIDATORS
@@ -133,7 +133,7 @@ class HelpRequestQueueConsumer(JsonSocketConsumer):
             await self.close_with(CloseCode.UNAUTHENTICATED)
             return
         roles = await database_sync_to_async(roles_for)(user)
-        if Role.STAFF not in roles and Role.VOLUNTEER not in roles:
+        if not is_helper(roles):
             await self.close_with(CloseCode.FORBIDDEN)
             return
         self.user_id, self.is_staff = int(user.pk), Role.STAFF in roles
@@ -155,7 +155,7 @@ class HelpRequestQueueConsumer(JsonSocketConsumer):
         roles = await database_sync_to_async(access_state)(user_id=self.user_id, session_key=session_key)
         if roles is None:
             await self.close_with(CloseCode.UNAUTHENTICATED)
-        elif Role.STAFF not in roles and Role.VOLUNTEER not in roles:
+        elif not is_helper(roles):
             await self.close_with(CloseCode.FORBIDDEN)
         else:
             self.is_staff = Role.STAFF in roles

@@ -20,7 +20,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from charity.roles import Role, roles_for
+from charity.roles import Role, is_helper, roles_for
 from chat import selectors, visitors
 from chat.models import AuthorKind, HelpRequest
 from chat.participants import Participant
@@ -73,7 +73,7 @@ class IsHelper(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         roles = roles_for(request.user)  # type: ignore[arg-type]
-        return Role.STAFF in roles or Role.VOLUNTEER in roles
+        return is_helper(roles)
 
 
 class IsStaff(BasePermission):

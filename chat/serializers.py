@@ -10,7 +10,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from charity.roles import Role, roles_for
+from charity.roles import is_helper, roles_for
 from chat import selectors
 from chat.frames import MessageFields, ReadFields
 from chat.models import MAX_CONTACT_CHARS, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, AuthorKind, Category, Status
@@ -66,7 +66,7 @@ class AssignIn(serializers.Serializer[dict[str, Any]]):
         if user is None:
             raise serializers.ValidationError("No active user with this username.")
         roles = roles_for(user)
-        if Role.STAFF not in roles and Role.VOLUNTEER not in roles:
+        if not is_helper(roles):
             raise serializers.ValidationError("Help requests can only be assigned to volunteers and staff.")
         return user
 

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from charity.roles import Role, roles_for
+from charity.roles import Role, is_helper, roles_for
 from chat import events, presence, selectors
 from chat.app_settings import app_settings
 from chat.models import (
@@ -72,7 +72,7 @@ def _text(value: Any, *, field: str, max_chars: int, required: bool = True) -> s
 
 def _require_helper(user: Any) -> None:
     roles = roles_for(user)
-    if Role.STAFF not in roles and Role.VOLUNTEER not in roles:
+    if not is_helper(roles):
         raise ChatError("Only volunteers and staff can take help requests.", code=ChatErrorCode.FORBIDDEN)
 
 

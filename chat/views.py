@@ -13,13 +13,12 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from charity.roles import Role, roles_for
+from charity.roles import Role, helpers, is_helper, roles_for
 from chat import selectors, services, visitors
 from chat.api_views import RATE_LIMITED
 from chat.forms import HelpRequestForm
@@ -46,7 +45,7 @@ def _participant_or_403(request: HttpRequest, help_request: HelpRequest) -> Part
 
 def _require_helper(request: HttpRequest) -> frozenset[Role]:
     roles = roles_for(request.user)
-    if Role.STAFF not in roles and Role.VOLUNTEER not in roles:
+    if not is_helper(roles):
         raise PermissionDenied("Only volunteers and staff can see the queue.")
     return roles
 
@@ -91,13 +90,8 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
         link = f"{help_request.get_absolute_url()}?token={visitors.help_request_token(help_request.public_id)}"
         context["private_link"] = request.build_absolute_uri(link)
         return render(request, "chat/help_request.html", context)
-    context["helpers"] = _helpers() if participant.kind == AuthorKind.STAFF else []
+    context["helpers"] = list(helpers()) if participant.kind == AuthorKind.STAFF else []
     return render(request, "chat/room.html", context)
-
-
-def _helpers() -> list[Any]:
-    users = get_user_model().objects.filter(is_active=True).filter(Q(is_staff=True) | Q(groups__name=Role.VOLUNTEER))
-    return list(users.distinct().order_by("username"))
 
 
 @login_required

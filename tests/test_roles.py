@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, Group
 
-from charity.roles import Role, roles_for, users_with_role
+from charity.roles import Role, helpers, is_helper, roles_for, users_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +104,15 @@ def test_visitors_have_no_accounts_to_list() -> None:
 def test_unknown_role_is_refused() -> None:
     with pytest.raises(ValueError):
         users_with_role("admin")
+
+
+def test_helpers_are_volunteers_and_staff(make_user: Any) -> None:
+    volunteer, staff, donor = (
+        make_user(roles=(Role.VOLUNTEER,)),
+        make_user(roles=(Role.STAFF,)),
+        make_user(roles=(Role.DONOR,)),
+    )
+    make_user(roles=(Role.VOLUNTEER,), is_active=False)
+    assert list(helpers()) == sorted([volunteer, staff], key=lambda user: user.username)
+    assert is_helper(roles_for(volunteer)) and is_helper(roles_for(staff))
+    assert not is_helper(roles_for(donor)) and not is_helper(frozenset({Role.VISITOR}))
