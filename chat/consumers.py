@@ -20,8 +20,8 @@ from channels.db import database_sync_to_async
 from charity.roles import Role, is_helper, primary_role, roles_for
 from chat import events, selectors, services
 from chat.app_settings import app_settings
-from chat.frames import FRAME_VALIDATORS, QUEUE_FRAME_VALIDATORS
 from chat.rooms import RoomMember, parse_after
+from chat.validators import FRAME_VALIDATORS, QUEUE_FRAME_VALIDATORS
 from realtime import groups
 from realtime.revocation import access_state
 from realtime.sockets import CloseCode, JsonSocketConsumer

@@ -12,9 +12,9 @@ from rest_framework import serializers
 
 from charity.roles import is_helper, roles_for
 from chat import selectors
-from chat.frames import MessageFields, ReadFields
 from chat.models import MAX_CONTACT_CHARS, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, AuthorKind, Category, Status
-from realtime.frames import TextField
+from chat.validators import MessageFields, ReadFields
+from realtime.validators import TextField
 
 MAX_ID = 2**63 - 1
 #: Most messages one ``GET .../messages/`` returns.

@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from dashboard.models import AnnouncementKind, Audience
-from realtime.frames import TextField
+from realtime.validators import TextField
 
 
 class AnnouncementIn(serializers.Serializer[dict[str, Any]]):

@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 
 from charity.roles import Role, primary_role, roles_for
 from notifications import events, services, streams
-from notifications.frames import FRAME_VALIDATORS
+from notifications.validators import FRAME_VALIDATORS
 from realtime import fanout, groups, metrics, topics
 from realtime.limits import hashed
 from realtime.revocation import access_state

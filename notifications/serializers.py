@@ -6,9 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from notifications.frames import MAX_IDS
 from notifications.models import Recipient
-from realtime.frames import StrictIntegerField
+from notifications.validators import MAX_IDS
+from realtime.validators import StrictIntegerField
 
 MAX_ID = 2**63 - 1
 

@@ -38,8 +38,8 @@ from rest_framework import serializers
 
 from realtime import admission, fanout, groups, heartbeat, metrics, registry
 from realtime.conf import app_settings
-from realtime.frames import Frame, PingFrame
 from realtime.limits import TokenBucket
+from realtime.validators import Frame, PingFrame
 
 logger = logging.getLogger("realtime.sockets")
 

@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from chat.models import MAX_BODY_CHARS, MAX_CLIENT_ID_CHARS
-from realtime.frames import Frame, PingFrame, StrictIntegerField, TextField
+from realtime.validators import Frame, PingFrame, StrictIntegerField, TextField
 
 # Printable ASCII without spaces: UUIDs, ULIDs, counters, "tab1-42".
 CLIENT_ID_RE = re.compile(r"^[\x21-\x7e]+$")

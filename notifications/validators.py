@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from realtime.frames import Frame, PingFrame, StrictIntegerField, TextField
+from realtime.validators import Frame, PingFrame, StrictIntegerField, TextField
 
 TOPIC_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 MAX_IDS = 1000
