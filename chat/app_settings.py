@@ -6,44 +6,41 @@ shared socket settings of ``realtime/conf.py`` (``REALTIME_MAX_FRAME_BYTES`` ...
 
 from __future__ import annotations
 
-from django.conf import settings
+from realtime.conf import PrefixedSettings
 
 
-class AppSettings:
+class AppSettings(PrefixedSettings):
     prefix = "CHAT_"
-
-    def _get(self, name: str, default: object) -> object:
-        return getattr(settings, self.prefix + name, default)
 
     @property
     def HISTORY_LIMIT(self) -> int:
         """Messages sent on join without ``?after=``: the most recent ones (default 50)."""
-        return int(self._get("HISTORY_LIMIT", 50))  # type: ignore[call-overload]
+        return int(self._get("HISTORY_LIMIT", 50))
 
     @property
     def REPLAY_LIMIT(self) -> int:
         """Most messages sent on a join with ``?after=``; ``has_more`` tells the client to ask again."""
-        return int(self._get("REPLAY_LIMIT", 1000))  # type: ignore[call-overload]
+        return int(self._get("REPLAY_LIMIT", 1000))
 
     @property
     def TYPING_INTERVAL(self) -> float:
         """Seconds between two typing frames one socket may broadcast; extra ones are dropped."""
-        return float(self._get("TYPING_INTERVAL", 2.0))  # type: ignore[arg-type]
+        return float(self._get("TYPING_INTERVAL", 2.0))
 
     @property
     def NOTIFY_QUIET_PERIOD(self) -> float:
         """Seconds after a ``help_request.message`` notification during which the assignee gets no other."""
-        return float(self._get("NOTIFY_QUIET_PERIOD", 300))  # type: ignore[arg-type]
+        return float(self._get("NOTIFY_QUIET_PERIOD", 300))
 
     @property
     def PRESENCE_REFRESH_INTERVAL(self) -> float:
         """Seconds between two refreshes of a socket's presence entry."""
-        return float(self._get("PRESENCE_REFRESH_INTERVAL", 30))  # type: ignore[arg-type]
+        return float(self._get("PRESENCE_REFRESH_INTERVAL", 30))
 
     @property
     def PRESENCE_TTL(self) -> float:
         """Seconds after which a presence entry nobody refreshed (its process died) stops counting."""
-        return float(self._get("PRESENCE_TTL", 90))  # type: ignore[arg-type]
+        return float(self._get("PRESENCE_TTL", 90))
 
 
 app_settings = AppSettings()

@@ -12,11 +12,18 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 
-class AppSettings:
-    prefix = "REALTIME_"
+class PrefixedSettings:
+    """Base of each app's settings object: one typed property per setting, all under ``prefix``,
+    read from Django's settings each time (so tests and ``override_settings`` see changes)."""
+
+    prefix = ""
 
     def _get(self, name: str, default: Any) -> Any:
         return getattr(settings, self.prefix + name, default)
+
+
+class AppSettings(PrefixedSettings):
+    prefix = "REALTIME_"
 
     @property
     def CONNECTIONS_PER_KEY(self) -> int:
