@@ -17,7 +17,7 @@ from asgiref.sync import sync_to_async
 
 from charity import metrics, registry
 from charity.app_settings import app_settings
-from charity.limits import client_ip, connection_allowed
+from charity.limits import address_key, connection_allowed
 
 logger = logging.getLogger("charity.sockets")
 
@@ -33,7 +33,7 @@ async def refusal(scope: dict[str, Any], *, user_id: int | None, rate_key: str) 
         return PROCESS_FULL
     keys = [
         (rate_key, app_settings.CONNECTIONS_PER_KEY),
-        (f"ip:{client_ip(scope)}", app_settings.CONNECTIONS_PER_IP),
+        (address_key(scope), app_settings.CONNECTIONS_PER_IP),
     ]
     if not await sync_to_async(connection_allowed, thread_sensitive=False)(keys):
         return TOO_MANY_NEW

@@ -388,7 +388,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         threshold = gc_threshold(environ)
     except ImproperlyConfigured as error:
         raise SystemExit(f"charity.daphne: {error}") from None
-    DeflateCommandLineInterface(deflate, threshold).run(list(sys.argv[1:] if argv is None else argv))
+    try:
+        DeflateCommandLineInterface(deflate, threshold).run(list(sys.argv[1:] if argv is None else argv))
+    except ImproperlyConfigured as error:  # the application's own settings (charity/checks.py)
+        raise SystemExit(f"charity.daphne: {error}") from None
 
 
 if __name__ == "__main__":
