@@ -18,6 +18,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "charity.settings")
 # Initialise Django (apps, models) before importing consumers.
 django_asgi_app = get_asgi_application()
 
+from realtime.checks import refuse_to_start_on_errors  # noqa: E402
+
+# A bad proxy list or /metrics allow-list stops the server before it listens (realtime/checks.py).
+refuse_to_start_on_errors()
+
 from channels.auth import AuthMiddlewareStack, get_user  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

@@ -211,14 +211,19 @@ REALTIME_HELP_REQUESTS_PER_IP = int(os.environ.get("REALTIME_HELP_REQUESTS_PER_I
 REALTIME_HTTP_WRITES_PER_MINUTE = int(os.environ.get("REALTIME_HTTP_WRITES_PER_MINUTE", "120"))
 REALTIME_HTTP_RECEIPTS_PER_MINUTE = int(os.environ.get("REALTIME_HTTP_RECEIPTS_PER_MINUTE", "1200"))
 REALTIME_HTTP_WRITES_PER_IP = int(os.environ.get("REALTIME_HTTP_WRITES_PER_IP", "1200"))
+# Proxies whose X-Forwarded-For is believed (comma-separated addresses or networks), and the address
+# daphne is bound to (its -b): loopback with no trusted proxy is a check warning (realtime/checks.py).
+REALTIME_TRUSTED_PROXIES = _env_list("REALTIME_TRUSTED_PROXIES", [])
+REALTIME_BIND = os.environ.get("REALTIME_BIND", "127.0.0.1")
 
 # Seconds the simulated payment processor waits before each step (received → processing → confirmed).
 DONATIONS_PROCESSOR_DELAYS = tuple(
     float(delay) for delay in os.environ.get("DONATIONS_PROCESSOR_DELAYS", "1.5,2.5").split(",") if delay
 )
 
-# Who may scrape /metrics: these client addresses (see REALTIME_TRUSTED_PROXIES), or a bearer token.
-METRICS_ALLOWED_IPS = _env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+# Who may scrape /metrics: a bearer token, or these client addresses (see REALTIME_TRUSTED_PROXIES)
+# when set explicitly. Neither: nobody (behind a proxy every client would be loopback).
+METRICS_ALLOWED_IPS = _env_list("METRICS_ALLOWED_IPS", [])
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # The control room: at most one recomputation per interval, and a refresh at least this often.
 DASHBOARD_PUSH_INTERVAL = float(os.environ.get("DASHBOARD_PUSH_INTERVAL", "1.0"))

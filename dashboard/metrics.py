@@ -1,10 +1,20 @@
 """``/metrics`` for Prometheus: the dashboard's figures (from the same function) plus this process's
-counters (realtime.metrics). Who may scrape is a setting: ``METRICS_ALLOWED_IPS`` (default loopback)
-or a bearer token ``METRICS_TOKEN``."""
+counters (realtime.metrics).
+
+Who may scrape: whoever sends ``Authorization: Bearer <METRICS_TOKEN>``, or a client address in
+``METRICS_ALLOWED_IPS`` (addresses or networks, through the trusted-proxy rule), which is empty
+unless set: behind a proxy every client would otherwise be loopback. Neither set: nobody (403).
+
+The dashboard's figures cost several queries; a scrape serves the last ones computed, kept in the
+shared cache for ``DASHBOARD_REFRESH_INTERVAL`` seconds, so scrapes of every process within that
+interval compute them once.
+"""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +24,10 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from realtime.limits import request_client_ip
+from realtime.cache import shared_cache
+from realtime.limits import parse_networks, request_client_ip
+
+FIGURES_KEY = "dashboard:metrics-figures"
 
 # Figures that are plain numbers, exported as gauges named charity_<name>.
 NUMERIC = [
@@ -42,9 +55,7 @@ class DashboardCollector(Collector):
         yield GaugeMetricFamily("charity_connections_by_process", "Open sockets by process", labels=["process"])
 
     def collect(self) -> Iterator[Any]:
-        from dashboard.selectors import dashboard_snapshot
-
-        metrics = dashboard_snapshot()["metrics"]
+        metrics = dashboard_figures()
         for name in NUMERIC:
             yield GaugeMetricFamily(f"charity_{name}", f"Dashboard figure: {name}", value=float(metrics[name]))
         yield GaugeMetricFamily(
@@ -62,6 +73,18 @@ class DashboardCollector(Collector):
         yield by_process
 
 
+def dashboard_figures() -> dict[str, Any]:
+    """The dashboard's figures as last computed, at most ``DASHBOARD_REFRESH_INTERVAL`` seconds old."""
+    figures: dict[str, Any] | None = shared_cache().get(FIGURES_KEY)
+    if figures is None:
+        from dashboard.selectors import dashboard_snapshot
+
+        figures = dashboard_snapshot()["metrics"]
+        ttl = max(1, math.ceil(float(getattr(settings, "DASHBOARD_REFRESH_INTERVAL", 5.0))))
+        shared_cache().set(FIGURES_KEY, figures, timeout=ttl)
+    return figures
+
+
 _collector = DashboardCollector()
 REGISTRY.register(_collector)
 
@@ -69,9 +92,16 @@ REGISTRY.register(_collector)
 def _allowed(request: HttpRequest) -> bool:
     token = getattr(settings, "METRICS_TOKEN", "")
     header = request.headers.get("Authorization", "")
-    if token and hmac.compare_digest(header, f"Bearer {token}"):
+    if token and hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):
         return True
-    return request_client_ip(request) in getattr(settings, "METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+    allowed, _ = parse_networks(tuple(str(entry) for entry in getattr(settings, "METRICS_ALLOWED_IPS", [])))
+    if not allowed:
+        return False
+    try:
+        address = ipaddress.ip_address(request_client_ip(request))
+    except ValueError:
+        return False
+    return any(address in network for network in allowed)
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

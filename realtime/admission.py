@@ -17,7 +17,7 @@ from asgiref.sync import sync_to_async
 
 from realtime import metrics, registry
 from realtime.conf import app_settings
-from realtime.limits import client_ip, connection_allowed
+from realtime.limits import address_key, connection_allowed
 
 logger = logging.getLogger("realtime.sockets")
 
@@ -33,7 +33,7 @@ async def refusal(scope: dict[str, Any], *, user_id: int | None, rate_key: str) 
         return PROCESS_FULL
     keys = [
         (rate_key, app_settings.CONNECTIONS_PER_KEY),
-        (f"ip:{client_ip(scope)}", app_settings.CONNECTIONS_PER_IP),
+        (address_key(scope), app_settings.CONNECTIONS_PER_IP),
     ]
     if not await sync_to_async(connection_allowed, thread_sensitive=False)(keys):
         return TOO_MANY_NEW

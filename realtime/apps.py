@@ -6,5 +6,6 @@ class RealtimeConfig(AppConfig):
     verbose_name = "Real-time engine"
 
     def ready(self) -> None:
-        # Access changes (logout, deactivation, new roles) reach open sockets: signal receivers.
-        from realtime import revocation  # noqa: F401
+        # Deployment checks (trusted proxies, /metrics), and access changes (logout, deactivation,
+        # new roles) that reach open sockets.
+        from realtime import checks, revocation  # noqa: F401  (system checks; signal receivers)

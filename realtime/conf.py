@@ -92,8 +92,19 @@ class AppSettings(PrefixedSettings):
 
     @property
     def TRUSTED_PROXIES(self) -> list[str]:
-        """Addresses or networks of proxies whose X-Forwarded-For is believed. Empty: none."""
-        return list(self._get("TRUSTED_PROXIES", []))
+        """Addresses or networks of proxies whose X-Forwarded-For is believed. Empty: none.
+
+        A list, or one comma-separated string (as the environment variable gives it)."""
+        value = self._get("TRUSTED_PROXIES", [])
+        if isinstance(value, str):
+            return [entry.strip() for entry in value.split(",") if entry.strip()]
+        return [str(entry) for entry in value]
+
+    @property
+    def BIND(self) -> str:
+        """The address daphne listens on (its ``-b``), as the deployment states it: the system check
+        warns when that is loopback (a proxy in front) and no trusted proxy is configured."""
+        return str(self._get("BIND", "127.0.0.1"))
 
     @property
     def MAX_FRAME_BYTES(self) -> int:

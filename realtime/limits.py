@@ -6,20 +6,29 @@
 * Frame rate: a token bucket per socket, in memory (a socket lives in one process).
 * The client IP is the TCP peer, unless that peer is a configured trusted proxy: only then is the
   right-most untrusted address of ``X-Forwarded-For`` believed. A client-sent header never changes
-  the key otherwise.
+  the key otherwise. The proxy list is parsed once; an invalid entry is a system check error at
+  startup (``realtime.checks``) and is skipped here, never a 500.
+* An address keys a limit only through ``address_key``: IPv4 per address, IPv6 per /64 (one
+  subscriber's allocation: a single machine can use every address of its /64), and never as it is:
+  a keyed hash (HMAC-SHA256 of ``SECRET_KEY``) whose key changes every UTC day, so no raw address
+  is written to the cache and yesterday's keys cannot be linked to today's. A window that
+  straddles midnight UTC starts again from zero: a limit can pass twice its count once a day.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.crypto import salted_hmac
 
 from realtime.cache import shared_cache
 from realtime.conf import app_settings
@@ -32,11 +41,28 @@ def hashed(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def _networks(entries: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [ipaddress.ip_network(entry, strict=False) for entry in entries]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def _is_trusted(address: str, trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+@functools.lru_cache(maxsize=16)
+def parse_networks(entries: tuple[str, ...]) -> tuple[tuple[Network, ...], tuple[str, ...]]:
+    """``(networks, invalid entries)`` of a proxy list; parsed once per distinct list."""
+    networks: list[Network] = []
+    invalid: list[str] = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(str(entry).strip(), strict=False))
+        except ValueError:
+            invalid.append(str(entry))
+    return tuple(networks), tuple(invalid)
+
+
+def trusted_networks() -> tuple[Network, ...]:
+    """``REALTIME_TRUSTED_PROXIES`` as networks; invalid entries (a check error) are left out."""
+    return parse_networks(tuple(app_settings.TRUSTED_PROXIES))[0]
+
+
+def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -44,10 +70,10 @@ def _is_trusted(address: str, trusted: list[ipaddress.IPv4Network | ipaddress.IP
     return any(ip in network for network in trusted)
 
 
-def client_ip(scope: dict[str, Any]) -> str:
+def client_ip(scope: Mapping[str, Any]) -> str:
     """The address to rate-limit by (see the module docstring)."""
     peer = (scope.get("client") or ("unknown", 0))[0]
-    trusted = _networks(app_settings.TRUSTED_PROXIES)
+    trusted = trusted_networks()
     if not trusted or not _is_trusted(peer, trusted):
         return str(peer)
     forwarded = ""
@@ -69,6 +95,34 @@ def request_client_ip(request: HttpRequest) -> str:
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
     headers = [(b"x-forwarded-for", forwarded.encode("latin-1", "replace"))] if forwarded else []
     return client_ip({"client": (request.META.get("REMOTE_ADDR", ""), 0), "headers": headers})
+
+
+def address_network(address: str) -> str:
+    """What one client is for an address limit: an IPv4 address, or the /64 of an IPv6 one."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address  # not an IP (a Unix socket's peer): counted as it is, hashed all the same
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def address_hash(address: str, *, day: date | None = None) -> str:
+    """A keyed hash of ``address``'s network (``address_network``) whose key changes every UTC day."""
+    day = day or datetime.now(UTC).date()
+    digest = salted_hmac(f"realtime.limits.address:{day.isoformat()}", address_network(address), algorithm="sha256")
+    return digest.hexdigest()[:32]
+
+
+def address_key(source: Mapping[str, Any] | HttpRequest | Any) -> str:
+    """The key of an address limit for an ASGI scope or a (Django or DRF) request: ``ip:<hash>``.
+
+    Every limit keyed by the client's address takes it from here, so none stores the address."""
+    address = client_ip(source) if isinstance(source, Mapping) else request_client_ip(source)
+    return f"ip:{address_hash(address)}"
 
 
 def within_limits(keys: list[tuple[str, int]], *, window: int, kind: str = "conn") -> bool:
@@ -106,7 +160,7 @@ def seconds_left(window: int) -> int:
 def help_request_allowed(request: HttpRequest) -> bool:
     """Count one new help request from this client address (anonymous: the address is all there is)."""
     return within_limits(
-        [(f"ip:{request_client_ip(request)}", app_settings.HELP_REQUESTS_PER_IP)],
+        [(address_key(request), app_settings.HELP_REQUESTS_PER_IP)],
         window=app_settings.HELP_REQUEST_WINDOW,
         kind="help",
     )

@@ -440,7 +440,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         threshold = gc_threshold(environ)
     except ImproperlyConfigured as error:
         raise SystemExit(f"realtime.server: {error}") from None
-    DeflateCommandLineInterface(deflate, threshold).run(arguments)
+    try:
+        DeflateCommandLineInterface(deflate, threshold).run(arguments)
+    except ImproperlyConfigured as error:  # the application's own settings (system checks)
+        raise SystemExit(f"realtime.server: {error}") from None
 
 
 if __name__ == "__main__":

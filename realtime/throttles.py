@@ -15,7 +15,8 @@ methods only; reads are never counted:
 * ``AddressRateThrottle``: every anonymous write of one client address, ``REALTIME_HTTP_WRITES_PER_IP``
   a minute, a loose backstop (shelters and libraries share an address; a new session or a made-up
   token is a new person, a new address is not free). The address follows the trusted-proxy rule of
-  every other limit (``realtime.limits.request_client_ip``).
+  every other limit, and is counted as ``realtime.limits.address_key`` gives it (IPv6 per /64, a
+  keyed hash, never the address itself).
 
 Past a limit: ``429`` with ``Retry-After`` and ``{"code": "rate_limited", "detail": ...}``, the
 API's error shape; the browser client waits that long and sends again.
@@ -34,7 +35,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from realtime.cache import shared_cache
 from realtime.conf import app_settings
-from realtime.limits import request_client_ip
+from realtime.limits import address_key
 
 
 class _UnsafeMethodThrottle(SimpleRateThrottle):
@@ -69,7 +70,7 @@ class WriteRateThrottle(_UnsafeMethodThrottle):
             return f"user:{user.pk}"
         identify = getattr(view, "anonymous_identity", None)
         known = identify(request) if identify is not None else None
-        return known or f"ip:{request_client_ip(request)}"
+        return known or address_key(request)
 
 
 class ReceiptRateThrottle(WriteRateThrottle):
@@ -93,7 +94,7 @@ class AddressRateThrottle(_UnsafeMethodThrottle):
         user = request.user
         if user is not None and user.is_authenticated:
             return None
-        return f"ip:{request_client_ip(request)}"
+        return address_key(request)
 
 
 #: What a view that acknowledges or marks read uses instead of the default.

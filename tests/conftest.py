@@ -78,8 +78,9 @@ SUITE_HTTP_WRITES_PER_MINUTE = 1_000_000
 
 
 def fresh_address() -> str:
-    """A client address no other test has counted against (limit counters live in the shared cache)."""
-    return f"2001:db8::{secrets.randbelow(1 << 16):x}:{secrets.randbelow(1 << 16):x}"
+    """A client address no other test has counted against (limit counters live in the shared cache):
+    in a /64 of its own, since address limits count IPv6 clients per /64."""
+    return f"2001:db8:{secrets.randbelow(1 << 16):x}:{secrets.randbelow(1 << 16):x}::1"
 
 
 @pytest.fixture(autouse=True)

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from django.test import RequestFactory
 
-from realtime.limits import TokenBucket, client_ip, connection_allowed, request_client_ip, within_limits
-from tests.conftest import connect_socket
+from realtime import admission
+from realtime.cache import shared_cache
+from realtime.limits import (
+    TokenBucket,
+    address_hash,
+    address_key,
+    client_ip,
+    connection_allowed,
+    help_request_allowed,
+    request_client_ip,
+    within_limits,
+)
+from tests.conftest import connect_socket, fresh_address
 
 WS = "/ws/notifications/"
 
@@ -54,6 +70,121 @@ def test_trusted_proxy_gives_the_rightmost_untrusted_hop(settings: Any) -> None:
 def test_garbage_forwarded_for_falls_back_to_the_peer(settings: Any) -> None:
     settings.REALTIME_TRUSTED_PROXIES = ["10.0.0.0/8"]
     assert client_ip(scope("10.1.2.3", "not-an-ip")) == "10.1.2.3"
+
+
+def test_an_invalid_proxy_entry_never_raises_at_request_time(settings: Any) -> None:
+    """A bad entry is a startup error (realtime.checks); a request is still answered, by the valid ones."""
+    settings.REALTIME_TRUSTED_PROXIES = ["not-a-network", "10.0.0.0/8"]
+    assert client_ip(scope("10.1.2.3", "198.51.100.7")) == "198.51.100.7"
+    request = RequestFactory().get("/", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert request_client_ip(request) == "203.0.113.9"
+
+
+def test_trusted_proxies_are_read_from_the_environment() -> None:
+    """The documented deployment sets them in the environment: a process started with it believes them."""
+    code = (
+        "import django; django.setup(); from realtime.limits import client_ip; "
+        "from django.conf import settings; print(settings.REALTIME_TRUSTED_PROXIES); "
+        "print(client_ip({'client': ('127.0.0.1', 1), 'headers': [(b'x-forwarded-for', b'198.51.100.7')]}))"
+    )
+    environ = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "charity.settings",
+        "DEBUG": "1",
+        "REALTIME_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["['127.0.0.1', '10.0.0.0/8']", "198.51.100.7"]
+
+
+# -- address keys: IPv6 per /64, a keyed hash that changes daily ---------------------------------
+
+
+def random_64() -> str:
+    """The first four groups of an IPv6 /64 no other test has counted against."""
+    return f"2001:db8:{secrets.randbelow(1 << 16):x}:{secrets.randbelow(1 << 16):x}"
+
+
+def test_ipv6_clients_share_an_address_limit_per_64(settings: Any) -> None:
+    settings.REALTIME_HELP_REQUESTS_PER_IP = 2
+    network, other = random_64(), random_64()
+
+    def allowed(address: str) -> bool:
+        return help_request_allowed(RequestFactory().post("/", REMOTE_ADDR=address))
+
+    # One machine can use every address of its /64: changing the low bits buys nothing.
+    assert [allowed(f"{network}::1"), allowed(f"{network}:ffff:1:2:3"), allowed(f"{network}::abcd")] == [
+        True,
+        True,
+        False,
+    ]
+    assert allowed(f"{other}::1"), "another /64 counts apart"
+
+
+def test_ipv4_clients_count_per_address() -> None:
+    assert address_key(scope("203.0.113.1")) != address_key(scope("203.0.113.2"))
+    # The IPv4-mapped form of an address is the same client.
+    assert address_key(scope("::ffff:203.0.113.1")) == address_key(scope("203.0.113.1"))
+    assert address_key(scope("2001:db8:1:2::1")) == address_key(scope("2001:db8:1:2:ffff::1"))
+    assert address_key(scope("2001:db8:1:2::1")) != address_key(scope("2001:db8:1:3::1"))
+
+
+def test_an_address_key_is_a_keyed_hash_that_changes_daily(settings: Any) -> None:
+    address = "203.0.113.1"
+    today = address_hash(address, day=date(2026, 3, 1))
+    assert address not in today and len(today) == 32
+    assert address_hash(address, day=date(2026, 3, 1)) == today
+    assert address_hash(address, day=date(2026, 3, 2)) != today, "the key rotates every day"
+    settings.SECRET_KEY = "another-deployment-" + secrets.token_hex(16)
+    assert address_hash(address, day=date(2026, 3, 1)) != today, "keyed by SECRET_KEY: no rainbow table"
+
+
+@pytest.fixture
+def cache_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every key the limits read or write in the shared cache (any backend) during the test."""
+    keys: list[str] = []
+    cache = shared_cache()
+    for name in ("add", "set", "incr", "get", "set_many", "get_many"):
+        original = getattr(cache, name)
+
+        def spy(key: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            keys.extend([key] if isinstance(key, str) else list(key))
+            return _original(key, *args, **kwargs)
+
+        monkeypatch.setattr(cache, name, spy)
+    yield keys
+
+
+@pytest.mark.django_db
+def test_no_raw_address_in_the_cache_keys_of_address_limits(cache_keys: list[str], settings: Any) -> None:
+    from django.test import Client
+
+    address = fresh_address()
+    prefix = address.rsplit("::", 1)[0]
+    body = {"name": "Alice", "description": "Need food", "category": "food"}
+    # A help request: its per-address limit, and the API's per-address backstop for anonymous writes.
+    created = Client().post("/api/help-requests/", body, content_type="application/json", REMOTE_ADDR=address)
+    assert created.status_code == 201
+    assert any(key.startswith("rl:help:ip:") for key in cache_keys)
+    assert any(key.startswith("throttle_writes_ip_ip:") for key in cache_keys)
+    assert not [key for key in cache_keys if prefix in key or "203.0.113" in key]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_no_raw_address_in_the_cache_keys_of_connection_limits(cache_keys: list[str]) -> None:
+    address = "203.0.113.77"
+    assert await admission.refusal({"client": (address, 5000), "headers": []}, user_id=None, rate_key="t:x") is None
+    assert [key for key in cache_keys if key.startswith("rl:conn:ip:")]
+    assert not [key for key in cache_keys if address in key]
 
 
 def test_connection_rate_counts_per_key(settings: Any) -> None:
