@@ -27,6 +27,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
 from charity import groups
+from charity.cursors import parse_cursor
 from charity.limits import hashed
 from charity.revocation import access_state
 from charity.sockets import CloseCode, ErrorCode, encode
@@ -55,11 +56,7 @@ def parse_public_id(raw: str) -> UUID | None:
 
 def parse_after(raw: str | None) -> tuple[int | None, str | None]:
     """``after`` from a query string or a ``Last-Event-ID`` header: ``(value, error message)``."""
-    if raw is None or raw == "":
-        return None, None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        return None, "after must be a non-negative integer message id; sending the latest messages."
-    return int(raw), None
+    return parse_cursor(raw, name="after", fallback="sending the latest messages")
 
 
 def room_authorize(

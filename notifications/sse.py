@@ -93,6 +93,24 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
     async def heartbeat_expired(self) -> None:  # pragma: no cover (the deadline never passes)
         await self._end()
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch, but a handler that fails ends the response instead of leaving it open.
+
+        Otherwise the stream would hang with its headers sent, its slot held, and no keep-alive to
+        notice the client leaving. Ended without a ``close`` event: the browser reconnects later.
+        """
+        try:
+            await super().dispatch(message)
+        except (StopConsumer, asyncio.CancelledError):
+            raise
+        except Exception:
+            user_id = self._entry.user_id if self._entry is not None else None
+            logger.exception("stream failed endpoint=%s user=%s; ending it", self.endpoint, user_id)
+            if self._open:
+                await self._end()
+            else:
+                await self._release()
+
     async def http_request(self, message: dict[str, Any]) -> None:
         if message.get("more_body"):
             return  # a GET has no body worth waiting for

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from charity import groups
+from charity.cursors import parse_cursor
 from charity.roles import Role
 from notifications import selectors
 from notifications.app_settings import app_settings
@@ -69,8 +70,4 @@ def remember(ids: dict[int, None], notification_id: int) -> None:
 
 def parse_since(raw: str | None) -> tuple[int | None, str | None]:
     """``since`` from a query string or Last-Event-ID: ``(value, error message)``."""
-    if raw is None or raw == "":
-        return None, None
-    if not raw.isdigit() or len(raw) > 18:
-        return None, "since must be a non-negative integer id; replaying everything unacknowledged."
-    return int(raw), None
+    return parse_cursor(raw, name="since", fallback="replaying everything unacknowledged")
