@@ -166,6 +166,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's defaults, with a JSON parser that answers too deeply nested bodies 400, not 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "charity.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # Writes (POST and the like) a minute, per person and per anonymous address (charity/throttles.py).
     "DEFAULT_THROTTLE_CLASSES": ["charity.throttles.WriteRateThrottle", "charity.throttles.AddressRateThrottle"],
     "EXCEPTION_HANDLER": "charity.throttles.exception_handler",

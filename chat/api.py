@@ -27,7 +27,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,6 +35,7 @@ from rest_framework.views import APIView
 
 from charity import limits
 from charity.app_settings import app_settings
+from charity.parsers import JSONParser
 from charity.throttles import RECEIPT_THROTTLES
 from chat import events, selectors, services, visitors
 from chat.models import HelpRequest
