@@ -819,6 +819,23 @@ async def test_logging_out_closes_that_sessions_room_sockets(make_user: Any, soc
     assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
 
 
+async def test_a_password_change_closes_the_persons_room_and_queue_sockets(make_user: Any, sockets: Any) -> None:
+    visitor = await avisit()
+    staff_user = await make(make_user, roles=(Role.STAFF,))
+    room_socket = await sockets(visitor.path, user=staff_user)
+    await joined(room_socket)
+    queue_socket = await sockets(QUEUE, user=staff_user)
+    assert (await next_frame(queue_socket))["type"] == "queue"
+
+    def change_password() -> None:
+        staff_user.set_password("a-new-pw-for-tests-2")
+        staff_user.save()
+
+    await database_sync_to_async(change_password)()
+    for socket in (room_socket, queue_socket):
+        assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+
+
 async def test_typing_does_not_spend_the_frame_budget(make_user: Any, sockets: Any) -> None:
     visitor = await avisit()
     socket = await sockets(visitor.path, cookie=visitor.cookie)

@@ -254,3 +254,17 @@ async def test_a_new_role_reaches_the_stream_and_its_notifications_follow(make_u
     pushed = await client.event()
     assert pushed["id"] == str(sent.pk) and pushed["data"]["title"] == "to volunteers"
     await client.close()
+
+
+async def test_a_password_change_ends_the_stream_with_4401(make_user: Any) -> None:
+    user = await database_sync_to_async(make_user)()
+    client = await open_stream("/sse/notifications/", user=user)
+    assert (await client.event())["data"]["type"] == "synced"
+
+    def change_password() -> None:
+        user.set_password("a-new-pw-for-tests-2")
+        user.save()
+
+    await database_sync_to_async(change_password)()
+    closing = await client.event()
+    assert closing["event"] == "close" and closing["data"] == {"code": 4401}
