@@ -174,6 +174,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's defaults, with a JSON parser that answers too deeply nested bodies 400, not 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "realtime.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # Writes (POST and the like) a minute, per person and per anonymous address (realtime/throttles.py).
     "DEFAULT_THROTTLE_CLASSES": ["realtime.throttles.WriteRateThrottle", "realtime.throttles.AddressRateThrottle"],
     "EXCEPTION_HANDLER": "realtime.throttles.exception_handler",

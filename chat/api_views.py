@@ -27,7 +27,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -61,6 +60,7 @@ from chat.serializers import (
 )
 from realtime import limits
 from realtime.conf import app_settings
+from realtime.parsers import JSONParser
 from realtime.throttles import RECEIPT_THROTTLES
 
 # A refused service call, by its socket error code: 400 carries field errors, the others {code, detail}.

@@ -42,5 +42,15 @@ class AppSettings(PrefixedSettings):
         """Seconds after which a presence entry nobody refreshed (its process died) stops counting."""
         return float(self._get("PRESENCE_TTL", 90))
 
+    @property
+    def QUEUE_PAGE_SIZE(self) -> int:
+        """Requests per page of the queue: the page, and the queue socket's snapshot and window (50)."""
+        return int(self._get("QUEUE_PAGE_SIZE", 50))  # type: ignore[call-overload]
+
+    @property
+    def QUEUE_DESCRIPTION_CHARS(self) -> int:
+        """Characters of a description a queue item carries (280); the whole text is on the room page."""
+        return int(self._get("QUEUE_DESCRIPTION_CHARS", 280))  # type: ignore[call-overload]
+
 
 app_settings = AppSettings()

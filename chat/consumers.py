@@ -162,9 +162,12 @@ class HelpRequestQueueConsumer(JsonSocketConsumer):
 
     @database_sync_to_async
     def _read_queue(self, user: Any) -> dict[str, Any]:
-        requests = selectors.queue_for(user=user)
-        positions = selectors.queue_positions_by_id(requests)
-        return events.queue_frame(events.queue_item(row, queue_position=positions.get(row.pk)) for row in requests)
+        # The first page only: a long queue is not sent whole to every helper on every connect.
+        limit = app_settings.QUEUE_PAGE_SIZE
+        rows = list(selectors.queue_for(user=user)[:limit])
+        positions = selectors.queue_positions(rows, offset=0)
+        items = (events.queue_entry(row, queue_position=positions.get(row.pk)) for row in rows)
+        return events.queue_frame(items, waiting=selectors.waiting_count(), limit=limit)
 
     async def chat_queue(self, event: events.QueueEvent) -> None:
         if self._closing or self.user_id is None:
@@ -173,6 +176,6 @@ class HelpRequestQueueConsumer(JsonSocketConsumer):
             status=event["status"], assignee_id=event["assignee_id"], user_id=self.user_id, is_staff=self.is_staff
         )
         if visible:
-            await self.send_frame(events.queue_item_frame(event["item"]))
+            await self.send_frame(events.queue_item_frame(event["item"], waiting=event["waiting"]))
         else:
-            await self.send_frame(events.queue_removed_frame(event["public_id"]))
+            await self.send_frame(events.queue_removed_frame(event["public_id"], waiting=event["waiting"]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypedDict
 
+from chat.app_settings import app_settings
 from chat.models import HelpRequest, Message, ReadCursor
 from chat.participants import display_name
 from realtime.sockets import encode
@@ -25,7 +26,18 @@ QUEUE = "chat.queue"
 AUTHOR_FIELDS = frozenset({"kind", "name"})
 HELP_REQUEST_FIELDS = frozenset({"public_id", "status", "queue_position", "assigned_to"})
 QUEUE_ITEM_FIELDS = frozenset(
-    {"public_id", "url", "name", "category", "description", "status", "queue_position", "assigned_to", "created_at"}
+    {
+        "public_id",
+        "url",
+        "name",
+        "category",
+        "description",
+        "description_truncated",
+        "status",
+        "queue_position",
+        "assigned_to",
+        "created_at",
+    }
 )
 FRAME_FIELDS: dict[str, frozenset[str]] = {
     "history": frozenset({"type", "help_request", "messages", "has_more", "read"}),
@@ -34,9 +46,9 @@ FRAME_FIELDS: dict[str, frozenset[str]] = {
     "read": frozenset({"type", "author", "up_to"}),
     "presence": frozenset({"type", "participants"}),
     "status": frozenset({"type", "status", "queue_position", "assigned_to"}),
-    "queue": frozenset({"type", "help_requests"}),
-    "queue.item": frozenset({"type", "help_request"}),
-    "queue.removed": frozenset({"type", "public_id"}),
+    "queue": frozenset({"type", "help_requests", "waiting", "limit"}),
+    "queue.item": frozenset({"type", "help_request", "waiting"}),
+    "queue.removed": frozenset({"type", "public_id", "waiting"}),
     "error": frozenset({"type", "code", "detail"}),
     "pong": frozenset({"type"}),
 }
@@ -74,6 +86,7 @@ class QueueEvent(TypedDict):
     status: str
     assignee_id: int | None
     item: dict[str, Any]
+    waiting: int
 
 
 # -- frames ----------------------------------------------------------------------------------------
@@ -159,16 +172,28 @@ def queue_item(help_request: HelpRequest, *, queue_position: int | None) -> dict
     }
 
 
-def queue_frame(items: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "queue", "help_requests": list(items)}
+def queue_entry(help_request: HelpRequest, *, queue_position: int | None) -> dict[str, Any]:
+    """A request as the queue shows it: ``queue_item`` with the description cut to
+    ``CHAT_QUEUE_DESCRIPTION_CHARS`` (the whole text is on its page) and a flag saying so."""
+    item = queue_item(help_request, queue_position=queue_position)
+    limit = app_settings.QUEUE_DESCRIPTION_CHARS
+    item["description_truncated"] = len(item["description"]) > limit
+    item["description"] = item["description"][:limit]
+    return item
 
 
-def queue_item_frame(item: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "queue.item", "help_request": item}
+def queue_frame(items: Iterable[dict[str, Any]], *, waiting: int, limit: int) -> dict[str, Any]:
+    """The first page of a person's queue; ``waiting`` counts every waiting request, ``limit`` is the
+    page size: the client keeps at most that many waiting items (the head of the queue)."""
+    return {"type": "queue", "help_requests": list(items), "waiting": waiting, "limit": limit}
 
 
-def queue_removed_frame(public_id: str) -> dict[str, Any]:
-    return {"type": "queue.removed", "public_id": public_id}
+def queue_item_frame(item: dict[str, Any], *, waiting: int) -> dict[str, Any]:
+    return {"type": "queue.item", "help_request": item, "waiting": waiting}
+
+
+def queue_removed_frame(public_id: str, *, waiting: int) -> dict[str, Any]:
+    return {"type": "queue.removed", "public_id": public_id, "waiting": waiting}
 
 
 # -- group events (realtime.fanout) --------------------------------------------------------------------------
@@ -208,11 +233,13 @@ def presence_event(*, version: int, participants: Iterable[dict[str, str]]) -> P
     return {"type": PRESENCE, "version": version, "frame": presence_frame(participants)}
 
 
-def queue_event(help_request: HelpRequest, *, queue_position: int | None) -> QueueEvent:
+def queue_event(help_request: HelpRequest, *, queue_position: int | None, waiting: int) -> QueueEvent:
+    """One request's change, for every queue socket (each decides whether its person sees it)."""
     return {
         "type": QUEUE,
         "public_id": str(help_request.public_id),
         "status": help_request.status,
         "assignee_id": help_request.assigned_to_id,
-        "item": queue_item(help_request, queue_position=queue_position),
+        "item": queue_entry(help_request, queue_position=queue_position),
+        "waiting": waiting,
     }

@@ -31,6 +31,7 @@ from chat.app_settings import app_settings
 from chat.models import AuthorKind
 from chat.participants import Participant
 from realtime import groups
+from realtime.cursors import parse_cursor
 from realtime.limits import hashed
 from realtime.revocation import access_state
 from realtime.sockets import CloseCode, ErrorCode, encode
@@ -55,11 +56,7 @@ def parse_public_id(raw: str) -> UUID | None:
 
 def parse_after(raw: str | None) -> tuple[int | None, str | None]:
     """``after`` from a query string or a ``Last-Event-ID`` header: ``(value, error message)``."""
-    if raw is None or raw == "":
-        return None, None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        return None, "after must be a non-negative integer message id; sending the latest messages."
-    return int(raw), None
+    return parse_cursor(raw, name="after", fallback="sending the latest messages")
 
 
 def room_authorize(

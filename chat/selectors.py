@@ -8,7 +8,7 @@ from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Case, Q, QuerySet, Value, When
 
 from charity.roles import Role, roles_for
 from chat import visitors
@@ -99,17 +99,31 @@ def queue_item_visible(*, status: str, assignee_id: int | None, user_id: int, is
     return False
 
 
-def queue_for(*, user: Any) -> list[HelpRequest]:
-    """The queue view of a volunteer or staff member: waiting requests first (in queue order), then
-    the assigned ones they may see."""
+def queue_for(*, user: Any) -> QuerySet[HelpRequest]:
+    """The queue view of a volunteer or staff member, unevaluated so it can be paged: waiting
+    requests first (in queue order), then the assigned ones they may see."""
     assigned = Q(status=Status.ASSIGNED)
     if not getattr(user, "is_staff", False):
         assigned &= Q(assigned_to_id=user.pk)
-    rows = HelpRequest.objects.filter(Q(status=Status.WAITING) | assigned).select_related("assigned_to").order_by("id")
-    return sorted(rows, key=lambda row: row.status != Status.WAITING)
+    return (
+        HelpRequest.objects.filter(Q(status=Status.WAITING) | assigned)
+        .select_related("assigned_to")
+        .annotate(_assigned=Case(When(status=Status.WAITING, then=Value(0)), default=Value(1)))
+        .order_by("_assigned", "id")
+    )
 
 
-def queue_positions_by_id(requests: Sequence[HelpRequest]) -> dict[int, int]:
-    """Positions of the waiting requests in ``requests`` (which must hold the whole queue), no query."""
-    waiting = [row.pk for row in requests if row.status == Status.WAITING]
-    return {pk: position for position, pk in enumerate(sorted(waiting), start=1)}
+def queue_positions(rows: Sequence[HelpRequest], *, offset: int) -> dict[int, int]:
+    """Positions of the waiting requests in ``rows``, one page of ``queue_for`` starting at row
+    ``offset``: waiting requests come first there, so a waiting row's position is its place. No query."""
+    return {row.pk: offset + index for index, row in enumerate(rows, start=1) if row.status == Status.WAITING}
+
+
+def waiting_count() -> int:
+    return HelpRequest.objects.filter(status=Status.WAITING).count()
+
+
+def waiting_at(*, position: int) -> HelpRequest | None:
+    """The waiting request at ``position`` (1-based) in the queue, or None."""
+    rows = HelpRequest.objects.filter(status=Status.WAITING).select_related("assigned_to").order_by("id")
+    return next(iter(rows[position - 1 : position]), None)

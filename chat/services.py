@@ -95,7 +95,8 @@ def help_request_create(
         )
         position = selectors.queue_position(help_request=help_request)
         group_send_on_commit(
-            [groups.help_request_queue_group()], events.queue_event(help_request, queue_position=position)
+            [groups.help_request_queue_group()],
+            events.queue_event(help_request, queue_position=position, waiting=selectors.waiting_count()),
         )
         activity.activity_report(
             kind="help_request.created", text=f"Help request from {help_request.name} ({category})"
@@ -113,13 +114,24 @@ def _announce_change(help_request: HelpRequest, *, left_queue: bool) -> None:
     group_send_on_commit(
         [groups.help_request_group(help_request.public_id)], events.status_event(help_request, queue_position=position)
     )
-    group_send_on_commit([groups.help_request_queue_group()], events.queue_event(help_request, queue_position=position))
+    # The queue sockets get this one request's change (never the whole queue), and the new count.
+    waiting = selectors.waiting_count()
+    queue = [groups.help_request_queue_group()]
+    group_send_on_commit(queue, events.queue_event(help_request, queue_position=position, waiting=waiting))
     if left_queue:
         # Everyone who was behind it moved up one place; one query for all their positions.
-        for public_id, waiting_position in selectors.waiting_positions(after_id=help_request.pk):
+        behind = selectors.waiting_positions(after_id=help_request.pk)
+        for public_id, waiting_position in behind:
             group_send_on_commit(
                 [groups.help_request_group(public_id)], events.position_event(queue_position=waiting_position)
             )
+        # Queue clients hold the first page of waiting requests: when this one left it, the request
+        # that moved onto the page's last place joins them.
+        page_size = app_settings.QUEUE_PAGE_SIZE
+        was_on_first_page = waiting - len(behind) < page_size
+        moved_up = selectors.waiting_at(position=page_size) if was_on_first_page and waiting >= page_size else None
+        if moved_up is not None:
+            group_send_on_commit(queue, events.queue_event(moved_up, queue_position=page_size, waiting=waiting))
 
 
 def _system_message(help_request: HelpRequest, body: str) -> Message:

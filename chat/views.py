@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_POST
 from charity.roles import Role, helpers, is_helper, roles_for
 from chat import selectors, services, visitors
 from chat.api_views import RATE_LIMITED
+from chat.app_settings import app_settings
 from chat.forms import HelpRequestForm
 from chat.models import AuthorKind, HelpRequest
 from chat.participants import Participant
@@ -97,11 +99,21 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     roles = _require_helper(request)
-    requests = selectors.queue_for(user=request.user)
-    positions = selectors.queue_positions_by_id(requests)
-    rows = [(row, positions.get(row.pk)) for row in requests]
-    config = {"ws_path": "/ws/help-requests/queue/", "me": request.user.pk, "is_staff": Role.STAFF in roles}
-    return render(request, "chat/queue.html", {"rows": rows, "queue_config": config})
+    # A page at a time (?page=N): the live socket keeps the first one up to date.
+    page = Paginator(selectors.queue_for(user=request.user), app_settings.QUEUE_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    on_page = list(page.object_list)
+    positions = selectors.queue_positions(on_page, offset=(page.number - 1) * app_settings.QUEUE_PAGE_SIZE)
+    rows = [(row, positions.get(row.pk)) for row in on_page]
+    config = {
+        "ws_path": "/ws/help-requests/queue/",
+        "me": request.user.pk,
+        "is_staff": Role.STAFF in roles,
+        "live": page.number == 1,
+    }
+    context = {"rows": rows, "page": page, "waiting": selectors.waiting_count(), "queue_config": config}
+    return render(request, "chat/queue.html", context)
 
 
 def _after_change(request: HttpRequest, help_request: HelpRequest, action: Any) -> HttpResponse:

@@ -11,6 +11,7 @@ from notifications import selectors
 from notifications.app_settings import app_settings
 from notifications.models import Notification
 from realtime import groups
+from realtime.cursors import parse_cursor
 
 
 def notification_groups(*, user_id: int, roles: frozenset[Role]) -> list[str]:
@@ -69,8 +70,4 @@ def remember(ids: dict[int, None], notification_id: int) -> None:
 
 def parse_since(raw: str | None) -> tuple[int | None, str | None]:
     """``since`` from a query string or Last-Event-ID: ``(value, error message)``."""
-    if raw is None or raw == "":
-        return None, None
-    if not raw.isdigit() or len(raw) > 18:
-        return None, "since must be a non-negative integer id; replaying everything unacknowledged."
-    return int(raw), None
+    return parse_cursor(raw, name="since", fallback="replaying everything unacknowledged")

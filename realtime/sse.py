@@ -83,6 +83,35 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
     async def heartbeat_expired(self) -> None:  # pragma: no cover (the deadline never passes)
         await self._end()
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """An ASGI message to its handler; a handler that fails ends the response (``_failed``)."""
+        try:
+            await super().dispatch(message)
+        except (StopConsumer, asyncio.CancelledError):
+            raise
+        except Exception:
+            await self._failed()
+
+    async def dispatch_event(self, event: dict[str, Any]) -> None:
+        """A group event to its handler; a handler that fails ends the response (``_failed``)."""
+        try:
+            await super().dispatch_event(event)
+        except (StopConsumer, asyncio.CancelledError):
+            raise
+        except Exception:
+            await self._failed()
+
+    async def _failed(self) -> None:
+        """A handler raised: end the response rather than leave it open with its headers sent, its
+        slot held and no keep-alive to notice the client leaving. Without a ``close`` event, the
+        browser reconnects later."""
+        user_id = self._entry.user_id if self._entry is not None else None
+        logger.exception("stream failed endpoint=%s user=%s; ending it", self.endpoint, user_id)
+        if self._open:
+            await self._end()
+        else:
+            await self._release()
+
     async def http_request(self, message: dict[str, Any]) -> None:
         if message.get("more_body"):
             return  # a GET has no body worth waiting for

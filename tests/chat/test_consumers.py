@@ -758,6 +758,7 @@ async def test_queue_snapshot_then_live_changes(make_user: Any, sockets: Any) ->
     assert [(i["name"], i["status"], i["queue_position"]) for i in snapshot["help_requests"]] == [
         ("Second <b>", "waiting", 1)
     ]
+    assert (snapshot["waiting"], snapshot["limit"]) == (1, 50)
     staff_snapshot = await next_frame(staff_queue)
     assert [(i["name"], i["status"]) for i in staff_snapshot["help_requests"]] == [
         ("Second <b>", "waiting"),
@@ -767,15 +768,30 @@ async def test_queue_snapshot_then_live_changes(make_user: Any, sockets: Any) ->
     for socket in (vera_queue, staff_queue):
         item = await next_frame(socket)
         assert item["type"] == "queue.item" and item["help_request"]["public_id"] == third.public_id
-        assert item["help_request"]["queue_position"] == 2
+        assert item["help_request"]["queue_position"] == 2 and item["waiting"] == 2
     await claim(second, victor)
-    assert await next_frame(vera_queue) == {"type": "queue.removed", "public_id": second.public_id}
+    assert await next_frame(vera_queue) == {"type": "queue.removed", "public_id": second.public_id, "waiting": 1}
     staff_item = await next_frame(staff_queue)
     assert staff_item["help_request"]["status"] == "assigned"
     assert staff_item["help_request"]["assigned_to"] == {"kind": "volunteer", "name": "victor"}
     await claim(third, vera)
     mine = await next_frame(vera_queue)
     assert mine["help_request"]["status"] == "assigned" and mine["help_request"]["public_id"] == third.public_id
+
+
+async def test_the_queue_snapshot_is_one_page_with_the_count_and_short_descriptions(
+    make_user: Any, sockets: Any, settings: Any
+) -> None:
+    settings.CHAT_QUEUE_PAGE_SIZE = 3
+    vera = await make(make_user, roles=(Role.VOLUNTEER,))
+    visitors = [await avisit(name=f"v{i}", description="x" * 4000) for i in range(5)]
+    socket = await sockets(QUEUE, user=vera)
+    snapshot = await next_frame(socket)
+    assert [item["public_id"] for item in snapshot["help_requests"]] == [v.public_id for v in visitors[:3]]
+    assert [item["queue_position"] for item in snapshot["help_requests"]] == [1, 2, 3]
+    assert (snapshot["waiting"], snapshot["limit"]) == (5, 3)
+    item = snapshot["help_requests"][0]
+    assert item["description"] == "x" * 280 and item["description_truncated"] is True
 
 
 async def test_queue_socket_answers_pings_and_refuses_other_frames(make_user: Any, sockets: Any) -> None:
@@ -817,6 +833,23 @@ async def test_logging_out_closes_that_sessions_room_sockets(make_user: Any, soc
     await joined(socket)
     await database_sync_to_async(client.post)("/accounts/logout/")
     assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_password_change_closes_the_persons_room_and_queue_sockets(make_user: Any, sockets: Any) -> None:
+    visitor = await avisit()
+    staff_user = await make(make_user, roles=(Role.STAFF,))
+    room_socket = await sockets(visitor.path, user=staff_user)
+    await joined(room_socket)
+    queue_socket = await sockets(QUEUE, user=staff_user)
+    assert (await next_frame(queue_socket))["type"] == "queue"
+
+    def change_password() -> None:
+        staff_user.set_password("a-new-pw-for-tests-2")
+        staff_user.save()
+
+    await database_sync_to_async(change_password)()
+    for socket in (room_socket, queue_socket):
+        assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
 
 
 async def test_typing_does_not_spend_the_frame_budget(make_user: Any, sockets: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -95,6 +96,43 @@ def test_leaving_the_queue_moves_only_those_behind(make_user: Any, sent: Any) ->
     third_event = next(e for g, e in sent if g == groups.help_request_group(third.public_id))
     assert third_event["frame"]["queue_position"] == 2
     assert first.public_id
+
+
+def queue_events(sent: Any) -> list[dict[str, Any]]:
+    return [event for group, event in sent if group == groups.help_request_queue_group()]
+
+
+def test_a_claim_tells_the_queue_one_small_change_not_the_whole_queue(make_user: Any, sent: Any) -> None:
+    waiting = [services.help_request_create(name=f"v{i}", description="d" * 4000) for i in range(10)]
+    sent.clear()
+    services.help_request_claim(help_request=waiting[3], user=make_user(roles=(Role.VOLUNTEER,)))
+    [event] = queue_events(sent)
+    assert event["public_id"] == str(waiting[3].public_id) and event["status"] == "assigned"
+    assert event["waiting"] == 9
+    assert event["item"]["description"] == "d" * 280 and event["item"]["description_truncated"] is True
+    assert len(json.dumps(event)) < 1000  # one short item, however long the queue and its descriptions
+
+
+def test_leaving_the_first_page_sends_the_request_that_moves_onto_it(make_user: Any, sent: Any, settings: Any) -> None:
+    settings.CHAT_QUEUE_PAGE_SIZE = 3
+    waiting = [create(name=f"v{i}") for i in range(5)]
+    vera = make_user(roles=(Role.VOLUNTEER,))
+    sent.clear()
+    services.help_request_claim(help_request=waiting[0], user=vera)
+    claimed, moved_up = queue_events(sent)
+    assert claimed["public_id"] == str(waiting[0].public_id)
+    # v3 was 4th; it is now 3rd, the last place of the first page that queue clients hold.
+    assert moved_up["public_id"] == str(waiting[3].public_id) and moved_up["status"] == "waiting"
+    assert moved_up["item"]["queue_position"] == 3 and moved_up["waiting"] == 4
+    sent.clear()
+    services.help_request_claim(help_request=waiting[4], user=vera)  # beyond the first page
+    assert [event["public_id"] for event in queue_events(sent)] == [str(waiting[4].public_id)]
+
+
+def test_a_short_description_is_not_flagged(sent: Any) -> None:
+    create()
+    [event] = queue_events(sent)
+    assert event["item"]["description"] == "Need help" and event["item"]["description_truncated"] is False
 
 
 # -- state changes -------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from charity.roles import Role
-from chat import visitors
+from chat import services, visitors
 from chat.models import HelpRequest, Status
 from tests.chat.conftest import open_help_request
 
@@ -205,3 +205,24 @@ def test_token_is_an_unguessable_signature_bound_to_its_request() -> None:
     assert not visitors.token_is_valid(second, token)
     assert not visitors.token_is_valid(first, token.upper() if token != token.upper() else token.lower())
     assert not visitors.token_is_valid(first, None)
+
+
+def test_the_queue_page_shows_one_page_with_the_count_and_links(make_user: Any, settings: Any) -> None:
+    settings.CHAT_QUEUE_PAGE_SIZE = 50
+    for i in range(53):
+        services.help_request_create(name=f"visitor{i}", description="x")
+    client = logged_in(make_user(roles=(Role.VOLUNTEER,)))
+    first = client.get("/help/queue/")
+    assert len(first.context["rows"]) == 50
+    assert first.content.count(b"<tr data-public-id=") == 50
+    assert b'<span id="queue-waiting">53</span> waiting' in first.content
+    assert b'href="?page=2"' in first.content
+    assert first.context["queue_config"]["live"] is True
+    second = client.get("/help/queue/?page=2")
+    assert [(row.name, position) for row, position in second.context["rows"]] == [
+        ("visitor50", 51),
+        ("visitor51", 52),
+        ("visitor52", 53),
+    ]
+    assert second.context["queue_config"]["live"] is False
+    assert client.get("/help/queue/?page=nope").status_code == 200  # the first page

@@ -126,6 +126,21 @@ async def test_bad_since_gets_an_error_frame_and_full_replay(make_user: Any, soc
     assert [frame["id"] for frame in frames if frame["type"] == "notification"] == [sent.pk]
 
 
+@pytest.mark.parametrize("since", ["%C2%B2", "%D9%A3", "1" * 19, "-1"])
+async def test_a_non_ascii_or_oversized_since_is_an_invalid_frame_and_the_socket_stays_open(
+    make_user: Any, sockets: Any, since: str
+) -> None:
+    # "²" passes str.isdigit() and then int() refuses it: the socket used to close with 1011.
+    user = await make(make_user)
+    sent = await anotify_user(user, kind="test.n", title="n")
+    socket = await sockets(f"{WS}?since={since}", user=user)
+    frames = await receive_until(socket, "synced")
+    assert frames[0]["type"] == "error" and frames[0]["code"] == "invalid" and "since" in frames[0]["detail"]
+    assert [frame["id"] for frame in frames if frame["type"] == "notification"] == [sent.pk]
+    await socket.send_json_to({"type": "ping"})
+    assert json.loads(await socket.receive_from()) == {"type": "pong"}
+
+
 async def test_expired_notifications_are_never_replayed(make_user: Any, sockets: Any) -> None:
     user = await make(make_user)
     expired = await anotify_user(user, kind="test.n", title="old", ttl=1)

@@ -101,6 +101,66 @@ async def test_last_event_id_resumes_after_that_id(make_user: Any) -> None:
     await client.close()
 
 
+async def test_a_non_ascii_last_event_id_gets_an_error_and_the_stream_carries_on(make_user: Any) -> None:
+    # The header's raw byte 0xB2 is "²" (latin-1): it used to raise inside the handler, after the
+    # headers were sent, and the response never ended.
+    from charity.asgi import application
+
+    user = await database_sync_to_async(make_user)()
+    sent = await api.anotify_user(user, kind="test.sse", title="n")
+    cookie = await database_sync_to_async(session_cookie_for)(user)
+    scope = sse_scope("/sse/notifications/", cookie=cookie)
+    scope["headers"].append((b"last-event-id", "²".encode("latin-1")))
+    client = SseClient(ApplicationCommunicator(application, scope))
+    await client.start()
+    error = (await client.event())["data"]
+    assert error["type"] == "error" and error["code"] == "invalid" and "since" in error["detail"]
+    assert (await client.event())["data"]["id"] == sent.pk
+    assert (await client.event())["data"]["type"] == "synced"
+    live = await api.anotify_user(user, kind="test.sse", title="live")
+    assert (await client.event())["id"] == str(live.pk)
+    await client.close()
+
+
+async def test_an_exception_in_a_stream_handler_ends_the_response_and_frees_its_slot(
+    make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notifications import streams
+
+    def broken(**kwargs: Any) -> Any:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(streams, "replay_read", broken)
+    user = await database_sync_to_async(make_user)()
+    client = await open_stream("/sse/notifications/", user=user)
+    while True:
+        message = await client.communicator.receive_output(timeout=3)
+        assert message["type"] == "http.response.body"
+        if not message.get("more_body", False):
+            break
+    assert streams_of(user) == []  # the registry entry (and admission slot) went with it
+
+
+async def test_an_exception_in_a_group_event_handler_ends_the_response(
+    make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notifications.sse import NotificationStreamConsumer
+
+    user = await database_sync_to_async(make_user)()
+    client = await open_stream("/sse/notifications/", user=user)
+    assert (await client.event())["data"]["type"] == "synced"
+
+    async def broken(self: Any, event: Any) -> None:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(NotificationStreamConsumer, "notification_push", broken)
+    await api.anotify_user(user, kind="test.sse", title="boom")
+    message = await client.communicator.receive_output(timeout=3)
+    assert message == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert streams_of(user) == []
+    await client.close()
+
+
 async def test_read_over_http_updates_the_stream_unread_count(make_user: Any) -> None:
     from django.test import AsyncClient
 
@@ -251,3 +311,17 @@ async def test_a_host_apps_group_send_reaches_the_stream_as_an_event_frame(make_
     await layer.group_send(groups.user_group(user.pk), {"type": "realtime.event", "name": "ping", "data": {"n": 1}})
     assert (await client.event())["data"] == {"type": "event", "name": "ping", "data": {"n": 1}}
     await client.close()
+
+
+async def test_a_password_change_ends_the_stream_with_4401(make_user: Any) -> None:
+    user = await database_sync_to_async(make_user)()
+    client = await open_stream("/sse/notifications/", user=user)
+    assert (await client.event())["data"]["type"] == "synced"
+
+    def change_password() -> None:
+        user.set_password("a-new-pw-for-tests-2")
+        user.save()
+
+    await database_sync_to_async(change_password)()
+    closing = await client.event()
+    assert closing["event"] == "close" and closing["data"] == {"code": 4401}

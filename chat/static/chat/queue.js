@@ -1,13 +1,32 @@
 /*
  * queue.js: the volunteers' and staff's live queue (/ws/help-requests/queue/), on realtime.js's
- * Connection (reconnects with backoff, heartbeat). A snapshot on connect, then one item per change.
- * Text goes in with textContent.
+ * Connection (reconnects with backoff, heartbeat). A snapshot of the first page on connect, then one
+ * item per change. It keeps the head of the queue: at most `limit` waiting items (the server sends
+ * the one that moves onto the page when another leaves it) and `limit` rows in all; a reconnect
+ * resyncs. Only the first page is live. Text goes in with textContent.
  */
 (function () {
   "use strict";
 
   var config = JSON.parse(document.getElementById("queue-config").textContent);
   var items = new Map();
+  var limit = 50;
+
+  function held(status) {
+    var count = 0;
+    items.forEach(function (item) { if (status === undefined || item.status === status) count += 1; });
+    return count;
+  }
+
+  // A change to a request this page does not show yet: only if it belongs on the first page.
+  function fits(item) {
+    if (item.status === "waiting") return held("waiting") < limit;
+    return held() < limit;
+  }
+
+  function showCount(waiting) {
+    if (typeof waiting === "number") document.getElementById("queue-waiting").textContent = String(waiting);
+  }
 
   function cell(text) {
     var td = document.createElement("td");
@@ -21,11 +40,12 @@
       .filter(function (item) { return item.status === "waiting"; })
       .sort(function (a, b) { return a.created_at.localeCompare(b.created_at); });
     var assigned = all.filter(function (item) { return item.status === "assigned"; });
-    var rows = waiting.concat(assigned).map(function (item) {
+    var rows = waiting.concat(assigned).slice(0, limit).map(function (item) {
       var tr = document.createElement("tr");
       tr.dataset.publicId = item.public_id;
       tr.dataset.status = item.status;
-      var description = item.description.length > 120 ? item.description.slice(0, 119) + "…" : item.description;
+      var long = item.description_truncated || item.description.length > 120;
+      var description = long ? item.description.slice(0, 119) + "…" : item.description;
       var position = item.status === "waiting" ? waiting.indexOf(item) + 1 : "";
       tr.append(
         cell(position),
@@ -61,6 +81,13 @@
     document.getElementById("queue-rows").replaceChildren.apply(document.getElementById("queue-rows"), rows);
   }
 
+  if (!config.live) {
+    window.CharitySite.showState(document.getElementById("queue-connection"), "stopped", {
+      reason: "Only the first page updates live.",
+    });
+    return;
+  }
+
   new window.CharityRealtime.Connection({
     wsPath: function () { return config.ws_path; },
     onState: function (state, detail) {
@@ -69,16 +96,18 @@
     onFrame: function (frame) {
       if (frame.type === "queue") {
         items.clear();
+        limit = frame.limit;
         frame.help_requests.forEach(function (item) { items.set(item.public_id, item); });
       } else if (frame.type === "queue.item") {
         var item = frame.help_request;
-        if (item.status === "waiting" || item.status === "assigned") items.set(item.public_id, item);
-        else items.delete(item.public_id);
+        if (item.status !== "waiting" && item.status !== "assigned") items.delete(item.public_id);
+        else if (items.has(item.public_id) || fits(item)) items.set(item.public_id, item);
       } else if (frame.type === "queue.removed") {
         items.delete(frame.public_id);
       } else {
         return;
       }
+      showCount(frame.waiting);
       render();
     },
   }).start();
