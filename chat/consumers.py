@@ -23,8 +23,9 @@ from chat.app_settings import app_settings
 from chat.rooms import RoomMember, parse_after
 from chat.validators import FRAME_VALIDATORS, QUEUE_FRAME_VALIDATORS
 from realtime import groups
+from realtime.protocol import CloseCode
 from realtime.revocation import access_state
-from realtime.sockets import CloseCode, JsonSocketConsumer
+from realtime.sockets import JsonSocketConsumer
 
 
 class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
@@ -71,12 +72,6 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
         return self.participant.key if self.participant else super().log_identity()
 
     # -- transport hooks of RoomMember ----------------------------------------------------------
-
-    async def send_text(self, text: str, *, event_id: int | None = None) -> None:
-        await self.send(text_data=text)
-
-    def room_is_open(self) -> bool:
-        return not self._closing
 
     # -- client frames --------------------------------------------------------------------------
 

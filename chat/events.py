@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 from chat.app_settings import app_settings
 from chat.models import HelpRequest, Message, ReadCursor
 from chat.participants import display_name
-from realtime.sockets import encode
+from realtime.protocol import encode
 
 # Group event types (routed to consumer methods chat_message, chat_status, ...).
 MESSAGE = "chat.message"

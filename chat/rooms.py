@@ -12,7 +12,7 @@ A ``RoomMember`` is one connection to one help request's room, whatever carries 
 
 The transport provides the hooks listed under ``TYPE_CHECKING`` below: ``send_frame``,
 ``send_error``, ``send_text`` (an encoded frame; the stream labels it with ``event_id``),
-``close_with``, ``room_is_open`` and ``join_groups``. The mixin comes first in the bases so its
+``close_with``, ``is_open`` and ``join_groups``. The mixin comes first in the bases so its
 group-event handlers (``access_revoke`` included) win.
 """
 
@@ -33,8 +33,8 @@ from chat.participants import Participant
 from realtime import groups
 from realtime.cursors import parse_cursor
 from realtime.limits import hashed
+from realtime.protocol import CloseCode, ErrorCode, encode
 from realtime.revocation import access_state
-from realtime.sockets import CloseCode, ErrorCode, encode
 
 logger = logging.getLogger("chat.rooms")
 
@@ -113,7 +113,7 @@ class RoomMember:
 
         async def close_with(self, code: int) -> None: ...
 
-        def room_is_open(self) -> bool: ...
+        def is_open(self) -> bool: ...
 
         async def join_groups(self, groups: list[str]) -> None: ...
 
@@ -240,7 +240,7 @@ class RoomMember:
     # -- access -----------------------------------------------------------------------------------
 
     async def access_revoke(self, event: dict[str, Any]) -> None:
-        if not self.room_is_open():
+        if not self.is_open():
             return
         session_key = getattr(self.scope.get("session"), "session_key", None)
         if event.get("session") and session_key and event["session"] == hashed(session_key):
@@ -267,13 +267,13 @@ class RoomMember:
     # -- group events (realtime.fanout) ---------------------------------------------------------------------
 
     async def chat_message(self, event: events.MessageEvent) -> None:
-        if not self.room_is_open() or event["id"] in self._sent:
+        if not self.is_open() or event["id"] in self._sent:
             return
         await self.send_text(event["frame"], event_id=event["id"])
         self.remember(event["id"])
 
     async def chat_status(self, event: events.StatusEvent) -> None:
-        if not self.room_is_open() or self.participant is None:
+        if not self.is_open() or self.participant is None:
             return
         await self.send_frame(event["frame"])
         if self.participant.kind == AuthorKind.VOLUNTEER and event["assignee_id"] != self.participant.user_id:
@@ -287,11 +287,11 @@ class RoomMember:
         await self._send_to_others(event)
 
     async def _send_to_others(self, event: events.SenderEvent) -> None:
-        if self.room_is_open() and self.participant is not None and event["sender"] != self.participant.key:
+        if self.is_open() and self.participant is not None and event["sender"] != self.participant.key:
             await self.send_frame(event["frame"])
 
     async def chat_presence(self, event: events.PresenceEvent) -> None:
-        if not self.room_is_open() or event["version"] <= self._presence_version:
+        if not self.is_open() or event["version"] <= self._presence_version:
             return  # an older list overtaken in flight, or the one this connection already has
         self._presence_version = event["version"]
         await self.send_frame(event["frame"])

@@ -15,13 +15,9 @@ A stream the server will not serve, or stops serving, ends with ``event: close``
 
 from __future__ import annotations
 
-from typing import Any
-
 from chat.app_settings import app_settings
 from chat.rooms import RoomMember, parse_after
-from realtime import groups
-from realtime.sockets import error_frame
-from realtime.sse import KEEPALIVE_SECONDS, SseStream, sse_event
+from realtime.sse import KEEPALIVE_SECONDS, SseStream
 
 
 class HelpRequestStreamConsumer(RoomMember, SseStream):
@@ -37,10 +33,6 @@ class HelpRequestStreamConsumer(RoomMember, SseStream):
             return
         if not await self.room_admit():
             return
-        assert self.participant is not None
-        if self.participant.user_id is not None:
-            # Logout, a lost role or a reassignment reaches this stream as it reaches sockets.
-            await self.join_groups([groups.control_group(self.participant.user_id)])
         await self.room_enter(after=after, after_error=after_error)
 
     def keepalive_interval(self) -> float:
@@ -52,23 +44,6 @@ class HelpRequestStreamConsumer(RoomMember, SseStream):
 
     async def on_close(self) -> None:
         await self.presence_exit()
-
-    # -- transport hooks of RoomMember ------------------------------------------------------------
-
-    async def send_frame(self, frame: dict[str, Any]) -> None:
-        await self.write_frame(frame)
-
-    async def send_error(self, code: str, detail: Any) -> None:
-        await self.write_frame(error_frame(code, detail))
-
-    async def send_text(self, text: str, *, event_id: int | None = None) -> None:
-        await self.write(sse_event(text, event_id=event_id))
-
-    async def close_with(self, code: int) -> None:
-        await self.end_with(code)
-
-    def room_is_open(self) -> bool:
-        return self._open
 
 
 __all__ = ["HelpRequestStreamConsumer"]

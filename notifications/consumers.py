@@ -15,70 +15,43 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
-from charity.roles import Role, primary_role, roles_for
+from charity.roles import Role
 from notifications import events, services, streams
+from notifications.streams import NotificationMember
 from notifications.validators import FRAME_VALIDATORS
-from realtime import fanout, groups, metrics, topics
-from realtime.limits import hashed
-from realtime.revocation import access_state
-from realtime.sockets import CloseCode, ErrorCode, JsonSocketConsumer
+from realtime import groups, topics
+from realtime.protocol import ErrorCode
+from realtime.sockets import JsonSocketConsumer
 
 
-class NotificationConsumer(JsonSocketConsumer):
+class NotificationConsumer(NotificationMember, JsonSocketConsumer):
     frame_validators = FRAME_VALIDATORS
     endpoint = "notifications"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.user_id: int | None = None
-        self.session_key: str | None = None
-        self.roles: frozenset[Role] = frozenset()
         # Replaced, never mutated: most sockets keep the shared empty ones (memory per idle socket).
         self.muted: frozenset[str] = frozenset()
         self.topics: frozenset[str] = frozenset()
         # id → None, in send order: ids sent on this socket and not yet acknowledged by it.
         self._unacked: dict[int, None] = {}
-        self._sent: dict[int, None] = {}
 
     async def connect(self) -> None:
         await self.accept()
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close_with(CloseCode.UNAUTHENTICATED)
-            return
-        self.user_id = int(user.pk)
-        self.session_key = getattr(self.scope.get("session"), "session_key", None)
         values = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("since")
-        since, since_error = streams.parse_since(values[-1] if values else None)
-        if since_error:
-            await self.send_error(ErrorCode.INVALID, {"since": [since_error]})
-        self.roles = await database_sync_to_async(roles_for)(user)
-        admitted = await self.admit(
-            user_id=self.user_id,
-            username=user.get_username(),
-            role=primary_role(self.roles),
-            rate_key=f"user:{self.user_id}",
-        )
-        if not admitted:
+        if not await self.notification_enter(values[-1] if values else None):
             return
-        await self.join_groups(streams.notification_groups(user_id=self.user_id, roles=self.roles))
-        replay = await database_sync_to_async(streams.replay_read)(user_id=self.user_id, since=since)
-        metrics.REPLAY_SIZE.observe(len(replay.notifications))
-        for notification in replay.notifications:
-            await self._send_notification(notification.pk, events.encode_frame(events.notification_frame(notification)))
-        await self.send_frame(events.synced_frame(last_id=replay.last_id, unread=replay.unread))
         self.start_heartbeat()
         # What the socket needs from here on is in its attributes. The request's user, session and
         # headers would stay in memory as long as the socket does (thousands of idle sockets).
         for key in [key for key in self.scope if key not in ("type", "path", "client")]:
             del self.scope[key]
 
-    async def _send_notification(self, notification_id: int, text: str) -> None:
-        if notification_id in self._sent:
-            return
-        await self.send_text_frame(text)
-        streams.remember(self._sent, notification_id)
+    def notification_sent(self, notification_id: int) -> None:
         streams.remember(self._unacked, notification_id)
+
+    def notification_wanted(self, kind: str) -> bool:
+        return not self.muted or not any(kind == topic or kind.startswith(topic + ".") for topic in self.muted)
 
     # -- group events (realtime.fanout) -------------------------------------------------------------------
 
@@ -90,49 +63,13 @@ class NotificationConsumer(JsonSocketConsumer):
         else:
             await super().fanout_deliver(event)
 
-    async def notification_push(self, event: events.NotificationPushEvent) -> None:
-        if self._closing or self._left or self.user_id is None or (self.muted and self._is_muted(event["kind"])):
-            return
-        await self._send_notification(event["id"], event["frame"])
-
-    async def notification_unread(self, event: events.UnreadChangedEvent) -> None:
-        if not self._closing:
-            await self.send_frame(events.unread_frame(event["unread"]))
-
-    async def realtime_event(self, event: dict[str, Any]) -> None:
-        """A host app's live event (``realtime.layer``): forwarded as an ``event`` frame."""
-        frame = events.host_event_frame(event)
-        if frame is None:
-            fanout.log_dropped_once(type(self).__name__, "realtime.event without a valid name")
-        elif not self._closing:
-            await self.send_frame(frame)
-
     async def topic_frame(self, event: topics.TopicFrameEvent) -> None:
         """An update of a live topic (``realtime.topics``; only subscribed sockets are in its group)."""
-        if not self._closing and event["topic"] in self.topics:
+        if self.is_open() and event["topic"] in self.topics:
             await self.send_frame(event["frame"])
 
-    async def access_revoke(self, event: dict[str, Any]) -> None:
-        session_key = self.session_key
-        if event.get("session") and session_key and event["session"] == hashed(session_key):
-            await self.close_with(CloseCode.UNAUTHENTICATED)  # this very session logged out
-            return
-        await super().access_revoke(event)
-
-    async def recheck_access(self) -> None:
-        """Close when the account or session is gone; follow role changes (groups, staff topics)."""
-        assert self.user_id is not None
-        roles = await database_sync_to_async(access_state)(user_id=self.user_id, session_key=self.session_key)
-        if roles is None:
-            await self.close_with(CloseCode.UNAUTHENTICATED)
-            return
-        if roles == self.roles:
-            return
-        leave, join = streams.regroup(user_id=self.user_id, before=self.roles, after=roles)
-        self.roles = roles
-        await self.leave_groups(leave)
-        await self.join_groups(join)
-        await self.send_frame(events.roles_frame(roles))
+    async def on_roles_changed(self, roles: frozenset[Role]) -> None:
+        """Topics the person may no longer watch are dropped (and the socket says so)."""
         lost = {topic for topic in self.topics if not self._may_watch(topic, roles)}
         if lost:
             await self._drop_topics(lost)
@@ -160,9 +97,6 @@ class NotificationConsumer(JsonSocketConsumer):
 
     def log_identity(self) -> str:
         return str(self.user_id or "anonymous")
-
-    def _is_muted(self, kind: str) -> bool:
-        return any(kind == topic or kind.startswith(topic + ".") for topic in self.muted)
 
     # -- client frames --------------------------------------------------------------------------
 

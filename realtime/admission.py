@@ -11,19 +11,60 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
 
-from realtime import metrics, registry
+from realtime import groups, metrics, registry
 from realtime.conf import app_settings
 from realtime.limits import address_key, connection_allowed
+from realtime.protocol import CloseCode, ErrorCode
 
 logger = logging.getLogger("realtime.sockets")
 
 PROCESS_FULL = "This server is full; try again shortly."
 TOO_MANY_NEW = "Too many new connections; slow down."
 TOO_MANY_OPEN = "Too many open connections for one person; close some tabs."
+
+
+class Connection(Protocol):
+    """What admission needs of a socket or a stream (both transports provide it)."""
+
+    scope: dict[str, Any]
+    channel_name: str
+    endpoint: str
+
+    async def send_error(self, code: str, detail: Any) -> None: ...
+
+    async def close_with(self, code: int) -> None: ...
+
+    async def join_groups(self, groups: list[str]) -> None: ...
+
+
+async def admit(
+    connection: Connection, *, user_id: int | None, username: str, role: str, rate_key: str
+) -> registry.SocketEntry | None:
+    """Let one more socket or stream in, or refuse it: the one admission of both transports.
+
+    Refused (``refusal``): an error frame (``rate_limited``) and close 4429, after which the client
+    waits and tries again; returns None. Admitted: counted and listed in the registry, and a
+    logged-in person's connection joins their control group (logout, deactivation, a new password
+    or new roles reach it); returns the registry entry.
+    """
+    reason = await refusal(connection.scope, user_id=user_id, rate_key=rate_key)
+    if reason is not None:
+        metrics.REFUSALS.labels(connection.endpoint, "connection").inc()
+        logger.warning("connection refused endpoint=%s user=%s role=%s code=4429", connection.endpoint, user_id, role)
+        await connection.send_error(ErrorCode.RATE_LIMITED, reason)
+        await connection.close_with(CloseCode.RATE_LIMITED)
+        return None
+    entry = await register(
+        channel=connection.channel_name, endpoint=connection.endpoint, role=role, user_id=user_id, username=username
+    )
+    if user_id is not None:
+        await connection.join_groups([groups.control_group(user_id)])
+    logger.info("connection open endpoint=%s user=%s role=%s", connection.endpoint, user_id, role)
+    return entry
 
 
 async def refusal(scope: dict[str, Any], *, user_id: int | None, rate_key: str) -> str | None:

@@ -36,48 +36,16 @@ from typing import Any, ClassVar
 from channels.generic.websocket import AsyncWebsocketConsumer
 from rest_framework import serializers
 
-from realtime import admission, fanout, groups, heartbeat, metrics, registry
+from realtime import admission, fanout, heartbeat, metrics, registry
 from realtime.conf import app_settings
 from realtime.limits import TokenBucket
+from realtime.protocol import CloseCode, ErrorCode, encode, error_frame
 from realtime.validators import Frame, PingFrame
 
 logger = logging.getLogger("realtime.sockets")
 
 
-class CloseCode:
-    """Application close codes; they mirror HTTP statuses (see docs/protocol.md)."""
-
-    UNAUTHENTICATED = 4401
-    FORBIDDEN = 4403
-    NOT_FOUND = 4404
-    HEARTBEAT_TIMEOUT = 4408
-    TOO_LARGE = 4413
-    RATE_LIMITED = 4429
-    #: A normal close; the client reconnects (as after any 1000) and what it missed is replayed.
-    RESUME = 1000
-
-
-class ErrorCode:
-    BAD_JSON = "bad_json"
-    BAD_FRAME = "bad_frame"
-    BINARY_UNSUPPORTED = "binary_unsupported"
-    UNKNOWN_TYPE = "unknown_type"
-    INVALID = "invalid"
-    TOO_LARGE = "too_large"
-    FORBIDDEN = "forbidden"
-    CONFLICT = "conflict"
-    RATE_LIMITED = "rate_limited"
-
-
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-def error_frame(code: str, detail: Any) -> dict[str, Any]:
-    return {"type": "error", "code": code, "detail": detail}
-
-
-def encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
 class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
@@ -146,26 +114,14 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
     # -- admission --------------------------------------------------------------------------------
 
     async def admit(self, *, user_id: int | None, username: str, role: str, rate_key: str) -> bool:
-        """Apply the connection limits and register the socket. False: refused and closed with 4429.
+        """The connection limits (``realtime.admission.admit``). False: refused and closed with 4429.
 
         ``rate_key`` identifies the person for the connection rate (``user:<id>`` or a hash of the
         help request's token); the client address gets a looser limit of its own.
         """
         self._role = role
-        reason = await admission.refusal(self.scope, user_id=user_id, rate_key=rate_key)
-        if reason is not None:
-            metrics.REFUSALS.labels(self.endpoint, "connection").inc()
-            logger.warning("socket refused endpoint=%s user=%s role=%s code=4429", self.endpoint, user_id, role)
-            await self.send_error(ErrorCode.RATE_LIMITED, reason)
-            await self.close_with(CloseCode.RATE_LIMITED)
-            return False
-        self._entry = await admission.register(
-            channel=self.channel_name, endpoint=self.endpoint, role=role, user_id=user_id, username=username
-        )
-        if user_id is not None:
-            await self.join_groups([groups.control_group(user_id)])
-        logger.info("socket open endpoint=%s user=%s role=%s", self.endpoint, user_id, role)
-        return True
+        self._entry = await admission.admit(self, user_id=user_id, username=username, role=role, rate_key=rate_key)
+        return self._entry is not None
 
     async def access_revoke(self, event: dict[str, Any]) -> None:
         """The person's access changed somewhere (any process): check again, close or downgrade."""
@@ -235,6 +191,14 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=encode(frame))
+
+    def is_open(self) -> bool:
+        """Still talking to its client (not closing, not gone from its groups)."""
+        return not self._closing and not self._left
+
+    async def send_text(self, text: str, *, event_id: int | None = None) -> None:
+        """An already encoded frame (``event_id`` labels a stream's events; a socket needs none)."""
+        await self.send_text_frame(text)
 
     async def send_text_frame(self, text: str) -> None:
         """An already encoded frame, straight to the server: the fan-out path, once per socket."""

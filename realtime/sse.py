@@ -19,7 +19,7 @@ from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 
 from realtime import admission, fanout, heartbeat, metrics, registry
-from realtime.sockets import CloseCode, ErrorCode, encode, error_frame
+from realtime.protocol import encode, error_frame
 
 KEEPALIVE_SECONDS = 15.0
 
@@ -55,21 +55,33 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
         self._entry: registry.SocketEntry | None = None
 
     async def admit(self, *, user_id: int | None, username: str, role: str, rate_key: str) -> bool:
-        """The sockets' connection limits (``realtime.admission``), then a registry entry: a stream
-        holds a slot as a socket does, and shows in who is online. Refused: an error frame and
-        ``close`` 4429, after which the client waits and tries again."""
-        reason = await admission.refusal(self.scope, user_id=user_id, rate_key=rate_key)
-        if reason is not None:
-            metrics.REFUSALS.labels(self.endpoint, "connection").inc()
-            logger.warning("stream refused endpoint=%s user=%s role=%s code=4429", self.endpoint, user_id, role)
-            await self.write_frame(error_frame(ErrorCode.RATE_LIMITED, reason))
-            await self.end_with(CloseCode.RATE_LIMITED)
+        """The sockets' admission (``realtime.admission.admit``): a stream holds a slot as a socket
+        does, shows in who is online, and a person's stream joins their control group. Refused: an
+        error frame and ``close`` 4429, after which the client waits and tries again."""
+        self._entry = await admission.admit(self, user_id=user_id, username=username, role=role, rate_key=rate_key)
+        if self._entry is None:
             return False
-        self._entry = await admission.register(
-            channel=self.channel_name, endpoint=self.endpoint, role=role, user_id=user_id, username=username
-        )
         heartbeat.get_sweeper().add(self)  # it refreshes the registry entry with the sockets'
         return True
+
+    # -- the transport hooks the apps' connection mixins use (as a socket provides them) ---------
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        await self.write_frame(frame)
+
+    async def send_error(self, code: str, detail: Any) -> None:
+        metrics.ERROR_FRAMES.labels(self.endpoint, code).inc()
+        await self.write_frame(error_frame(code, detail))
+
+    async def send_text(self, text: str, *, event_id: int | None = None) -> None:
+        """An encoded frame, labelled with ``event_id`` (the browser resumes after it)."""
+        await self.write(sse_event(text, event_id=event_id))
+
+    async def close_with(self, code: int) -> None:
+        await self.end_with(code)
+
+    def is_open(self) -> bool:
+        return self._open
 
     # -- realtime.heartbeat.Beating: the sweeper keeps the registry entry fresh. A stream never times
     # out there: the keep-alive's writes find a client that went away (http.disconnect).

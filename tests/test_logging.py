@@ -37,7 +37,7 @@ async def test_connection_events_are_logged_without_secrets(make_user: Any, capl
     text = caplog.text
     for secret in (secret_body, visitor.token, visitor.cookie.split("=", 1)[1]):
         assert secret not in text
-    assert f"socket open endpoint=chat user={staff.pk} role=staff" in text
-    assert "socket open endpoint=chat user=None role=visitor" in text
+    assert f"connection open endpoint=chat user={staff.pk} role=staff" in text
+    assert "connection open endpoint=chat user=None role=visitor" in text
     assert "socket closed endpoint=chat user=None role=visitor code=1001" in text
     assert f"socket closed endpoint=notifications user={staff.pk} role=staff code=1000" in text

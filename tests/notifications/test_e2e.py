@@ -25,7 +25,7 @@ from websockets.typing import Origin
 
 from charity.roles import Role
 from notifications import api
-from realtime.sockets import CloseCode
+from realtime.protocol import CloseCode
 from tests.conftest import ROOT, DaphneServer, session_cookie_for
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
