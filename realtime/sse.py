@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import math
+from collections.abc import Awaitable
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
@@ -97,17 +98,15 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """An ASGI message to its handler; a handler that fails ends the response (``_failed``)."""
-        try:
-            await super().dispatch(message)
-        except (StopConsumer, asyncio.CancelledError):
-            raise
-        except Exception:
-            await self._failed()
+        await self._ending_on_failure(super().dispatch(message))
 
     async def dispatch_event(self, event: dict[str, Any]) -> None:
         """A group event to its handler; a handler that fails ends the response (``_failed``)."""
+        await self._ending_on_failure(super().dispatch_event(event))
+
+    async def _ending_on_failure(self, handling: Awaitable[None]) -> None:
         try:
-            await super().dispatch_event(event)
+            await handling
         except (StopConsumer, asyncio.CancelledError):
             raise
         except Exception:
