@@ -303,7 +303,7 @@ def message_post(*, help_request_id: int, participant: Participant, body: str, c
 def _room_rate_check(help_request: HelpRequest) -> None:
     """Every sender of one room together: at most ``CHAT_ROOM_MESSAGES_PER_MINUTE`` new messages a
     minute (shared cache, so every process counts together). Re-sends never count."""
-    keys = [(f"room:{help_request.pk}", app_settings.ROOM_MESSAGES_PER_MINUTE)]
+    keys = [(f"room:{help_request.public_id.hex}", app_settings.ROOM_MESSAGES_PER_MINUTE)]
     if not limits.within_limits(keys, window=60, kind="room"):
         raise ChatError(
             "This conversation is receiving too many messages; wait a moment and send again.",

@@ -749,3 +749,91 @@ def test_the_openapi_schema_describes_every_endpoint(client: Client) -> None:
     assert {} in schema["paths"][base]["get"]["security"]
     assert {} not in schema["paths"][base + "claim/"]["post"]["security"]
     assert {"tokenAuth": []} in schema["paths"][base + "assign/"]["post"]["security"]
+
+
+# -- limits: the room's message rate, and whose write count a post is ---------------------------
+
+
+def ipv4() -> str:
+    """A client address no other test counted against (IPv4: never grouped with its neighbours)."""
+    import secrets
+
+    return "10." + ".".join(str(secrets.randbelow(256)) for _ in range(3))
+
+
+@pytest.fixture
+def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every fixed-window count of ``charity.limits`` falls in one window (no minute boundary mid-test)."""
+    import time
+    from types import SimpleNamespace
+
+    from charity import limits
+
+    frozen = time.time()
+    monkeypatch.setattr(limits, "time", SimpleNamespace(time=lambda: frozen, monotonic=time.monotonic))
+
+
+def post_with(client: Client, public_id: str, client_id: str, **extra: Any) -> Any:
+    body = {"body": f"hello {client_id}", "client_id": client_id}
+    return client.post(url(public_id, "messages/"), data=body, content_type="application/json", **extra)
+
+
+@pytest.mark.django_db
+def test_a_rooms_message_rate_holds_for_every_sender_together(settings: Any, make_user: Any, one_window: None) -> None:
+    settings.CHAT_ROOM_MESSAGES_PER_MINUTE = 2
+    visitor = open_help_request()
+    staff = Client()
+    staff.force_login(make_user("sam", roles=(Role.STAFF,)))
+    assert post_with(visitor.client, visitor.public_id, "v-1").status_code == 201
+    assert post_with(staff, visitor.public_id, "s-1").status_code == 201
+    refused = post_with(visitor.client, visitor.public_id, "v-2")
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert list(Message.objects.values_list("client_id", flat=True)) == ["v-1", "s-1"]  # nothing persisted
+    # A re-send is not a new message: it is answered, and not counted.
+    assert post_with(visitor.client, visitor.public_id, "v-1").status_code == 200
+    # Another room has its own count.
+    other = open_help_request()
+    assert post_with(other.client, other.public_id, "o-1").status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_rooms_message_rate_is_an_error_frame_on_the_socket(
+    settings: Any, sockets: Any, one_window: None
+) -> None:
+    settings.CHAT_ROOM_MESSAGES_PER_MINUTE = 1
+    visitor = await avisit()
+    socket = await sockets(visitor.path, cookie=visitor.cookie)
+    await joined(socket)
+    await socket.send_json_to({"type": "message", "body": "one", "client_id": "c-1"})
+    assert (await receive_until(socket, "message"))[-1]["body"] == "one"
+    await socket.send_json_to({"type": "message", "body": "two", "client_id": "c-2"})
+    error = await next_frame(socket)
+    assert error["type"] == "error" and error["code"] == "rate_limited"
+    bodies = await database_sync_to_async(lambda: list(Message.objects.values_list("body", flat=True)))()
+    assert bodies == ["one"]
+
+
+@pytest.mark.django_db
+def test_made_up_tokens_buy_no_write_count_of_their_own(settings: Any) -> None:
+    """Each invalid token used to be a person of its own for the write limit; now they are the address."""
+    visitor = open_help_request()
+    settings.REALTIME_HTTP_WRITES_PER_MINUTE = 2
+    address = ipv4()
+    statuses = [
+        post_with(
+            Client(), visitor.public_id, f"x-{n}", HTTP_X_HELP_REQUEST_TOKEN=f"made-up-{n}", REMOTE_ADDR=address
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [403, 403, 429]
+
+
+@pytest.mark.django_db
+def test_the_visitors_writes_count_once_whether_by_session_or_by_token(settings: Any) -> None:
+    visitor = open_help_request()
+    settings.REALTIME_HTTP_WRITES_PER_MINUTE = 2
+    assert post_with(visitor.client, visitor.public_id, "a", REMOTE_ADDR=ipv4()).status_code == 201
+    by_token = Client(HTTP_X_HELP_REQUEST_TOKEN=visitor.token)
+    assert post_with(by_token, visitor.public_id, "b", REMOTE_ADDR=ipv4()).status_code == 201
+    assert post_with(by_token, visitor.public_id, "c", REMOTE_ADDR=ipv4()).status_code == 429

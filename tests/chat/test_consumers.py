@@ -834,3 +834,39 @@ async def test_typing_does_not_spend_the_frame_budget(make_user: Any, sockets: A
     assert await socket.receive_nothing(timeout=0.3)  # no rate_limited error
     await say(socket, "still allowed", "s")
     assert (await next_frame(socket))["body"] == "still allowed"
+
+
+# -- the visitor's cap of open connections -------------------------------------------------------
+
+
+async def test_a_visitor_may_hold_only_so_many_connections_to_one_room(
+    settings: Any, sockets: Any, make_user: Any
+) -> None:
+    from tests.chat.test_sse import open_room_stream, stream_path
+
+    settings.CHAT_VISITOR_CONNECTIONS = 2
+    visitor = await avisit()
+    tab = await sockets(visitor.path, cookie=visitor.cookie)
+    await joined(tab)
+    stream = await open_room_stream(stream_path(visitor.public_id), cookie=visitor.cookie)
+    try:
+        assert (await stream.event())["data"]["type"] == "history"  # streams count too
+        refused, connected, _ = await connect_room(visitor.path, cookie=visitor.cookie)
+        assert connected
+        error = json.loads((await refused.receive_output(timeout=3))["text"])
+        assert error["type"] == "error" and error["code"] == "rate_limited"
+        assert await refused.receive_output(timeout=3) == {"type": "websocket.close", "code": 4429}
+        await refused.disconnect()
+        refused_stream = await open_room_stream(stream_path(visitor.public_id), cookie=visitor.cookie)
+        assert (await refused_stream.event())["data"]["code"] == "rate_limited"
+        assert (await refused_stream.event())["data"] == {"code": 4429}
+        await refused_stream.close()
+        # Staff are not the visitor: they still join.
+        staff = await sockets(visitor.path, user=await make(make_user, roles=(Role.STAFF,)))
+        await joined(staff)
+    finally:
+        await stream.close()
+    # A connection that left frees its place.
+    await tab.disconnect()
+    again = await sockets(visitor.path, cookie=visitor.cookie)
+    await joined(again)
