@@ -71,7 +71,6 @@ class HelpRequestAdmin(admin.ModelAdmin):
         "public_id",
         "status",
         "assigned_to",
-        "visitor_session_key",
         "created_at",
         "updated_at",
         "assigned_at",

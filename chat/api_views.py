@@ -6,12 +6,15 @@
   post one (idempotent on ``client_id``, as on the socket).
 * ``POST .../read/``: move the reader's cursor, as the socket's ``read`` frame.
 * ``POST .../claim/``, ``.../assign/``, ``.../resolve/``, ``.../close/``: state changes, as the pages.
+* ``POST .../token/``: the visitor's new secret (the old one, and what it vouched for, stop working).
+* ``POST .../ticket/``: a single-use connect ticket for the room's socket or SSE stream (``?ticket=``).
 
 These are also the write side of the room's SSE fallback (``chat/sse.py``). Every operation goes
 through ``chat.services``, exactly as the socket and the pages do, so its effects (room frames,
 notifications, queue updates) are the same whichever path made it. Who may see a room is the one rule
 (``chat.permissions.IsHelpRequestParticipant``); a visitor proves ownership with their session or
-with the request's token (``?token=`` or ``X-Help-Request-Token``).
+with the request's token in the ``X-Help-Request-Token`` header. Every answer is ``no-store``: they
+carry conversation text or a secret.
 
 Bodies must be JSON (no form encodings, 415), and a visitor vouched for by the session cookie alone
 must send Django's CSRF token as well: another site cannot make a visitor's browser post for them.
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponseBase
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -30,20 +35,20 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.urls import replace_query_param
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from chat import events, selectors, services, visitors
+from chat.app_settings import app_settings as app_settings_chat
 from chat.models import HelpRequest
 from chat.participants import Participant
 from chat.permissions import (
     TOKEN_HEADER,
-    TOKEN_PARAM,
     IsHelper,
     IsHelpRequestParticipant,
     IsStaff,
+    IsVisitor,
     request_participant,
-    request_token,
 )
 from chat.serializers import (
     AssignIn,
@@ -52,11 +57,13 @@ from chat.serializers import (
     ChatMessageOut,
     ChatMessagePageOut,
     ChatMessagePageQuery,
+    ConnectTicketOut,
     HelpRequestCreatedOut,
     HelpRequestCreateIn,
     HelpRequestOut,
     ReadCursorIn,
     ReadCursorOut,
+    VisitorTokenOut,
 )
 from realtime import limits
 from realtime.conf import app_settings
@@ -69,12 +76,12 @@ _STATUS_BY_CODE = {
     services.ChatErrorCode.FORBIDDEN: status.HTTP_403_FORBIDDEN,
     services.ChatErrorCode.CONFLICT: status.HTTP_409_CONFLICT,
     services.ChatErrorCode.READ_ONLY: status.HTTP_409_CONFLICT,
+    services.ChatErrorCode.RATE_LIMITED: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 _PUBLIC_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The request's id.")
 _ROOM_PARAMETERS = [
     _PUBLIC_ID,
-    OpenApiParameter(TOKEN_PARAM, str, OpenApiParameter.QUERY, description="The visitor's token (or the header)."),
     OpenApiParameter(TOKEN_HEADER, str, OpenApiParameter.HEADER, description="The visitor's token."),
 ]
 _REFUSALS: dict[int | str, Any] = {
@@ -88,7 +95,8 @@ RATE_LIMITED = "Too many help requests from this address. Please try again later
 
 def chat_error_response(exc: services.ChatError) -> Response:
     body = exc.detail if isinstance(exc.detail, dict) else {"code": exc.code, "detail": str(exc.detail)}
-    return Response(body, status=_STATUS_BY_CODE.get(exc.code, status.HTTP_400_BAD_REQUEST))
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return Response(body, status=_STATUS_BY_CODE.get(exc.code, status.HTTP_400_BAD_REQUEST), headers=headers)
 
 
 def help_request_data(help_request: HelpRequest) -> dict[str, Any]:
@@ -96,7 +104,16 @@ def help_request_data(help_request: HelpRequest) -> dict[str, Any]:
     return HelpRequestOut(item).data
 
 
-class HelpRequestCreateApi(APIView):
+class NeverCachedApi(APIView):
+    """Answers carry conversation text or a visitor's secret: no browser or proxy keeps them."""
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
+
+
+class HelpRequestCreateApi(NeverCachedApi):
     permission_classes = [AllowAny]
     parser_classes = [JSONParser]
 
@@ -117,25 +134,26 @@ class HelpRequestCreateApi(APIView):
                 status=status.HTTP_429_TOO_MANY_REQUESTS,
                 headers={"Retry-After": str(limits.seconds_left(app_settings.HELP_REQUEST_WINDOW))},
             )
-        session_key = visitors.session_prepare(request)
+        visitors.session_prepare(request)
         try:
-            help_request = services.help_request_create(**serializer.validated_data, session_key=session_key)
+            help_request = services.help_request_create(**serializer.validated_data)
         except services.ChatError as exc:
             return chat_error_response(exc)
-        visitors.session_grant(request.session, help_request.public_id)
+        token = services.help_request_token_rotate(help_request=help_request)
+        visitors.session_grant(request.session, help_request)
         output = HelpRequestCreatedOut(
             {
                 "public_id": help_request.public_id,
                 "url": request.build_absolute_uri(help_request.get_absolute_url()),
                 "status": help_request.status,
                 "queue_position": selectors.queue_position(help_request=help_request),
-                "token": visitors.help_request_token(help_request.public_id),
+                "token": token,
             }
         )
         return Response(output.data, status=status.HTTP_201_CREATED)
 
 
-class HelpRequestApi(APIView):
+class HelpRequestApi(NeverCachedApi):
     """Base of the endpoints of one request: JSON only, the room rule, 404 for unknown ids.
 
     Visitors have no account: anyone gets past DRF's gate (``AllowAny``, which also marks the
@@ -146,16 +164,22 @@ class HelpRequestApi(APIView):
     parser_classes = [JSONParser]
 
     def anonymous_identity(self, request: Request) -> str | None:
-        """Who an anonymous caller is for the write limits (``realtime.throttles``): the visitor's
-        token or session, as the room's socket counts them; the client address otherwise."""
-        token = request_token(request)
-        if token:
-            return f"token:{limits.hashed(token)}"
-        session_key = request.session.session_key
-        return f"session:{limits.hashed(session_key)}" if session_key else None
+        """Who an anonymous caller is for the write limits (``realtime.throttles``): the room, once
+        the room rule let them in (its visitor, by token or session, on every device); None (the
+        client address) for anyone else, so a made-up token or a fresh session buys nothing."""
+        help_request = self._help_request()
+        if help_request is None or request_participant(request, help_request) is None:
+            return None
+        return f"room:{help_request.public_id.hex}"
+
+    def _help_request(self) -> HelpRequest | None:
+        # Read once per request: the write throttle (before the handler) and get_object() share it.
+        if "_found" not in self.__dict__:
+            self.__dict__["_found"] = selectors.help_request_get(public_id=self.kwargs["public_id"])
+        return self.__dict__["_found"]  # type: ignore[no-any-return]
 
     def get_object(self) -> HelpRequest:
-        help_request = selectors.help_request_get(public_id=self.kwargs["public_id"])
+        help_request = self._help_request()
         if help_request is None:
             raise NotFound("No such help request.")
         self.check_object_permissions(self.request, help_request)
@@ -188,7 +212,9 @@ class HelpRequestMessagesApi(HelpRequestApi):
         )
         next_url = None
         if has_more:
-            next_url = replace_query_param(request.build_absolute_uri(), "after", messages[-1].pk)
+            # A token put in the URL by an old client is not believed, and not repeated either.
+            next_url = remove_query_param(request.build_absolute_uri(), "token")
+            next_url = replace_query_param(next_url, "after", messages[-1].pk)
         page = {"messages": [events.message_frame(m) for m in messages], "has_more": has_more, "next": next_url}
         return Response(ChatMessagePageOut(page).data)
 
@@ -201,6 +227,7 @@ class HelpRequestMessagesApi(HelpRequestApi):
             200: OpenApiResponse(ChatMessageOut, description="A re-sent client_id: the original message."),
             400: OpenApiResponse(description="Field errors."),
             409: OpenApiResponse(ChatErrorOut, description="read_only: the request is resolved or closed."),
+            429: OpenApiResponse(ChatErrorOut, description="rate_limited: too many messages (Retry-After)."),
             **_REFUSALS,
         },
     )
@@ -316,3 +343,49 @@ class HelpRequestCloseApi(HelpRequestApi):
         except services.ChatError as exc:
             return chat_error_response(exc)
         return Response(help_request_data(help_request))
+
+
+class HelpRequestTokenApi(HelpRequestApi):
+    """The visitor replaces their secret ("new private link")."""
+
+    permission_classes: Any = [AllowAny, IsHelpRequestParticipant, IsVisitor]
+
+    @extend_schema(
+        summary="Replace the visitor's token",
+        description="The old token, the sessions and tickets it vouched for and the visitor's open "
+        "connections stop working. The new token is in this answer only.",
+        parameters=_ROOM_PARAMETERS,
+        request=None,
+        responses={
+            200: VisitorTokenOut,
+            409: OpenApiResponse(ChatErrorOut, description="The visitor's access has ended."),
+            **_REFUSALS,
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        owned_by_session = visitors.session_owns(request.session, help_request)
+        try:
+            token = services.help_request_token_rotate(help_request=help_request)
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        if owned_by_session:  # the caller's own browser stays an owner
+            visitors.session_grant(request.session, help_request)
+        return Response(VisitorTokenOut({"token": token}).data)
+
+
+class HelpRequestTicketApi(HelpRequestApi):
+    """A single-use, short-lived ticket to open the room's socket or stream without the token in its URL."""
+
+    permission_classes: Any = [AllowAny, IsHelpRequestParticipant, IsVisitor]
+
+    @extend_schema(
+        summary="A connect ticket for the room's socket or SSE stream",
+        parameters=_ROOM_PARAMETERS,
+        request=None,
+        responses={200: ConnectTicketOut, **_REFUSALS},
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        ticket = visitors.ticket_issue(help_request)
+        return Response(ConnectTicketOut({"ticket": ticket, "expires_in": app_settings_chat.TICKET_TTL}).data)

@@ -52,5 +52,26 @@ class AppSettings(PrefixedSettings):
         """Characters of a description a queue item carries (280); the whole text is on the room page."""
         return int(self._get("QUEUE_DESCRIPTION_CHARS", 280))  # type: ignore[call-overload]
 
+    @property
+    def VISITOR_ACCESS_AFTER_END(self) -> float:
+        """Seconds after a request is resolved or closed during which its visitor may still open it
+        (token, private link, session or ticket); then every visitor proof stops working (7 days)."""
+        return float(self._get("VISITOR_ACCESS_AFTER_END", 7 * 24 * 3600))  # type: ignore[arg-type]
+
+    @property
+    def TICKET_TTL(self) -> int:
+        """Seconds a connect ticket (``POST .../ticket/``) may wait before a socket or stream uses it."""
+        return int(self._get("TICKET_TTL", 60))  # type: ignore[call-overload]
+
+    @property
+    def VISITOR_CONNECTIONS(self) -> int:
+        """Open sockets and streams the visitor of one request may hold at once, every device together."""
+        return int(self._get("VISITOR_CONNECTIONS", 5))  # type: ignore[call-overload]
+
+    @property
+    def ROOM_MESSAGES_PER_MINUTE(self) -> int:
+        """Messages one room accepts a minute, every sender together (socket and REST alike)."""
+        return int(self._get("ROOM_MESSAGES_PER_MINUTE", 120))  # type: ignore[call-overload]
+
 
 app_settings = AppSettings()

@@ -20,7 +20,7 @@ from channels.db import database_sync_to_async
 from charity.roles import Role, is_helper, primary_role, roles_for
 from chat import events, selectors, services
 from chat.app_settings import app_settings
-from chat.rooms import RoomMember, parse_after
+from chat.rooms import RoomMember, header_value, parse_after
 from chat.validators import FRAME_VALIDATORS, QUEUE_FRAME_VALIDATORS
 from realtime import groups
 from realtime.protocol import CloseCode
@@ -44,9 +44,12 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
     async def connect(self) -> None:
         await self.accept()
         params = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        token = params["token"][-1] if params.get("token") else None
+        # The visitor's secret never rides in the URL: a header (non-browser clients), or a
+        # single-use ticket in its stead; a browser page needs neither (its session owns the request).
+        token = header_value(self.scope, b"x-help-request-token")
+        ticket = params["ticket"][-1] if params.get("ticket") else None
         after, after_error = parse_after(params["after"][-1] if params.get("after") else None)
-        refused = await self.room_identify(self.scope["url_route"]["kwargs"]["public_id"], token)
+        refused = await self.room_identify(self.scope["url_route"]["kwargs"]["public_id"], token, ticket)
         if refused is not None:
             await self.close_with(refused)
             return

@@ -65,8 +65,8 @@ class HelpRequest(models.Model):
         blank=True,
         related_name="assigned_help_requests",
     )
-    # The session that created the request, for support staff; ownership itself lives in the session.
-    visitor_session_key = models.CharField(max_length=40, blank=True, editable=False)
+    # The keyed hash of the visitor's secret (chat.visitors); "" once revoked. Never the secret itself.
+    visitor_token_hash = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     assigned_at = models.DateTimeField(null=True, blank=True)

@@ -2,8 +2,8 @@
 
 ``IsHelpRequestParticipant`` is ``selectors.help_request_participant`` (the one room rule) as a DRF
 object permission: the API never re-implements who may see a room. A visitor proves ownership with
-their browser session or with the request's token (``?token=`` or the ``X-Help-Request-Token``
-header).
+their browser session or with the request's token in the ``X-Help-Request-Token`` header (never in
+the URL, which reaches access logs and browser history).
 
 CSRF: DRF's ``SessionAuthentication`` checks CSRF only for logged-in users, and a visitor has no
 account. When the session alone (no token) is what makes an unsafe request the visitor's, this
@@ -26,12 +26,11 @@ from chat.models import AuthorKind, HelpRequest
 from chat.participants import Participant
 
 TOKEN_HEADER = "X-Help-Request-Token"  # noqa: S105 (a header name, not a secret)
-TOKEN_PARAM = "token"  # noqa: S105
 
 
 def request_token(request: Request) -> str | None:
-    """The help request token a request carries, header first."""
-    return request.headers.get(TOKEN_HEADER) or request.query_params.get(TOKEN_PARAM) or None
+    """The help request token a request carries (the header only)."""
+    return request.headers.get(TOKEN_HEADER) or None
 
 
 def request_participant(request: Request, help_request: HelpRequest) -> Participant | None:
@@ -59,11 +58,21 @@ class IsHelpRequestParticipant(BasePermission):
         if (
             request.method not in SAFE_METHODS
             and participant.kind == AuthorKind.VISITOR
-            and not visitors.token_is_valid(obj.public_id, request_token(request))
+            and not visitors.token_is_valid(obj, request_token(request))
         ):
             # Only the session cookie vouches for this visitor: refuse cross-site requests (403).
             SessionAuthentication().enforce_csrf(request)
         return True
+
+
+class IsVisitor(BasePermission):
+    """The visitor of the request (the view's object): only they have a secret and tickets."""
+
+    message = "Only the visitor of this help request can do this."
+
+    def has_object_permission(self, request: Request, view: Any, obj: HelpRequest) -> bool:
+        participant = request_participant(request, obj)
+        return participant is not None and participant.kind == AuthorKind.VISITOR
 
 
 class IsHelper(BasePermission):

@@ -151,5 +151,11 @@ def presence_snapshot(*, public_id: UUID | str) -> PresenceSnapshot:
     )
 
 
+def presence_connections(*, public_id: UUID | str, participant_key: str) -> int:
+    """How many live connections (sockets and streams, every process) one participant has in the room."""
+    entries = _prune(_load(public_id)["entries"], time.time())
+    return sum(1 for entry in entries.values() if entry["key"] == participant_key)
+
+
 def presence_includes(*, public_id: UUID | str, participant_key: str) -> bool:
     return participant_key in presence_snapshot(public_id=public_id).keys()

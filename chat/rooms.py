@@ -2,13 +2,17 @@
 
 A ``RoomMember`` is one connection to one help request's room, whatever carries it. It
 
-* finds out who is connecting, with the one rule (``selectors.help_request_participant``);
+* finds out who is connecting, with the one rule (``selectors.help_request_participant``): a
+  visitor by session, the ``X-Help-Request-Token`` header or a single-use ``?ticket=``
+  (``chat.visitors``); never by a token in the URL;
+* caps the visitor's open connections to one room (``CHAT_VISITOR_CONNECTIONS``, 4429);
 * joins losslessly: the room's group first, then the history (``history`` frame), then presence;
 * keeps the person's presence entry and announces changes;
 * forwards the room's group events: each message id once, typing and read only from
   someone else, presence lists never older than the last one, and a volunteer's reassignment closes
   the connection (4403);
-* re-checks access when told to (logout, lost role, reassignment).
+* re-checks access when told to (logout, lost role, reassignment; for the visitor, a rotated or
+  revoked secret).
 
 The transport provides the hooks listed under ``TYPE_CHECKING`` below: ``send_frame``,
 ``send_error``, ``send_text`` (an encoded frame; the stream labels it with ``event_id``),
@@ -29,7 +33,7 @@ from channels.db import database_sync_to_async
 from chat import events, presence, selectors, services, visitors
 from chat.app_settings import app_settings
 from chat.models import AuthorKind
-from chat.participants import Participant
+from chat.participants import VISITOR_KEY, Participant
 from realtime import groups
 from realtime.cursors import parse_cursor
 from realtime.limits import hashed
@@ -45,6 +49,9 @@ REMEMBERED_IDS = 10_000
 _presence_join = sync_to_async(presence.presence_join, thread_sensitive=False)
 _presence_leave = sync_to_async(presence.presence_leave, thread_sensitive=False)
 _presence_refresh = sync_to_async(presence.presence_refresh, thread_sensitive=False)
+_presence_connections = sync_to_async(presence.presence_connections, thread_sensitive=False)
+
+TOO_MANY_VISITOR_CONNECTIONS = "Too many open connections to this conversation; close some tabs."
 
 
 def parse_public_id(raw: str) -> UUID | None:
@@ -54,20 +61,39 @@ def parse_public_id(raw: str) -> UUID | None:
         return None
 
 
+def header_value(scope: dict[str, Any], name: bytes) -> str | None:
+    """The last value of an HTTP header of a socket's or stream's handshake, or None."""
+    found = None
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            found = value.decode("latin-1")
+    return found or None
+
+
 def parse_after(raw: str | None) -> tuple[int | None, str | None]:
     """``after`` from a query string or a ``Last-Event-ID`` header: ``(value, error message)``."""
     return parse_cursor(raw, name="after", fallback="sending the latest messages")
 
 
 def room_authorize(
-    *, public_id: UUID, user: Any, session: Any, token: str | None
-) -> tuple[int | None, Participant | None]:
-    """``(help request id, participant)``; ``(None, None)`` for an unknown request."""
+    *, public_id: UUID, user: Any, session: Any, token: str | None, ticket: str | None = None
+) -> tuple[int | None, Participant | None, str]:
+    """``(help request id, participant, the visitor secret's hash now)``; ``(None, None, "")`` for an
+    unknown request. A ``ticket`` is used up whether or not it was needed."""
     help_request = selectors.help_request_get(public_id=public_id)
     if help_request is None:
-        return None, None
-    participant = selectors.help_request_participant(help_request=help_request, user=user, session=session, token=token)
-    return help_request.pk, participant
+        return None, None, ""
+    redeemed = visitors.ticket_redeem(help_request, ticket) if ticket else False
+    participant = selectors.help_request_participant(
+        help_request=help_request, user=user, session=session, token=token, ticket_redeemed=redeemed
+    )
+    return help_request.pk, participant, help_request.visitor_token_hash
+
+
+def visitor_grant_current(*, public_id: UUID, grant: str) -> bool:
+    """Whether a visitor admitted under ``grant`` may stay in the room."""
+    help_request = selectors.help_request_get(public_id=public_id)
+    return help_request is not None and visitors.grant_is_current(help_request, grant)
 
 
 def room_history(*, public_id: UUID, after: int | None) -> tuple[dict[str, Any], list[int]]:
@@ -125,6 +151,8 @@ class RoomMember:
         self.public_id: UUID | None = None
         self.help_request_id: int | None = None
         self.token: str | None = None
+        # The visitor secret's hash when this connection was let in: rotating or revoking it ends us.
+        self.visitor_grant = ""
         self._sent: OrderedDict[int, None] = OrderedDict()
         self._presence_version = -1
         self._present = False
@@ -133,26 +161,37 @@ class RoomMember:
 
     async def room_admit(self) -> bool:
         """The connection limits (``realtime.admission``) for who ``room_identify()`` found: keyed by
-        the user, or for a visitor by the request's token, hashed, which every device of theirs shares
-        (visitor names stay out of logs). False: refused, and the connection is being closed."""
+        the user, or for a visitor by the request, which every device of theirs shares (visitor names
+        stay out of logs), plus the visitor's cap of open connections to the room.
+        False: refused, and the connection is being closed."""
         participant, public_id = self.participant, self.public_id
         assert participant is not None and public_id is not None
         if participant.user_id is not None:
             rate_key = f"user:{participant.user_id}"
             username = str(self.scope["user"].get_username())
         else:
-            rate_key = f"visitor:{hashed(visitors.help_request_token(public_id))}"
+            rate_key = f"visitor:{public_id.hex}"
             username = ""
+            # Counted from the room's presence entries (every process, both transports). Checked
+            # before joining, so a burst of simultaneous connects can pass it by a few; the
+            # connection rate per request (REALTIME_CONNECTIONS_PER_KEY) bounds such bursts.
+            if await _presence_connections(public_id=public_id, participant_key=VISITOR_KEY) >= (
+                app_settings.VISITOR_CONNECTIONS
+            ):
+                logger.warning("visitor connection refused: too many open code=%s", CloseCode.RATE_LIMITED)
+                await self.send_error(ErrorCode.RATE_LIMITED, TOO_MANY_VISITOR_CONNECTIONS)
+                await self.close_with(CloseCode.RATE_LIMITED)
+                return False
         return await self.admit(
             user_id=participant.user_id, username=username, role=participant.kind.value, rate_key=rate_key
         )
 
-    async def room_identify(self, raw_public_id: str, token: str | None) -> int | None:
+    async def room_identify(self, raw_public_id: str, token: str | None, ticket: str | None = None) -> int | None:
         """Who is connecting to which room. Returns the close code that refuses them, or None."""
         public_id = parse_public_id(raw_public_id)
         if public_id is None:
             return CloseCode.NOT_FOUND
-        help_request_id, participant = await self._authorize(public_id, token)
+        help_request_id, participant, grant = await self._authorize(public_id, token, ticket=ticket)
         if help_request_id is None:
             return CloseCode.NOT_FOUND
         if participant is None:
@@ -163,16 +202,18 @@ class RoomMember:
             participant,
             token,
         )
+        self.visitor_grant = grant
         return None
 
     async def _authorize(
-        self, public_id: UUID, token: str | None, user: Any = None
-    ) -> tuple[int | None, Participant | None]:
+        self, public_id: UUID, token: str | None, user: Any = None, ticket: str | None = None
+    ) -> tuple[int | None, Participant | None, str]:
         return await database_sync_to_async(room_authorize)(
             public_id=public_id,
             user=self.scope.get("user") if user is None else user,
             session=self.scope.get("session"),
             token=token,
+            ticket=ticket,
         )
 
     async def room_enter(self, *, after: int | None, after_error: str | None) -> None:
@@ -250,15 +291,23 @@ class RoomMember:
 
     async def recheck_access(self) -> None:
         """The account, its roles or the assignment changed: stay only if the rule still lets us in."""
-        if self.participant is None or self.participant.user_id is None or self.public_id is None:
-            return  # visitors have no account to lose
+        if self.participant is None or self.public_id is None:
+            return
+        if self.participant.user_id is None:
+            # A visitor has no account to lose, but their secret may have been rotated or revoked.
+            allowed = await database_sync_to_async(visitor_grant_current)(
+                public_id=self.public_id, grant=self.visitor_grant
+            )
+            if not allowed:
+                await self.close_with(CloseCode.FORBIDDEN)
+            return
         session_key = getattr(self.scope.get("session"), "session_key", None)
         roles = await database_sync_to_async(access_state)(user_id=self.participant.user_id, session_key=session_key)
         if roles is None:
             await self.close_with(CloseCode.UNAUTHENTICATED)
             return
         user = await database_sync_to_async(_active_user)(self.participant.user_id)
-        _, participant = await self._authorize(self.public_id, self.token, user)
+        _, participant, _ = await self._authorize(self.public_id, self.token, user)
         if participant is None or participant.key != self.participant.key:
             await self.close_with(CloseCode.FORBIDDEN)
             return

@@ -25,7 +25,7 @@ def help_request_get(*, public_id: UUID | str) -> HelpRequest | None:
 
 
 def help_request_participant(
-    *, help_request: HelpRequest, user: Any, session: Any, token: str | None
+    *, help_request: HelpRequest, user: Any, session: Any, token: str | None, ticket_redeemed: bool = False
 ) -> Participant | None:
     """Who ``user`` (with this browser ``session`` and maybe a ``token``) is in the room, or None.
 
@@ -33,7 +33,10 @@ def help_request_participant(
 
     * any active staff user;
     * the assigned user, while they are a volunteer (or staff);
-    * the visitor: a session that owns the request, or a holder of its token.
+    * the visitor: a session that owns the request, a holder of its token, or a connection that
+      redeemed a connect ticket (``ticket_redeemed``, checked by ``visitors.ticket_redeem``). Each
+      proof works only under the request's current secret and until the visitor's access ends
+      (``chat.visitors``).
 
     An account that may join through its role joins as itself, even if its session also owns the
     request, so a staff member who opened a visitor's private link still speaks as staff.
@@ -44,7 +47,7 @@ def help_request_participant(
             return user_participant(user)
         if Role.VOLUNTEER in roles and user.pk == help_request.assigned_to_id:
             return user_participant(user)
-    if visitors.session_owns(session, help_request.public_id) or visitors.token_is_valid(help_request.public_id, token):
+    if ticket_redeemed or visitors.session_owns(session, help_request) or visitors.token_is_valid(help_request, token):
         return visitor_participant(help_request)
     return None
 

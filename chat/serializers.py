@@ -41,7 +41,16 @@ class HelpRequestCreatedOut(serializers.Serializer[dict[str, Any]]):
     url = serializers.CharField()
     status = serializers.ChoiceField(choices=Status.choices)
     queue_position = serializers.IntegerField(allow_null=True)
-    token = serializers.CharField()
+    token = serializers.CharField(help_text="The visitor's secret, shown this once (X-Help-Request-Token).")
+
+
+class VisitorTokenOut(serializers.Serializer[dict[str, Any]]):
+    token = serializers.CharField(help_text="The visitor's new secret, shown this once.")
+
+
+class ConnectTicketOut(serializers.Serializer[dict[str, Any]]):
+    ticket = serializers.CharField(help_text="Single use: the room socket's or stream's ?ticket=.")
+    expires_in = serializers.IntegerField(help_text="Seconds it stays usable if unused.")
 
 
 class HelpRequestOut(serializers.Serializer[dict[str, Any]]):

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from charity.roles import Role, is_helper, roles_for
-from chat import events, presence, selectors
+from chat import events, presence, selectors, visitors
 from chat.app_settings import app_settings
 from chat.models import (
     MAX_BODY_CHARS,
@@ -33,9 +33,9 @@ from chat.models import (
 )
 from chat.participants import Participant, display_name, system_author, user_key
 from notifications import api as notifications
-from realtime import activity, groups
+from realtime import activity, groups, limits
 from realtime.publish import agroup_send_now_unsafe, group_send_on_commit
-from realtime.revocation import access_revoke
+from realtime.revocation import REVOKE, access_revoke
 
 
 class ChatErrorCode:
@@ -43,15 +43,18 @@ class ChatErrorCode:
     FORBIDDEN = "forbidden"
     CONFLICT = "conflict"
     READ_ONLY = "read_only"
+    RATE_LIMITED = "rate_limited"
 
 
 class ChatError(ValueError):
-    """A chat rule refused the operation; ``code`` is the socket error code, ``detail`` the reason."""
+    """A chat rule refused the operation; ``code`` is the socket error code, ``detail`` the reason,
+    ``retry_after`` the seconds to wait for a rate limit."""
 
-    def __init__(self, detail: Any, *, code: str = ChatErrorCode.INVALID) -> None:
+    def __init__(self, detail: Any, *, code: str = ChatErrorCode.INVALID, retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.code = code
+        self.retry_after = retry_after
 
 
 # -- validation ------------------------------------------------------------------------------------
@@ -80,9 +83,11 @@ def _require_helper(user: Any) -> None:
 
 
 def help_request_create(
-    *, name: str, description: str, contact: str = "", category: str = Category.GENERAL, session_key: str = ""
+    *, name: str, description: str, contact: str = "", category: str = Category.GENERAL
 ) -> HelpRequest:
-    """Put a new request at the end of the queue; volunteers' and staff's queues show it live."""
+    """Put a new request at the end of the queue; volunteers' and staff's queues show it live.
+
+    It has no visitor secret yet: the caller makes one with ``help_request_token_rotate``."""
     if category not in Category.values:
         raise ChatError({"category": [f"Must be one of {Category.values}."]})
     with transaction.atomic():
@@ -91,7 +96,6 @@ def help_request_create(
             description=_text(description, field="description", max_chars=MAX_DESCRIPTION_CHARS),
             contact=_text(contact, field="contact", max_chars=MAX_CONTACT_CHARS, required=False),
             category=category,
-            visitor_session_key=session_key or "",
         )
         position = selectors.queue_position(help_request=help_request)
         group_send_on_commit(
@@ -102,6 +106,26 @@ def help_request_create(
             kind="help_request.created", text=f"Help request from {help_request.name} ({category})"
         )
     return help_request
+
+
+def _revoke_visitor_connections(help_request: HelpRequest) -> None:
+    """The visitor's secret changed: every open connection of the room re-checks its proof."""
+    group_send_on_commit([groups.help_request_group(help_request.public_id)], {"type": REVOKE, "session": None})
+
+
+def help_request_token_rotate(*, help_request: HelpRequest) -> str:
+    """A new visitor secret; returns it, the only time it exists in plain. Links, sessions, tickets
+    and connections that relied on the previous one stop working (``chat.visitors``)."""
+    secret = visitors.new_secret()
+    with transaction.atomic():
+        locked = _lock(help_request.pk)
+        if visitors.access_ended(locked) or (locked.status == Status.CLOSED and not locked.visitor_token_hash):
+            raise ChatError("This request's private link has ended.", code=ChatErrorCode.CONFLICT)
+        locked.visitor_token_hash = visitors.secret_hash(secret)
+        locked.save(update_fields=["visitor_token_hash", "updated_at"])
+        _revoke_visitor_connections(locked)
+    help_request.visitor_token_hash = locked.visitor_token_hash
+    return secret
 
 
 def _lock(help_request_id: int) -> HelpRequest:
@@ -229,7 +253,13 @@ def help_request_close(*, help_request: HelpRequest, by: Participant) -> HelpReq
         _system_message(locked, f"{by.name} closed this request.")
         locked.status = Status.CLOSED
         locked.resolved_at = locked.resolved_at or timezone.now()
-        locked.save(update_fields=["status", "resolved_at", "updated_at"])
+        fields = ["status", "resolved_at", "updated_at"]
+        if by.kind == AuthorKind.VISITOR:
+            # "I no longer need help": the visitor's link, sessions and connections end now.
+            locked.visitor_token_hash = ""
+            fields.append("visitor_token_hash")
+            _revoke_visitor_connections(locked)
+        locked.save(update_fields=fields)
         _announce_change(locked, left_queue=left_queue)
     return locked
 
@@ -264,6 +294,7 @@ def message_post(*, help_request_id: int, participant: Participant, body: str, c
                 f"This request is {help_request.status}; its conversation is read-only.",
                 code=ChatErrorCode.READ_ONLY,
             )
+        _room_rate_check(help_request)
         try:
             # The row lock serialises writers on PostgreSQL; the savepoint covers any backend where
             # it does not, so a concurrent twin becomes a re-fetch rather than an error.
@@ -282,6 +313,18 @@ def message_post(*, help_request_id: int, participant: Participant, body: str, c
         if participant.kind == AuthorKind.VISITOR and help_request.assigned_to_id is not None:
             _notify_absent_assignee(help_request, message)
     return message, True
+
+
+def _room_rate_check(help_request: HelpRequest) -> None:
+    """Every sender of one room together: at most ``CHAT_ROOM_MESSAGES_PER_MINUTE`` new messages a
+    minute (shared cache, so every process counts together). Re-sends never count."""
+    keys = [(f"room:{help_request.public_id.hex}", app_settings.ROOM_MESSAGES_PER_MINUTE)]
+    if not limits.within_limits(keys, window=60, kind="room"):
+        raise ChatError(
+            "This conversation is receiving too many messages; wait a moment and send again.",
+            code=ChatErrorCode.RATE_LIMITED,
+            retry_after=limits.seconds_left(60),
+        )
 
 
 def _message_by_client_id(help_request: HelpRequest, client_id: str) -> Message | None:
@@ -367,6 +410,7 @@ __all__ = [
     "help_request_close",
     "help_request_create",
     "help_request_resolve",
+    "help_request_token_rotate",
     "message_post",
     "read_mark",
 ]

@@ -1,6 +1,6 @@
 """A help-request room as Server-Sent Events, for browsers whose WebSockets are blocked.
 
-``GET /sse/help-requests/<public_id>/?after=ID&token=...`` streams the same frames as the room socket
+``GET /sse/help-requests/<public_id>/?after=ID`` streams the same frames as the room socket
 (docs/chat-protocol.md), one ``data:`` line each: ``history``, then ``presence``, then live
 ``message``, ``status``, ``presence``, ``typing`` and ``read``. Message events carry
 ``id: <message id>`` (the ``history`` event the id of its last message), so the browser's own
@@ -9,7 +9,10 @@ the lossless join, presence and losing access are the socket's, shared through `
 
 A stream the server will not serve, or stops serving, ends with ``event: close`` and
 ``{"code": 4404}`` (unknown or malformed id), ``4403`` (not allowed, or no longer) or ``4401``
-(logged out). The client's writes go over HTTP: ``/api/help-requests/<public_id>/messages/`` and
+(logged out). A visitor proves who they are with their session, an ``X-Help-Request-Token`` header
+or a single-use ``?ticket=`` (``POST /api/help-requests/<public_id>/ticket/``); never the token in the
+URL. The stream is sent with ``Cache-Control: no-store``. The client's writes go over HTTP:
+``/api/help-requests/<public_id>/messages/`` and
 ``.../read/`` (``chat/api_views.py``).
 """
 
@@ -24,10 +27,12 @@ class HelpRequestStreamConsumer(RoomMember, SseStream):
     endpoint = "chat_sse"
 
     async def open_stream(self) -> None:
-        token = self.query_param("token")
+        token = self.header(b"x-help-request-token")
         # The browser's own reconnection sends Last-Event-ID; it is newer than the URL's after.
         after, after_error = parse_after(self.header(b"last-event-id") or self.query_param("after"))
-        refused = await self.room_identify(self.scope["url_route"]["kwargs"]["public_id"], token)
+        refused = await self.room_identify(
+            self.scope["url_route"]["kwargs"]["public_id"], token, self.query_param("ticket")
+        )
         if refused is not None:
             await self.end_with(refused)
             return

@@ -15,6 +15,8 @@ urlpatterns = [
     path("help/<uuid:public_id>/assign/", views.help_request_assign, name="help-request-assign"),
     path("help/<uuid:public_id>/resolve/", views.help_request_resolve, name="help-request-resolve"),
     path("help/<uuid:public_id>/close/", views.help_request_close, name="help-request-close"),
+    path("help/<uuid:public_id>/new-link/", views.help_request_rotate, name="help-request-rotate"),
+    path("help/<uuid:public_id>/forget/", views.help_request_forget, name="help-request-forget"),
     path("api/help-requests/", api_views.HelpRequestCreateApi.as_view(), name="api-help-request-create"),
     path(API, api_views.HelpRequestDetailApi.as_view(), name="api-help-request"),
     path(API + "messages/", api_views.HelpRequestMessagesApi.as_view(), name="api-help-request-messages"),
@@ -23,4 +25,6 @@ urlpatterns = [
     path(API + "assign/", api_views.HelpRequestAssignApi.as_view(), name="api-help-request-assign"),
     path(API + "resolve/", api_views.HelpRequestResolveApi.as_view(), name="api-help-request-resolve"),
     path(API + "close/", api_views.HelpRequestCloseApi.as_view(), name="api-help-request-close"),
+    path(API + "token/", api_views.HelpRequestTokenApi.as_view(), name="api-help-request-token"),
+    path(API + "ticket/", api_views.HelpRequestTicketApi.as_view(), name="api-help-request-ticket"),
 ]

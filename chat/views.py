@@ -17,6 +17,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from charity.roles import Role, helpers, is_helper, roles_for
@@ -24,7 +25,7 @@ from chat import selectors, services, visitors
 from chat.api_views import RATE_LIMITED
 from chat.app_settings import app_settings
 from chat.forms import HelpRequestForm
-from chat.models import AuthorKind, HelpRequest
+from chat.models import AuthorKind, HelpRequest, Status
 from chat.participants import Participant
 from realtime import limits
 
@@ -58,24 +59,29 @@ def help_request_new(request: HttpRequest) -> HttpResponse:
         if not limits.help_request_allowed(request):
             form.add_error(None, RATE_LIMITED)
             return render(request, "chat/new.html", {"form": form}, status=429)
-        session_key = visitors.session_prepare(request)
+        visitors.session_prepare(request)
         try:
-            help_request = services.help_request_create(**form.cleaned_data, session_key=session_key)
+            help_request = services.help_request_create(**form.cleaned_data)
         except services.ChatError as exc:
             form.add_error(None, str(exc.detail))
         else:
-            visitors.session_grant(request.session, help_request.public_id)
+            secret = services.help_request_token_rotate(help_request=help_request)
+            visitors.session_grant(request.session, help_request)
+            visitors.new_link_remember(request.session, help_request, secret)
             return redirect(help_request)
     return render(request, "chat/new.html", {"form": form})
 
 
+@never_cache
 def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """The visitor's page, or the room of a volunteer or staff member. Never cached: it carries the
+    conversation, and right after creating or rotating it, the visitor's private link."""
     help_request = _help_request_or_404(public_id)
     token = request.GET.get("token")
-    if token is not None and visitors.token_is_valid(help_request.public_id, token):
+    if token is not None and visitors.token_is_valid(help_request, token):
         # The private link: this browser becomes an owner, and the token leaves the address bar.
         visitors.session_prepare(request)
-        visitors.session_grant(request.session, help_request.public_id)
+        visitors.session_grant(request.session, help_request)
         return redirect(help_request)
     participant = _participant_or_403(request, help_request)
     context: dict[str, Any] = {
@@ -89,13 +95,19 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
         },
     }
     if participant.kind == AuthorKind.VISITOR:
-        link = f"{help_request.get_absolute_url()}?token={visitors.help_request_token(help_request.public_id)}"
-        context["private_link"] = request.build_absolute_uri(link)
+        # The plain secret exists only right after it was made (creation or "new private link").
+        secret = visitors.new_link_pop(request.session, help_request)
+        if secret is not None:
+            context["private_link"] = request.build_absolute_uri(f"{help_request.get_absolute_url()}?token={secret}")
+        context["link_available"] = not visitors.access_ended(help_request) and not (
+            help_request.status == Status.CLOSED and not help_request.visitor_token_hash
+        )
         return render(request, "chat/help_request.html", context)
     context["helpers"] = list(helpers()) if participant.kind == AuthorKind.STAFF else []
     return render(request, "chat/room.html", context)
 
 
+@never_cache
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     roles = _require_helper(request)
@@ -165,7 +177,49 @@ def help_request_resolve(request: HttpRequest, public_id: UUID) -> HttpResponse:
 def help_request_close(request: HttpRequest, public_id: UUID) -> HttpResponse:
     help_request = _help_request_or_404(public_id)
     by = _participant_or_403(request, help_request)
-    return _after_change(request, help_request, lambda: services.help_request_close(help_request=help_request, by=by))
+    if by.kind != AuthorKind.VISITOR:
+        return _after_change(
+            request, help_request, lambda: services.help_request_close(help_request=help_request, by=by)
+        )
+    try:
+        services.help_request_close(help_request=help_request, by=by)
+    except services.ChatError as exc:
+        messages.error(request, str(exc.detail))
+        return redirect(help_request)
+    # Closing ends the visitor's access (chat.visitors): this browser forgets the request too.
+    return _forget(request, help_request, "Your request is closed. Thank you for reaching out.")
+
+
+@require_POST
+def help_request_rotate(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """The visitor's "new private link": old links and the other devices' access end."""
+    help_request = _help_request_or_404(public_id)
+    if _participant_or_403(request, help_request).kind != AuthorKind.VISITOR:
+        raise PermissionDenied("Only the visitor has a private link.")
+    try:
+        secret = services.help_request_token_rotate(help_request=help_request)
+    except services.ChatError as exc:
+        messages.error(request, str(exc.detail))
+        return redirect(help_request)
+    visitors.session_grant(request.session, help_request)
+    visitors.new_link_remember(request.session, help_request, secret)
+    return redirect(help_request)
+
+
+@require_POST
+def help_request_forget(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """ "Forget this device": this browser no longer opens the request (the private link still does)."""
+    help_request = _help_request_or_404(public_id)
+    return _forget(request, help_request, "This device no longer has access to your request.")
+
+
+def _forget(request: HttpRequest, help_request: HelpRequest, text: str) -> HttpResponse:
+    visitors.session_forget(request.session, help_request)
+    if not request.user.is_authenticated:
+        # An anonymous visitor's session holds nothing else worth keeping on a shared computer.
+        request.session.flush()
+    messages.info(request, text)
+    return redirect(reverse("chat:help-request-new"))
 
 
 def _int_or_none(value: str | None) -> int | None:

@@ -132,7 +132,9 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
                 "status": 200,
                 "headers": [
                     (b"content-type", b"text/event-stream; charset=utf-8"),
-                    (b"cache-control", b"no-cache, no-transform"),
+                    # What a stream carries (notifications, a conversation) is for no cache, the browser's
+                    # included.
+                    (b"cache-control", b"no-store, no-transform"),
                     (b"x-accel-buffering", b"no"),
                 ],
             }

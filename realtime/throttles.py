@@ -7,8 +7,9 @@ of timestamps in the cache, Redis in scale-out so every process counts together)
 methods only; reads are never counted:
 
 * ``WriteRateThrottle`` (the default): ``REALTIME_HTTP_WRITES_PER_MINUTE`` per person. A person is
-  the user, or for anonymous callers what the view says identifies them (``anonymous_identity``: a
-  visitor's help-request token or session), else their client address;
+  the user, or for anonymous callers what the view says identifies them (``anonymous_identity``: the
+  help request's room, once its access rule let the caller in, so a made-up token or a fresh session
+  buys nothing), else their client address;
 * ``ReceiptRateThrottle``: acknowledgements and read marks, which the fallback client sends on its
   own as frames arrive (as often as every 200 ms per tab), count separately against the looser
   ``REALTIME_HTTP_RECEIPTS_PER_MINUTE``;

@@ -7,7 +7,7 @@ the request, exactly as a browser's would.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from charity.roles import Role
 from chat import services
 from chat.events import AUTHOR_FIELDS, FRAME_FIELDS, HELP_REQUEST_FIELDS, QUEUE_ITEM_FIELDS
 from chat.models import HelpRequest
+from tests.conftest import ORIGIN, connect_socket
 
 
 @dataclass
@@ -56,6 +57,42 @@ def open_help_request(**fields: Any) -> Visitor:
 
 
 avisit = database_sync_to_async(open_help_request)
+
+
+async def connect_room(path: str, *, token: str | None = None, **kwargs: Any) -> tuple[Any, bool, int | None]:
+    """``tests.conftest.connect_socket``, with the visitor's token in the ``X-Help-Request-Token``
+    header (the only place a socket takes it from) when ``token`` is given."""
+    if token is None:
+        return await connect_socket(path, **kwargs)
+    from channels.testing import WebsocketCommunicator
+
+    from charity.asgi import application
+
+    headers = [(b"host", b"localhost"), (b"origin", ORIGIN), (b"x-help-request-token", token.encode())]
+    if kwargs.get("cookie"):
+        headers.append((b"cookie", kwargs["cookie"].encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, code = await communicator.connect(timeout=5)
+    return communicator, connected, code
+
+
+@pytest.fixture
+async def token_sockets() -> AsyncIterator[Callable[..., Any]]:
+    """``await token_sockets(path, token)``: a room socket opened with the token header; closed at the end."""
+    opened: list[Any] = []
+
+    async def open_socket(path: str, token: str, **kwargs: Any) -> Any:
+        communicator, connected, code = await connect_room(path, token=token, **kwargs)
+        opened.append(communicator)
+        assert connected, f"handshake refused ({code})"
+        return communicator
+
+    yield open_socket
+    for communicator in opened:
+        try:
+            await communicator.disconnect()
+        except BaseException:
+            pass
 
 
 @pytest.fixture

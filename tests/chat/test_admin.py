@@ -70,3 +70,21 @@ async def test_assign_action_updates_the_visitor_live(make_user: Any, sockets: A
         frames.append(json.loads(await socket.receive_from(timeout=3)))
     status = next(frame for frame in frames if frame["type"] == "status")
     assert status["status"] == "assigned" and status["assigned_to"]["name"] == "vera"
+
+
+def test_no_credential_in_the_admin(make_user: Any) -> None:
+    """Neither the visitor's session id nor their token, nor its hash, is shown to admin users."""
+    visitor = open_help_request(name="Dora")
+    help_request = visitor.help_request()
+    secrets = [str(visitor.client.session.session_key or ""), visitor.token, help_request.visitor_token_hash]
+    assert all(secrets)
+    client = admin_client(make_user)
+    pages = [
+        client.get("/admin/chat/helprequest/").content.decode(),
+        client.get(f"/admin/chat/helprequest/{help_request.pk}/change/").content.decode(),
+    ]
+    assert "Dora" in pages[0] and "Dora" in pages[1]
+    for content in pages:
+        for secret in secrets:
+            assert secret not in content
+        assert "Visitor session key" not in content and "Visitor token hash" not in content

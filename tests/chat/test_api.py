@@ -32,8 +32,11 @@ def test_anonymous_visitor_creates_a_request_and_owns_it() -> None:
     assert (help_request.name, help_request.contact, help_request.category) == ("Alice", "07700 900000", "food")
     assert data["url"] == f"http://testserver/help/{data['public_id']}/"
     assert data["status"] == "waiting" and data["queue_position"] == 1
-    assert visitors.token_is_valid(data["public_id"], data["token"])
-    assert help_request.visitor_session_key == client.session.session_key
+    assert visitors.token_is_valid(help_request, data["token"])
+    # Only a keyed hash of the token is stored, and no session id at all.
+    assert data["token"] not in str(HelpRequest.objects.filter(pk=help_request.pk).values().get())
+    session_key = client.session.session_key
+    assert session_key and session_key not in str(HelpRequest.objects.filter(pk=help_request.pk).values().get())
     # The creating session owns it: its page opens without the token.
     assert client.get(f"/help/{data['public_id']}/").status_code == 200
     assert Client().get(f"/help/{data['public_id']}/").status_code == 403

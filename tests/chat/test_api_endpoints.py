@@ -16,7 +16,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from charity.roles import Role
-from chat import services, visitors
+from chat import services
 from chat.events import message_frame
 from chat.models import HelpRequest, Message, ReadCursor, Status
 from notifications.models import Notification
@@ -45,7 +45,7 @@ def url(public_id: str, suffix: str = "") -> str:
 ANONYMOUS = "anonymous"
 OWNER = "owner"  # the session that opened the request
 OTHER_VISITOR = "other visitor"  # the session that opened another request
-TOKEN_QUERY = "token in ?token="
+TOKEN_QUERY = "token in ?token= (not believed: URLs reach logs)"
 TOKEN_HEADER = "token in X-Help-Request-Token"
 WRONG_TOKEN = "another request's token"
 ASSIGNED_VOLUNTEER = "assigned volunteer"
@@ -68,7 +68,7 @@ ACTORS = [
     STAFF_API_TOKEN,
     BAD_API_TOKEN,
 ]
-IN_THE_ROOM = {OWNER, TOKEN_QUERY, TOKEN_HEADER, ASSIGNED_VOLUNTEER, STAFF, STAFF_API_TOKEN}
+IN_THE_ROOM = {OWNER, TOKEN_HEADER, ASSIGNED_VOLUNTEER, STAFF, STAFF_API_TOKEN}
 
 
 @dataclass
@@ -348,7 +348,9 @@ def test_a_visitor_session_alone_must_send_the_csrf_token(strict_visitor: tuple[
 
 def test_a_visitor_with_the_token_needs_no_csrf_token(strict_visitor: tuple[Client, str]) -> None:
     _, public_id = strict_visitor
-    client = Client(enforce_csrf_checks=True, HTTP_X_HELP_REQUEST_TOKEN=visitors.help_request_token(public_id))
+    # A new token, as a client that rotated it would hold (the creation answer's was not kept).
+    token = services.help_request_token_rotate(help_request=HelpRequest.objects.get(public_id=public_id))
+    client = Client(enforce_csrf_checks=True, HTTP_X_HELP_REQUEST_TOKEN=token)
     body = {"body": "Hi", "client_id": "c-1"}
     assert client.post(url(public_id, "messages/"), data=body, content_type="application/json").status_code == 201
 
@@ -483,12 +485,12 @@ def test_changes_that_the_status_forbids_are_409(world: World) -> None:
 def test_messages_come_a_page_at_a_time_oldest_first(world: World) -> None:
     sent = [post_as_visitor(world.alice, f"m{i}").pk for i in range(5)]
     post_as_visitor(world.bob, "not alice's")
-    page = world.call(TOKEN_QUERY, "get", url(world.alice.public_id, "messages/") + "?limit=2").json()
+    page = world.call(TOKEN_HEADER, "get", url(world.alice.public_id, "messages/") + "?limit=2").json()
     seen = [m["id"] for m in page["messages"]]
     assert seen == sent[:2] and page["has_more"] is True
     while page["next"]:
-        assert f"token={world.alice.token}" in page["next"]  # the next link keeps the visitor's proof
-        page = Client().get(page["next"]).json()
+        assert "token" not in page["next"]  # the proof stays in the header
+        page = world.client(TOKEN_HEADER).get(page["next"]).json()
         seen += [m["id"] for m in page["messages"]]
     assert seen == sent and page["has_more"] is False
     for message in page["messages"]:
@@ -725,6 +727,8 @@ def test_the_openapi_schema_describes_every_endpoint(client: Client) -> None:
         (base + "assign/", "post"),
         (base + "resolve/", "post"),
         (base + "close/", "post"),
+        (base + "token/", "post"),
+        (base + "ticket/", "post"),
     }
     post = schema["paths"][base + "messages/"]["post"]
     assert {"200", "201", "400", "403", "404", "409"} <= set(post["responses"])
@@ -737,7 +741,6 @@ def test_the_openapi_schema_describes_every_endpoint(client: Client) -> None:
     listing = schema["paths"][base + "messages/"]["get"]
     assert {p["name"] for p in listing["parameters"]} == {
         "public_id",
-        "token",
         "X-Help-Request-Token",
         "after",
         "limit",
@@ -746,3 +749,91 @@ def test_the_openapi_schema_describes_every_endpoint(client: Client) -> None:
     assert {} in schema["paths"][base]["get"]["security"]
     assert {} not in schema["paths"][base + "claim/"]["post"]["security"]
     assert {"tokenAuth": []} in schema["paths"][base + "assign/"]["post"]["security"]
+
+
+# -- limits: the room's message rate, and whose write count a post is ---------------------------
+
+
+def ipv4() -> str:
+    """A client address no other test counted against (IPv4: never grouped with its neighbours)."""
+    import secrets
+
+    return "10." + ".".join(str(secrets.randbelow(256)) for _ in range(3))
+
+
+@pytest.fixture
+def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every fixed-window count of ``realtime.limits`` falls in one window (no minute boundary mid-test)."""
+    import time
+    from types import SimpleNamespace
+
+    from realtime import limits
+
+    frozen = time.time()
+    monkeypatch.setattr(limits, "time", SimpleNamespace(time=lambda: frozen, monotonic=time.monotonic))
+
+
+def post_with(client: Client, public_id: str, client_id: str, **extra: Any) -> Any:
+    body = {"body": f"hello {client_id}", "client_id": client_id}
+    return client.post(url(public_id, "messages/"), data=body, content_type="application/json", **extra)
+
+
+@pytest.mark.django_db
+def test_a_rooms_message_rate_holds_for_every_sender_together(settings: Any, make_user: Any, one_window: None) -> None:
+    settings.CHAT_ROOM_MESSAGES_PER_MINUTE = 2
+    visitor = open_help_request()
+    staff = Client()
+    staff.force_login(make_user("sam", roles=(Role.STAFF,)))
+    assert post_with(visitor.client, visitor.public_id, "v-1").status_code == 201
+    assert post_with(staff, visitor.public_id, "s-1").status_code == 201
+    refused = post_with(visitor.client, visitor.public_id, "v-2")
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert list(Message.objects.values_list("client_id", flat=True)) == ["v-1", "s-1"]  # nothing persisted
+    # A re-send is not a new message: it is answered, and not counted.
+    assert post_with(visitor.client, visitor.public_id, "v-1").status_code == 200
+    # Another room has its own count.
+    other = open_help_request()
+    assert post_with(other.client, other.public_id, "o-1").status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_rooms_message_rate_is_an_error_frame_on_the_socket(
+    settings: Any, sockets: Any, one_window: None
+) -> None:
+    settings.CHAT_ROOM_MESSAGES_PER_MINUTE = 1
+    visitor = await avisit()
+    socket = await sockets(visitor.path, cookie=visitor.cookie)
+    await joined(socket)
+    await socket.send_json_to({"type": "message", "body": "one", "client_id": "c-1"})
+    assert (await receive_until(socket, "message"))[-1]["body"] == "one"
+    await socket.send_json_to({"type": "message", "body": "two", "client_id": "c-2"})
+    error = await next_frame(socket)
+    assert error["type"] == "error" and error["code"] == "rate_limited"
+    bodies = await database_sync_to_async(lambda: list(Message.objects.values_list("body", flat=True)))()
+    assert bodies == ["one"]
+
+
+@pytest.mark.django_db
+def test_made_up_tokens_buy_no_write_count_of_their_own(settings: Any) -> None:
+    """Each invalid token used to be a person of its own for the write limit; now they are the address."""
+    visitor = open_help_request()
+    settings.REALTIME_HTTP_WRITES_PER_MINUTE = 2
+    address = ipv4()
+    statuses = [
+        post_with(
+            Client(), visitor.public_id, f"x-{n}", HTTP_X_HELP_REQUEST_TOKEN=f"made-up-{n}", REMOTE_ADDR=address
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [403, 403, 429]
+
+
+@pytest.mark.django_db
+def test_the_visitors_writes_count_once_whether_by_session_or_by_token(settings: Any) -> None:
+    visitor = open_help_request()
+    settings.REALTIME_HTTP_WRITES_PER_MINUTE = 2
+    assert post_with(visitor.client, visitor.public_id, "a", REMOTE_ADDR=ipv4()).status_code == 201
+    by_token = Client(HTTP_X_HELP_REQUEST_TOKEN=visitor.token)
+    assert post_with(by_token, visitor.public_id, "b", REMOTE_ADDR=ipv4()).status_code == 201
+    assert post_with(by_token, visitor.public_id, "c", REMOTE_ADDR=ipv4()).status_code == 429

@@ -18,6 +18,7 @@ from tests.chat.conftest import (
     apost_as_visitor,
     avisit,
     claim,
+    connect_room,
     joined,
     make,
     next_frame,
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def assert_closed_with(path: str, code: int, **kwargs: Any) -> None:
-    communicator, connected, _ = await connect_socket(path, **kwargs)
+    communicator, connected, _ = await connect_room(path, **kwargs)
     assert connected
     try:
         assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": code}
@@ -83,11 +84,16 @@ async def test_owning_session_joins_and_gets_history_then_presence(sockets: Any)
     assert presence == {"type": "presence", "participants": [{"kind": "visitor", "name": "Alice"}]}
 
 
-async def test_token_holder_joins_without_the_session(sockets: Any) -> None:
+async def test_token_holder_joins_without_the_session(token_sockets: Any) -> None:
     visitor = await avisit()
-    socket = await sockets(room(visitor.public_id, token=visitor.token))
+    socket = await token_sockets(visitor.path, visitor.token)
     history, _ = await joined(socket)
     assert history["help_request"]["public_id"] == visitor.public_id
+
+
+async def test_a_token_in_the_url_is_not_believed() -> None:
+    visitor = await avisit()
+    await assert_closed_with(room(visitor.public_id, token=visitor.token), 4403)
 
 
 async def test_nobody_without_session_token_or_role_may_join(make_user: Any) -> None:
@@ -102,13 +108,13 @@ async def test_a_visitor_can_never_join_another_visitors_request() -> None:
     bob = await avisit(name="Bob")
     # Alice's own session, Alice's token, guessed and mangled tokens: none opens Bob's room.
     await assert_closed_with(bob.path, 4403, cookie=alice.cookie)
-    await assert_closed_with(room(bob.public_id, token=alice.token), 4403, cookie=alice.cookie)
-    await assert_closed_with(room(bob.public_id, token=alice.token), 4403)
-    await assert_closed_with(room(bob.public_id, token=bob.token[:-1] + ("A" if bob.token[-1] != "A" else "B")), 4403)
-    await assert_closed_with(room(bob.public_id, token=""), 4403)
-    await assert_closed_with(room(bob.public_id, token="x" * 500), 4403)
+    await assert_closed_with(bob.path, 4403, token=alice.token, cookie=alice.cookie)
+    await assert_closed_with(bob.path, 4403, token=alice.token)
+    await assert_closed_with(bob.path, 4403, token=bob.token[:-1] + ("A" if bob.token[-1] != "A" else "B"))
+    await assert_closed_with(bob.path, 4403, token="")
+    await assert_closed_with(bob.path, 4403, token="x" * 500)
     # A token is bound to its request: Bob's token does not open Alice's room for Bob's session either.
-    await assert_closed_with(room(alice.public_id, token=bob.token), 4403, cookie=bob.cookie)
+    await assert_closed_with(alice.path, 4403, token=bob.token, cookie=bob.cookie)
 
 
 async def test_staff_join_any_room_and_only_the_assigned_volunteer_joins(make_user: Any, sockets: Any) -> None:
@@ -498,11 +504,11 @@ async def test_presence_on_join_and_leave_and_tabs_count_once(make_user: Any, so
     assert (await next_frame(alice))["participants"] == [{"kind": "visitor", "name": "Alice"}]
 
 
-async def test_visitor_on_two_devices_is_one_participant(make_user: Any, sockets: Any) -> None:
+async def test_visitor_on_two_devices_is_one_participant(sockets: Any, token_sockets: Any) -> None:
     visitor = await avisit(name="Alice")
     phone = await sockets(visitor.path, cookie=visitor.cookie)
     await joined(phone)
-    laptop = await sockets(room(visitor.public_id, token=visitor.token))
+    laptop = await token_sockets(visitor.path, visitor.token)
     _, presence = await joined(laptop)
     assert presence["participants"] == [{"kind": "visitor", "name": "Alice"}]
 
@@ -861,3 +867,39 @@ async def test_typing_does_not_spend_the_frame_budget(make_user: Any, sockets: A
     assert await socket.receive_nothing(timeout=0.3)  # no rate_limited error
     await say(socket, "still allowed", "s")
     assert (await next_frame(socket))["body"] == "still allowed"
+
+
+# -- the visitor's cap of open connections -------------------------------------------------------
+
+
+async def test_a_visitor_may_hold_only_so_many_connections_to_one_room(
+    settings: Any, sockets: Any, make_user: Any
+) -> None:
+    from tests.chat.test_sse import open_room_stream, stream_path
+
+    settings.CHAT_VISITOR_CONNECTIONS = 2
+    visitor = await avisit()
+    tab = await sockets(visitor.path, cookie=visitor.cookie)
+    await joined(tab)
+    stream = await open_room_stream(stream_path(visitor.public_id), cookie=visitor.cookie)
+    try:
+        assert (await stream.event())["data"]["type"] == "history"  # streams count too
+        refused, connected, _ = await connect_room(visitor.path, cookie=visitor.cookie)
+        assert connected
+        error = json.loads((await refused.receive_output(timeout=3))["text"])
+        assert error["type"] == "error" and error["code"] == "rate_limited"
+        assert await refused.receive_output(timeout=3) == {"type": "websocket.close", "code": 4429}
+        await refused.disconnect()
+        refused_stream = await open_room_stream(stream_path(visitor.public_id), cookie=visitor.cookie)
+        assert (await refused_stream.event())["data"]["code"] == "rate_limited"
+        assert (await refused_stream.event())["data"] == {"code": 4429}
+        await refused_stream.close()
+        # Staff are not the visitor: they still join.
+        staff = await sockets(visitor.path, user=await make(make_user, roles=(Role.STAFF,)))
+        await joined(staff)
+    finally:
+        await stream.close()
+    # A connection that left frees its place.
+    await tab.disconnect()
+    again = await sockets(visitor.path, cookie=visitor.cookie)
+    await joined(again)

@@ -55,12 +55,15 @@ async def open_room_stream(
     cookie: str | None = None,
     last_event_id: str | None = None,
     client: str = "127.0.0.1",
+    token: str | None = None,
 ) -> RoomStream:
     from charity.asgi import application
 
     if user is not None:
         cookie = await database_sync_to_async(session_cookie_for)(user)
     scope = sse_scope(path, cookie=cookie, last_event_id=last_event_id, client=client)
+    if token is not None:
+        scope["headers"].append((b"x-help-request-token", token.encode()))
     stream = RoomStream(ApplicationCommunicator(application, scope))
     await stream.start()
     assert stream.status == 200 and stream.headers[b"content-type"].startswith(b"text/event-stream")
@@ -117,15 +120,17 @@ async def test_nobody_outside_the_room_may_listen(make_user: Any) -> None:
     alice, bob = await avisit(name="Alice"), await avisit(name="Bob")
     await assert_refused(stream_path(alice.public_id), 4403)
     await assert_refused(stream_path(alice.public_id), 4403, cookie=bob.cookie)
-    await assert_refused(stream_path(alice.public_id, token=bob.token), 4403)
+    await assert_refused(stream_path(alice.public_id), 4403, token=bob.token)
+    await assert_refused(stream_path(alice.public_id, token=alice.token), 4403)  # never from the URL
     await assert_refused(stream_path(alice.public_id), 4403, user=await make(make_user, roles=(Role.DONOR,)))
     await assert_refused(stream_path(alice.public_id), 4403, user=await make(make_user, roles=(Role.VOLUNTEER,)))
 
 
 async def test_the_token_opens_the_stream_without_the_session(streams: Any) -> None:
     visitor = await avisit()
-    stream = await streams(stream_path(visitor.public_id, token=visitor.token))
+    stream = await streams(stream_path(visitor.public_id), token=visitor.token)
     history = await stream.frame()
+    assert stream.headers[b"cache-control"] == b"no-store, no-transform"
     assert history["type"] == "history" and history["help_request"]["public_id"] == visitor.public_id
 
 
@@ -374,9 +379,9 @@ async def test_room_streams_are_admitted_as_room_sockets_are(streams: Any, setti
     visitor = await avisit()
     settings.REALTIME_CONNECTIONS_PER_IP = 1
     address = fresh_address()
-    first = await streams(stream_path(visitor.public_id, token=visitor.token), client=address)
+    first = await streams(stream_path(visitor.public_id), token=visitor.token, client=address)
     assert (await first.frame())["type"] == "history"
-    refused = await streams(stream_path(visitor.public_id, token=visitor.token), client=address)
+    refused = await streams(stream_path(visitor.public_id), token=visitor.token, client=address)
     assert (await refused.frame())["code"] == "rate_limited"
     closing = await refused.event()
     assert closing["event"] == "close" and closing["data"] == {"code": 4429}

@@ -63,13 +63,19 @@ def test_new_request_form_needs_csrf() -> None:
     assert client.post("/help/new/", {"name": "Alice", "description": "x", "category": "food"}).status_code == 403
 
 
-def test_visitor_page_shows_position_and_private_link() -> None:
+def test_visitor_page_shows_position_and_the_private_link_once() -> None:
     open_help_request(name="First")
-    visitor = open_help_request(name="Second")
-    page = visitor.client.get(f"/help/{visitor.public_id}/")
+    client = Client()
+    created = client.post("/help/new/", {"name": "Second", "description": "Need food", "category": "food"})
+    page = client.get(created["Location"])
     assert b"You are number 2 in the queue" in page.content
-    link = f"http://testserver/help/{visitor.public_id}/?token={visitor.token}"
-    assert link.encode() in page.content
+    link = re.search(rb'value="(http://testserver/help/[0-9a-f-]+/\?token=([^"]+))"', page.content)
+    assert link is not None
+    help_request = HelpRequest.objects.get(name="Second")
+    assert visitors.token_is_valid(help_request, link.group(2).decode())
+    # Shown once: the secret is not kept anywhere to show it again.
+    again = client.get(created["Location"])
+    assert again.status_code == 200 and link.group(2) not in again.content and b"?token=" not in again.content
 
 
 def test_private_link_grants_ownership_and_drops_the_token_from_the_address() -> None:
@@ -197,10 +203,14 @@ def test_resolve_is_for_the_assignee_or_staff_and_close_for_the_visitor_too(make
     assert HelpRequest.objects.get(public_id=visitor.public_id).status == Status.CLOSED
 
 
-def test_token_is_an_unguessable_signature_bound_to_its_request() -> None:
-    first, second = uuid.uuid4(), uuid.uuid4()
-    token = visitors.help_request_token(first)
-    assert len(token) >= 40 and str(first) not in token and first.hex not in token
+def test_token_is_a_random_secret_bound_to_its_request_and_stored_hashed() -> None:
+    from chat import services
+
+    first, second = open_help_request().help_request(), open_help_request().help_request()
+    token = services.help_request_token_rotate(help_request=first)
+    assert len(token) >= 40 and str(first.public_id) not in token and first.public_id.hex not in token
+    first.refresh_from_db()
+    assert first.visitor_token_hash and token not in first.visitor_token_hash
     assert visitors.token_is_valid(first, token)
     assert not visitors.token_is_valid(second, token)
     assert not visitors.token_is_valid(first, token.upper() if token != token.upper() else token.lower())

@@ -16,6 +16,8 @@ import signal
 from charity.settings import *  # noqa: F403
 
 REALTIME_CONNECTIONS_PER_IP = 1_000_000
+# The publisher posts into a few rooms far faster than people write; the room rate is tested on its own.
+CHAT_ROOM_MESSAGES_PER_MINUTE = 1_000_000
 
 # Diagnostics: a test that finds clients still missing messages sends SIGUSR2 to the servers, which
 # then print every thread's stack to their logs (in the test's tmp_path).

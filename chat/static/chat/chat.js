@@ -97,7 +97,7 @@
 
   var room = new window.CharityRealtime.ChatRoom({
     publicId: config.public_id,
-    token: config.token || "",
+    // No token and no ticket: this page's session is what lets its visitor (or helper) in.
     forceFallback: document.body.dataset.forceFallback === "true",
     onState: function (state, detail) {
       window.CharitySite.showState($("chat-connection"), state, detail);

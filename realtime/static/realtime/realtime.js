@@ -512,7 +512,10 @@
   // ------------------------------------------------------------------------------------------
 
   /**
-   * options: publicId, token (optional), onHistory(frame), onMessage(message, {mine}),
+   * The page's session is the visitor's (or the helper's) proof: no token rides in any URL (software
+   * without that session uses single-use connect tickets instead; docs/chat-protocol.md).
+   *
+   * options: publicId, onHistory(frame), onMessage(message, {mine}),
    *          onPending(list of {client_id, body}), onStatus, onPresence, onTyping, onRead, onError,
    *          onState, and connection options.
    */
@@ -538,10 +541,10 @@
     this.connection = new Connection(
       Object.assign({}, options, {
         wsPath: function () {
-          return withQuery(self.options.wsPath, { after: self.lastId || "", token: self.options.token || "" });
+          return withQuery(self.options.wsPath, { after: self.lastId || "" });
         },
         ssePath: function () {
-          return withQuery(self.options.ssePath, { after: self.lastId || "", token: self.options.token || "" });
+          return withQuery(self.options.ssePath, { after: self.lastId || "" });
         },
         onFrame: function (frame) {
           self._onFrame(frame);
