@@ -34,6 +34,7 @@ async def test_backoff_starts_near_a_second_and_caps_near_thirty(server: Any, ne
 async def test_not_found_room_stops_retrying_and_says_why(server: Any, new_context: Any) -> None:
     page = await (await new_context()).new_page()
     await page.goto(f"{server.http_base}/help/new/")
+    await page.add_script_tag(url=f"{server.http_base}/static/chat/room.js")
     result = await page.evaluate(
         """(publicId) => new Promise(resolve => {
              const states = [];
