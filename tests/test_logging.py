@@ -21,7 +21,7 @@ async def test_connection_events_are_logged_without_secrets(make_user: Any, capl
     visitor = await database_sync_to_async(open_help_request)()
     staff = await database_sync_to_async(make_user)("boss", roles=("staff",))
     secret_body = "my-address-is-42-secret-street"
-    visitor_socket, _, _ = await connect_socket(f"{visitor.path}?token={visitor.token}")
+    visitor_socket, _, _ = await connect_socket(visitor.path, cookie=visitor.cookie)
     staff_socket, _, _ = await connect_socket(visitor.path, user=staff)
     for socket in (visitor_socket, staff_socket):
         assert json.loads(await socket.receive_from())["type"] == "history"
