@@ -18,6 +18,8 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 install: $(BIN)/.installed
 
+# DEBUG defaults to off (production-safe); the demo asks for it: a fixed local key, console email.
+demo: export DEBUG = 1
 demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo

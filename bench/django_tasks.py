@@ -40,7 +40,13 @@ import django
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model  # noqa: E402
+from django.contrib.auth import (  # noqa: E402
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user_model,
+    load_backend,
+)
 from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
@@ -71,7 +77,9 @@ def create_users(prefix: str, count: int, group: str | None) -> list[Any]:
 
 def session_cookies(users: list[Any]) -> list[str]:
     """A logged-in session for each user (what ``login()`` stores), as ``Cookie`` header values."""
-    backend = settings.AUTHENTICATION_BACKENDS[0]
+    # The first backend that can load a user, as Django's test client picks it (django-axes' comes first
+    # and only guards authenticate()).
+    backend = next(path for path in settings.AUTHENTICATION_BACKENDS if hasattr(load_backend(path), "get_user"))
     expires = timezone.now() + timedelta(days=1)
     store = SessionStore()
     rows, cookies = [], []

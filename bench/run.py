@@ -439,6 +439,11 @@ class Bench:
                 "PYTHONUNBUFFERED": "1",
                 "SECRET_KEY": SECRET_KEY,
                 "DEBUG": "0",
+                # Plain HTTP on loopback, no mail sent.
+                "SECURE_SSL_REDIRECT": "0",
+                "SESSION_COOKIE_SECURE": "0",
+                "CSRF_COOKIE_SECURE": "0",
+                "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
                 "ALLOWED_HOSTS": "127.0.0.1,localhost",
                 "DATABASE_URL": self.bench_db_url,
                 "REDIS_URL": self.config.redis_url,

@@ -11,9 +11,12 @@ Two ways to run, chosen by the environment alone:
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,7 +35,31 @@ def _env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-DEBUG = _env_bool("DEBUG", True)
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def _env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """``HTTP_X_FORWARDED_PROTO,https`` (or ``X-Forwarded-Proto,https``) as Django's pair."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    header, _, expected = (part.strip() for part in value.partition(","))
+    if not header or not expected:
+        raise ImproperlyConfigured(f"{name} must be 'HEADER,value', e.g. 'X-Forwarded-Proto,https'; got {value!r}.")
+    header = header.upper().replace("-", "_")
+    return (header if header.startswith("HTTP_") else f"HTTP_{header}", expected)
+
+
+# Off unless asked for: a deployment that forgets DEBUG gets production behaviour, not tracebacks.
+# `make demo` and the test suite (tests/settings.py) turn it on explicitly.
+DEBUG = _env_bool("DEBUG", False)
 
 # A fixed key is only acceptable for local use; production must set SECRET_KEY.
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -43,6 +70,20 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# HTTPS (docs/security.md, "Deploying safely"). Behind a TLS proxy, SECURE_PROXY_SSL_HEADER tells
+# Django which requests came in over HTTPS, so absolute links (the visitor's private link) say
+# https:// and the redirect below does not loop. Only set it when the proxy overwrites the header.
+SECURE_PROXY_SSL_HEADER = _env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# A scraper on the same machine reads /metrics over plain HTTP (a bearer token or allow-list guards it).
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
+SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = _env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+# Both bind every subdomain of the site's domain to HTTPS for a year: opt in (docs/security.md).
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", False)
 
 INSTALLED_APPS = [
     # daphne first: its runserver serves HTTP and WebSockets from one process.
@@ -57,6 +98,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI and Redoc from this site's static files, not a CDN.
+    "drf_spectacular_sidecar",
+    "csp",
+    "axes",
     # The engine first: the apps build on it.
     "realtime",
     "notifications",
@@ -76,7 +121,47 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes) on /accounts/login/ and the admin login: 5 failures for one
+# username from one address lock that pair out for 15 minutes. Keyed on the pair, so an attacker
+# cannot lock a volunteer out from everywhere by failing on purpose, and a shared address (library,
+# shelter) does not lock everyone out. Counts live in the cache (Redis in scale-out, so every process
+# counts together), not in database rows with raw addresses; the logs mask username and address.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = _env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The same proxy-aware client address as every other limit (REALTIME_TRUSTED_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "realtime.limits.request_client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Nothing to show: attempts are not stored in the database.
+AXES_ENABLE_ADMIN = False
+
+# Content Security Policy (django-csp): scripts only from this site's files, never inline.
+# Inline style attributes remain in templates and the admin, hence 'unsafe-inline' for styles only.
+# 'self' also covers same-origin ws:// and wss:// in connect-src (CSP level 3).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "charity.urls"
 ASGI_APPLICATION = "charity.asgi.application"
@@ -140,6 +225,8 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # django-axes warns about a per-process cache; embedded runs one process, whose cache is the count.
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -163,7 +250,25 @@ STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The console backend writes whole emails (password-reset links, escalated notifications) into the
+# server log: only for DEBUG. In production the backend is a deliberate choice (docs/operations.md).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "")
+if not EMAIL_BACKEND:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "EMAIL_BACKEND must be set when DEBUG is off, e.g. "
+            "EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST (see docs/operations.md)."
+        )
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = _env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -193,6 +298,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Notifications, help requests and announcements. WebSocket protocol: docs/protocol.md.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No badge fetched from the public validator: the page works offline and loads nothing foreign.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 LOGGING = {

@@ -306,6 +306,12 @@ def daphne_servers(
             "DATABASE_URL": _test_database_url(),
             "DEBUG": "0",
             "SECRET_KEY": settings.SECRET_KEY,
+            # Production settings otherwise, but plain HTTP on loopback: no redirect to https://,
+            # cookies a browser sends over http://, and emails kept in memory.
+            "SECURE_SSL_REDIRECT": "0",
+            "SESSION_COOKIE_SECURE": "0",
+            "CSRF_COOKIE_SECURE": "0",
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "PYTHONUNBUFFERED": "1",
             "REALTIME_HELP_REQUESTS_PER_IP": str(SUITE_HELP_REQUESTS_PER_IP),

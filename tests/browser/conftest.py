@@ -42,20 +42,46 @@ async def browser() -> AsyncIterator[Browser]:
         await browser.close()
 
 
+# Every page reports what its Content-Security-Policy blocked (Chromium also logs each refusal).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + (event.blockedURI || "inline"));
+});
+"""
+
+
+def is_csp_violation(text: str) -> bool:
+    return "CSP violation" in text or "Content Security Policy" in text
+
+
 @pytest.fixture
 async def new_context(browser: Browser) -> AsyncIterator[Callable[..., Awaitable[BrowserContext]]]:
-    """Fresh browser profiles (separate cookies and storage), closed at the end of the test."""
+    """Fresh browser profiles (separate cookies and storage), closed at the end of the test.
+
+    Any Content-Security-Policy violation on any page of any profile fails the test.
+    """
     contexts: list[BrowserContext] = []
+    violations: list[str] = []
 
     async def make(**kwargs: Any) -> BrowserContext:
         context = await browser.new_context(**kwargs)
         context.set_default_timeout(15_000)
+        await context.add_init_script(REPORT_CSP_VIOLATIONS)
+        context.on(
+            "console",
+            lambda message: (
+                violations.append(f"{message.page.url if message.page else ''}: {message.text}")
+                if is_csp_violation(message.text)
+                else None
+            ),
+        )
         contexts.append(context)
         return context
 
     yield make
     for context in contexts:
         await context.close()
+    assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture
