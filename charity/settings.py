@@ -140,8 +140,9 @@ AXES_FAILURE_LIMIT = _env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=_env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-# The same proxy-aware client address as every other limit (REALTIME_TRUSTED_PROXIES).
-AXES_CLIENT_IP_CALLABLE = "realtime.limits.request_client_ip"
+# The same key as every other address limit: proxy-aware (REALTIME_TRUSTED_PROXIES), IPv6 per /64,
+# a keyed hash (no address in the cache).
+AXES_CLIENT_IP_CALLABLE = "realtime.limits.address_key"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Nothing to show: attempts are not stored in the database.
 AXES_ENABLE_ADMIN = False

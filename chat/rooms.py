@@ -219,8 +219,13 @@ class RoomMember:
     async def room_enter(self, *, after: int | None, after_error: str | None) -> None:
         """Join the room's group, send ``history`` (after an ``invalid`` error for a bad ``after``),
         then register presence. The group comes first, so nothing committed meanwhile is lost."""
-        assert self.public_id is not None
+        assert self.public_id is not None and self.participant is not None
         await self.join_groups([groups.help_request_group(self.public_id)])
+        if self.participant.user_id is None:
+            # A new link or the visitor's close published before the join would have missed us.
+            await self.recheck_access()
+            if not self.is_open():
+                return
         if after_error:
             await self.send_error(ErrorCode.INVALID, {"after": [after_error]})
         history, message_ids = await self.read_history(after)

@@ -201,6 +201,8 @@ def help_request_rotate(request: HttpRequest, public_id: UUID) -> HttpResponse:
     except services.ChatError as exc:
         messages.error(request, str(exc.detail))
         return redirect(help_request)
+    # A new session id too: a copy of this browser's cookie (the same session) ends with the rest.
+    visitors.session_prepare(request)
     visitors.session_grant(request.session, help_request)
     visitors.new_link_remember(request.session, help_request, secret)
     return redirect(help_request)

@@ -40,8 +40,8 @@ TOKEN_SALT = "chat.help_request.token"  # noqa: S105 (a namespace, not a secret)
 MAX_OWNED_PER_SESSION = 50
 # Secrets are 43 characters (32 random bytes); anything much longer is not one, and is not hashed.
 MAX_SECRET_CHARS = 200
-# A session written before grants existed holds a list of ids: owners until the request's secret
-# is revoked or its access ends (rotation does not reach them; their cookies expire on their own).
+# A session written before grants existed holds a list of ids: on its first use it is bound to the
+# request's current secret, so the visitor's next "new private link" ends it like any other.
 _LEGACY_GRANT = ""
 
 
@@ -91,7 +91,10 @@ def session_owns(session: Any, help_request: HelpRequest) -> bool:
     hex_id = UUID(str(help_request.public_id)).hex
     if grant is None or hex_id not in owned:
         return False
-    return owned[hex_id] == _LEGACY_GRANT or constant_time_compare(owned[hex_id], grant)
+    if owned[hex_id] == _LEGACY_GRANT:
+        session_grant(session, help_request)
+        return True
+    return constant_time_compare(owned[hex_id], grant)
 
 
 def session_grant(session: Any, help_request: HelpRequest) -> None:

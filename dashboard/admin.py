@@ -7,10 +7,16 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from rest_framework.authtoken.models import TokenProxy
 
 from dashboard.models import Activity, Announcement, AnnouncementKind
 from dashboard.selectors import audience_sizes
 from dashboard.services import announcement_send
+
+# DRF's token admin lists every API key in plain text: a replayable credential of its account on a
+# page. Keys are made with `manage.py drf_create_token <username>`, which prints one once.
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)
 
 
 @admin.register(Announcement)

@@ -89,7 +89,11 @@ def encode(event: Event) -> bytes:
 
 
 def decode(payload: bytes) -> Event:
-    event: Event = msgpack.unpackb(payload, raw=False)
+    """An event; ``ValueError`` for anything that is not a dict with a string ``type`` (a receiving
+    hub then drops it, logged, instead of failing on it later)."""
+    event = msgpack.unpackb(payload, raw=False)
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        raise ValueError(f"not an event: {type(event).__name__}")
     return event
 
 
@@ -191,8 +195,9 @@ async def _deliver(member: Member, group: str, event: Event) -> None:
 
 
 def _observe_sent(event: Event) -> None:
-    if "created" in event:  # once per event and process: until its last socket here had it
-        metrics.NOTIFY_TO_SEND.observe(max(0.0, time.time() - event["created"]))
+    created = event.get("created")
+    if isinstance(created, int | float):  # once per event and process: until its last socket here had it
+        metrics.NOTIFY_TO_SEND.observe(max(0.0, time.time() - created))
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
@@ -557,7 +562,13 @@ def _publish_locally(groups: tuple[str, ...], payload: bytes) -> None:
 
 
 def _put_decoded(source: LocalSource, group: str, payload: bytes) -> None:
-    source.put(group, decode(payload))
+    try:
+        event = decode(payload)
+        require_valid_group(group)
+    except Exception:
+        logger.exception("undecodable fan-out event for group %r", group)
+        return
+    source.put(group, event)
 
 
 async def aclose() -> None:

@@ -30,6 +30,7 @@ import hashlib
 import logging
 import os
 import socket
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
@@ -66,7 +67,19 @@ def derived_directory(database: Mapping[str, Any], prefix: str) -> Path | None:
         return None
     identity = "|".join(str(database.get(key)) for key in ("ENGINE", "HOST", "PORT", "NAME")) + f"|{prefix}"
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"charity-bus-{os.getuid()}-{digest}"
+    # The user's own runtime folder where there is one (not shared with other users, unlike /tmp).
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return Path(base) / f"charity-bus-{os.getuid()}-{digest}"
+
+
+def _private_directory(path: Path) -> bool:
+    """Whether ``path`` is a real folder of this user that nobody else can enter. Another user may
+    have made the name first (its name is predictable): then it is not used, for reading or sending."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and info.st_mode & 0o077 == 0
 
 
 def _socket_name(pid: int) -> str:
@@ -97,6 +110,8 @@ class _Receiver:
                 data = self.sock.recv(MAX_DATAGRAM + 1024)
             except OSError:
                 return  # closed
+            if not data:
+                return  # shut down (stop())
             try:
                 groups, payload = msgpack.unpackb(data, raw=False)
                 self.deliver(tuple(groups), payload)
@@ -128,6 +143,9 @@ def listen(deliver: Deliver) -> bool:
             return False
         try:
             where.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not _private_directory(where):
+                logger.error("local bus not used: %s is not a private folder of this user", where)
+                return False
             _receiver = _Receiver(where / _socket_name(os.getpid()), deliver)
         except OSError as exc:
             logger.warning("local bus unavailable in %s (%s): events from other processes come by replay", where, exc)
@@ -169,10 +187,12 @@ def send(groups: tuple[str, ...], payload: bytes, *, wait: bool = True) -> int:
     where = directory()
     if where is None:
         return 0
+    if not _private_directory(where):
+        return 0  # no server listens here, or the folder is not ours to trust
     try:
         names = os.listdir(where)
     except OSError:
-        return 0  # no server has ever listened here
+        return 0
     own = _socket_name(os.getpid())
     targets = [name for name in names if name.endswith(".sock") and name != own]
     if not targets:

@@ -121,3 +121,33 @@ async def test_the_directory_and_socket_are_private_to_the_user(bus_dir: Path) -
     assert bus_dir.stat().st_mode & 0o777 == 0o700
     assert (bus_dir / f"{os.getpid()}.sock").stat().st_mode & 0o077 == 0
     await hub.leave(member, ["g.a"])
+
+
+def test_a_folder_another_user_could_enter_is_never_used(bus_dir: Path) -> None:
+    """The folder's name is predictable: someone else may make it first, open to all, and listen."""
+    bus_dir.mkdir(mode=0o777)
+    os.chmod(bus_dir, 0o777)
+    eavesdropper = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    eavesdropper.bind(str(bus_dir / "evil.sock"))
+    eavesdropper.setblocking(False)
+    try:
+        assert localbus.listen(lambda groups, payload: None) is False
+        assert localbus.send(("g.a",), fanout.encode({"type": "test.ping"})) == 0
+        with pytest.raises(BlockingIOError):
+            eavesdropper.recv(1024)
+    finally:
+        eavesdropper.close()
+
+
+async def test_a_malformed_event_from_the_bus_is_dropped_and_delivery_goes_on(bus_dir: Path) -> None:
+    import msgpack
+
+    hub = fanout.get_hub()
+    member = Recorder()
+    await hub.join(member, ["g.a"])
+    fanout._publish_locally(("g.a",), msgpack.packb(5))
+    fanout._publish_locally(("g.a",), msgpack.packb({"type": "test.ping", "created": "x"}))
+    fanout._publish_locally(("g.a",), fanout.encode({"type": "test.ping", "n": 2}))
+    events = await member.wait_for(2)
+    assert [event.get("n") for event in events] == [None, 2]
+    await hub.leave(member, ["g.a"])

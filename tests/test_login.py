@@ -114,3 +114,14 @@ def test_attempts_are_not_stored_in_the_database(make_user: Callable[..., Any]) 
     log_in(client, "/accounts/login/", user.username, PASSWORD)
     assert not AccessAttempt.objects.exists()
     assert not AccessLog.objects.exists()
+
+
+@pytest.mark.django_db
+def test_new_addresses_in_one_ipv6_network_do_not_buy_more_guesses(make_user: Callable[..., Any]) -> None:
+    """An attacker with a /64 has 2**64 addresses: the lockout counts the network, as every limit does."""
+    user = make_user(roles=(Role.STAFF,))
+    network = "2001:db8:7:9"
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        log_in(Client(REMOTE_ADDR=f"{network}::{n + 1:x}"), "/accounts/login/", user.username, "wrong")
+    response = log_in(Client(REMOTE_ADDR=f"{network}::ffff"), "/accounts/login/", user.username, PASSWORD)
+    assert response.status_code == 429

@@ -13,7 +13,20 @@ from django.db import migrations, models
 
 
 def clear_session_keys(apps, schema_editor):
-    apps.get_model("chat", "HelpRequest").objects.exclude(visitor_session_key="").update(visitor_session_key="")
+    """Empty the column; first end every stored session that logs someone in (a staff member or a
+    volunteer who used the form): its id was shown in the admin, and it would be that person."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    HelpRequest = apps.get_model("chat", "HelpRequest")
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = HelpRequest.objects.exclude(visitor_session_key="").values_list("visitor_session_key", flat=True)
+    for key in keys.iterator(chunk_size=1000):
+        session = store(session_key=key)
+        if session.load().get("_auth_user_id"):
+            session.delete()
+    HelpRequest.objects.exclude(visitor_session_key="").update(visitor_session_key="")
 
 
 def give_unknown_secrets(apps, schema_editor):

@@ -294,3 +294,37 @@ def _visitor_of(visitor: Visitor) -> Any:
     from chat.participants import visitor_participant
 
     return visitor_participant(visitor.help_request())
+
+
+@pytest.mark.django_db
+def test_a_session_from_before_grants_is_bound_on_first_use_and_ended_by_a_new_link() -> None:
+    visitor = open_help_request()
+    session = visitor.client.session
+    session[visitors.SESSION_KEY] = [visitor.public_id.replace("-", "")]  # as the old code stored it
+    session.save()
+    copy = Client()  # someone who copied the cookie (the id was shown in the admin before 0002)
+    copy.cookies[settings.SESSION_COOKIE_NAME] = visitor.client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert copy.get(f"/help/{visitor.public_id}/").status_code == 200
+
+    assert visitor.client.post(f"/help/{visitor.public_id}/new-link/").status_code == 302
+
+    assert visitor.client.get(f"/help/{visitor.public_id}/").status_code == 200
+    assert copy.get(f"/help/{visitor.public_id}/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_new_link_made_while_a_socket_joins_still_reaches_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secret is replaced after the socket was identified but before it joined the room's group:
+    the revocation event went out to a group it was not in yet, so the join checks again."""
+    from chat.rooms import RoomMember
+
+    visitor = await avisit()
+    admit = RoomMember.room_admit
+
+    async def admit_then_rotate(self: Any) -> bool:
+        admitted = await admit(self)
+        await database_sync_to_async(lambda: services.help_request_token_rotate(help_request=visitor.help_request()))()
+        return admitted
+
+    monkeypatch.setattr(RoomMember, "room_admit", admit_then_rotate)
+    assert await socket_close_code(visitor, cookie=visitor.cookie) == 4403

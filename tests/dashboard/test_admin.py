@@ -74,3 +74,8 @@ def test_volunteer_cannot_use_the_admin(make_user: Any) -> None:
     client = Client()
     client.force_login(make_user(roles=("volunteer",)))
     assert client.get("/admin/").status_code == 302
+
+
+def test_the_admin_never_lists_api_keys(staff_client: Client) -> None:
+    assert staff_client.get("/admin/authtoken/tokenproxy/").status_code == 404
+    assert b"authtoken" not in staff_client.get("/admin/").content
