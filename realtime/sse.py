@@ -176,12 +176,15 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
         await self._end()
 
     async def _end(self) -> None:
-        """End the response; without a ``close`` event first, the browser reconnects and resumes."""
+        """End the response; without a ``close`` event first, the browser reconnects and resumes.
+
+        The stream lets go of its groups, slot and registry entry before the response ends, so a
+        client that sees the end (and reconnects at once) is never refused for its own old stream."""
         if not self._open:
             return
-        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
         self._open = False
         await self._release()
+        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def fanout_gap(self) -> None:
         """Events may have been lost: end the stream; EventSource resumes with Last-Event-ID."""
