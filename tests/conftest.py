@@ -202,13 +202,13 @@ def sse_scope(
     }
 
 
-@pytest.fixture
-async def sockets() -> AsyncIterator[Callable[..., Any]]:
-    """Open sockets with ``await sockets(path, user=...)``; all are closed at the end of the test."""
+async def socket_opener(connect: Callable[..., Any]) -> AsyncIterator[Callable[..., Any]]:
+    """A fixture body: ``await open(path, ...)`` connects with ``connect`` and asserts the handshake;
+    every socket it opened is closed at the end of the test."""
     opened: list[WebsocketCommunicator] = []
 
-    async def open_socket(path: str, **kwargs: Any) -> WebsocketCommunicator:
-        communicator, connected, code = await connect_socket(path, **kwargs)
+    async def open_socket(path: str, *args: Any, **kwargs: Any) -> WebsocketCommunicator:
+        communicator, connected, code = await connect(path, *args, **kwargs)
         opened.append(communicator)
         assert connected, f"handshake refused ({code})"
         return communicator
@@ -219,6 +219,13 @@ async def sockets() -> AsyncIterator[Callable[..., Any]]:
             await communicator.disconnect()
         except BaseException:
             pass
+
+
+@pytest.fixture
+async def sockets() -> AsyncIterator[Callable[..., Any]]:
+    """Open sockets with ``await sockets(path, user=...)``; all are closed at the end of the test."""
+    async for open_socket in socket_opener(connect_socket):
+        yield open_socket
 
 
 # -- real daphne processes -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ from charity.roles import Role
 from chat import services
 from chat.events import AUTHOR_FIELDS, FRAME_FIELDS, HELP_REQUEST_FIELDS, QUEUE_ITEM_FIELDS
 from chat.models import HelpRequest
-from tests.conftest import ORIGIN, connect_socket
+from tests.conftest import ORIGIN, connect_socket, socket_opener
 
 
 @dataclass
@@ -79,20 +79,12 @@ async def connect_room(path: str, *, token: str | None = None, **kwargs: Any) ->
 @pytest.fixture
 async def token_sockets() -> AsyncIterator[Callable[..., Any]]:
     """``await token_sockets(path, token)``: a room socket opened with the token header; closed at the end."""
-    opened: list[Any] = []
 
-    async def open_socket(path: str, token: str, **kwargs: Any) -> Any:
-        communicator, connected, code = await connect_room(path, token=token, **kwargs)
-        opened.append(communicator)
-        assert connected, f"handshake refused ({code})"
-        return communicator
+    async def connect(path: str, token: str, **kwargs: Any) -> Any:
+        return await connect_room(path, token=token, **kwargs)
 
-    yield open_socket
-    for communicator in opened:
-        try:
-            await communicator.disconnect()
-        except BaseException:
-            pass
+    async for open_socket in socket_opener(connect):
+        yield open_socket
 
 
 @pytest.fixture
