@@ -310,9 +310,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # No client address in any log line (docs/safeguarding.md): daphne's runserver logs one per request.
+    "filters": {"no_client_address": {"()": "realtime.logs.DropClientAddress"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {"django.channels.server": {"level": "WARNING", "filters": ["no_client_address"]}},
 }
 
 # The charity's roles (staff, volunteer, donor) for the engine's role groups and access re-checks.

@@ -41,3 +41,16 @@ async def test_connection_events_are_logged_without_secrets(make_user: Any, capl
     assert "connection open endpoint=chat user=None role=visitor" in text
     assert "socket closed endpoint=chat user=None role=visitor code=1001" in text
     assert f"socket closed endpoint=notifications user={staff.pk} role=staff code=1000" in text
+
+
+@pytest.mark.parametrize(("protocol", "action", "status"), [("http", "complete", 404), ("websocket", "rejected", 0)])
+def test_the_development_server_logs_no_client_address(
+    protocol: str, action: str, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    from daphne.management.commands.runserver import Command
+
+    caplog.set_level(logging.DEBUG, logger="django.channels.server")
+    details = {"method": "GET", "path": "/help/x/", "status": status, "time_taken": 0.01, "client": "203.0.113.7:53412"}
+    Command().log_action(protocol, action, details)
+    assert "/help/x/" in caplog.text
+    assert "203.0.113.7" not in caplog.text
