@@ -9,9 +9,11 @@ participant has read.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -138,3 +140,40 @@ class ReadCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant} read {self.help_request_id} up to {self.up_to}"
+
+
+class Severity(models.IntegerChoices):
+    """How urgent a risk-list match makes a request. Every match flags it urgent; the severity is
+    the reason's weight (helpers see it, staff on duty are told) and orders urgent requests."""
+
+    CONCERN = 1, "Concern"
+    HIGH = 2, "High"
+    CRITICAL = 3, "Critical"
+
+
+MAX_RISK_PHRASE_CHARS = 100
+
+
+class RiskTerm(models.Model):
+    """A word or phrase of the risk list (``chat.triage``): kept in the admin, reviewed with the
+    charity's safeguarding lead. Never shown to a visitor."""
+
+    phrase = models.CharField(
+        max_length=MAX_RISK_PHRASE_CHARS,
+        unique=True,
+        help_text="Matched as whole words, ignoring case and accents: 'self harm' matches 'Self-harm'.",
+    )
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.HIGH)
+    active = models.BooleanField(default=True)
+    note = models.CharField(max_length=200, blank=True, help_text="Why it is on the list (for reviewers).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-severity", "phrase"]
+
+    def __str__(self) -> str:
+        return f"{self.phrase} ({self.get_severity_display()})"
+
+    def clean(self) -> None:
+        if not re.search(r"\w", self.phrase):
+            raise ValidationError({"phrase": "A phrase needs at least one letter or digit."})
