@@ -13,7 +13,7 @@ from django.utils.html import format_html
 
 from charity.roles import helpers
 from chat import services
-from chat.models import HelpRequest, Message, ReadCursor, RiskTerm
+from chat.models import CannedReply, HelpRequest, Message, ReadCursor, RiskTerm
 
 
 class AssignForm(forms.Form):
@@ -101,3 +101,12 @@ class RiskTermAdmin(admin.ModelAdmin):
     list_editable = ["severity", "active"]
     list_filter = ["severity", "active"]
     search_fields = ["phrase", "note"]
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    """Replies helpers insert in a room by typing ``/`` or from the list, and edit before sending."""
+
+    list_display = ["title", "category", "language", "active", "updated_at"]
+    list_filter = ["active", "category", "language"]
+    search_fields = ["title", "text"]

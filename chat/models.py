@@ -177,3 +177,37 @@ class RiskTerm(models.Model):
     def clean(self) -> None:
         if not re.search(r"\w", self.phrase):
             raise ValidationError({"phrase": "A phrase needs at least one letter or digit."})
+
+
+#: The placeholders a canned reply may use, filled in for the room it is inserted in.
+CANNED_PLACEHOLDERS = {"{visitor}": "the visitor's display name", "{helper}": "the helper's name"}
+_PLACEHOLDER = re.compile(r"\{[^{}\s]*\}")
+
+
+class CannedReply(models.Model):
+    """A reply helpers insert in a room and edit before sending (never sent by itself)."""
+
+    title = models.CharField(max_length=100)
+    text = models.TextField(
+        max_length=MAX_BODY_CHARS,
+        help_text="Placeholders: " + ", ".join(f"{key} ({what})" for key, what in CANNED_PLACEHOLDERS.items()) + ".",
+    )
+    category = models.CharField(
+        max_length=20, choices=Category.choices, blank=True, help_text="Blank: offered in every category."
+    )
+    language = models.CharField(max_length=16, blank=True, help_text="A language code such as 'en' or 'fr'; optional.")
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        verbose_name_plural = "canned replies"
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        unknown = sorted(set(_PLACEHOLDER.findall(self.text)) - set(CANNED_PLACEHOLDERS))
+        if unknown:
+            known = ", ".join(CANNED_PLACEHOLDERS)
+            raise ValidationError({"text": f"Unknown placeholder {', '.join(unknown)}: use {known}."})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -12,8 +13,8 @@ from django.db.models import Case, Q, QuerySet, Value, When
 
 from charity.roles import Role, roles_for
 from chat import visitors
-from chat.models import HelpRequest, Message, ReadCursor, Status
-from chat.participants import Participant, user_participant, visitor_participant
+from chat.models import CannedReply, HelpRequest, Message, ReadCursor, Status
+from chat.participants import Participant, display_name, user_participant, visitor_participant
 
 
 def help_request_get(*, public_id: UUID | str) -> HelpRequest | None:
@@ -130,3 +131,27 @@ def waiting_at(*, position: int) -> HelpRequest | None:
     """The waiting request at ``position`` (1-based) in the queue, or None."""
     rows = HelpRequest.objects.filter(status=Status.WAITING).select_related("assigned_to").order_by("id")
     return next(iter(rows[position - 1 : position]), None)
+
+
+def canned_replies_for(*, help_request: HelpRequest, helper: Any) -> list[dict[str, str]]:
+    """The active canned replies for a room, placeholders filled: those of the request's category
+    first, then those for every category; each ``{"id", "title", "text", "category", "language"}``."""
+    names = {"{visitor}": help_request.name, "{helper}": display_name(helper)}
+    replies = CannedReply.objects.filter(Q(category="") | Q(category=help_request.category), active=True).order_by(
+        Case(When(category="", then=Value(1)), default=Value(0)), "title", "id"
+    )
+    return [
+        {
+            "id": str(reply.pk),
+            "title": reply.title,
+            "text": _fill(reply.text, names),
+            "category": reply.category,
+            "language": reply.language,
+        }
+        for reply in replies
+    ]
+
+
+def _fill(text: str, names: dict[str, str]) -> str:
+    # One pass, so a name that itself looks like a placeholder is left as typed.
+    return re.sub("|".join(map(re.escape, names)), lambda hit: names[hit.group()], text)

@@ -104,6 +104,7 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
         )
         return render(request, "chat/help_request.html", context)
     context["helpers"] = list(helpers()) if participant.kind == AuthorKind.STAFF else []
+    context["canned_replies"] = selectors.canned_replies_for(help_request=help_request, helper=request.user)
     return render(request, "chat/room.html", context)
 
 
