@@ -125,7 +125,13 @@ def queue(request: HttpRequest) -> HttpResponse:
         "is_staff": Role.STAFF in roles,
         "live": page.number == 1,
     }
-    context = {"rows": rows, "page": page, "waiting": selectors.waiting_count(), "queue_config": config}
+    context = {
+        "rows": rows,
+        "page": page,
+        "waiting": selectors.waiting_count(),
+        "queue_config": config,
+        "desk": selectors.desk_for(user=request.user),
+    }
     return render(request, "chat/queue.html", context)
 
 
