@@ -13,7 +13,7 @@ from django.utils.html import format_html
 
 from charity.roles import helpers
 from chat import services
-from chat.models import HelpRequest, Message, ReadCursor
+from chat.models import CannedReply, HelpRequest, Message, ReadCursor, RiskTerm
 
 
 class AssignForm(forms.Form):
@@ -91,3 +91,22 @@ class HelpRequestAdmin(admin.ModelAdmin):
 class ReadCursorAdmin(admin.ModelAdmin):
     list_display = ["help_request", "participant", "author_name", "up_to", "updated_at"]
     raw_id_fields = ["help_request"]
+
+
+@admin.register(RiskTerm)
+class RiskTermAdmin(admin.ModelAdmin):
+    """The risk list (chat.triage). The shipped terms are a starting point for the safeguarding lead."""
+
+    list_display = ["phrase", "severity", "active", "note", "updated_at"]
+    list_editable = ["severity", "active"]
+    list_filter = ["severity", "active"]
+    search_fields = ["phrase", "note"]
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    """Replies helpers insert in a room by typing ``/`` or from the list, and edit before sending."""
+
+    list_display = ["title", "category", "language", "active", "updated_at"]
+    list_filter = ["active", "category", "language"]
+    search_fields = ["title", "text"]

@@ -8,6 +8,7 @@
 * ``POST .../claim/``, ``.../assign/``, ``.../resolve/``, ``.../close/``: state changes, as the pages.
 * ``POST .../token/``: the visitor's new secret (the old one, and what it vouched for, stop working).
 * ``POST .../ticket/``: a single-use connect ticket for the room's socket or SSE stream (``?ticket=``).
+* ``GET .../canned-replies/``: the canned replies for the room's helpers, placeholders filled.
 
 These are also the write side of the room's SSE fallback (``chat/sse.py``). Every operation goes
 through ``chat.services``, exactly as the socket and the pages do, so its effects (room frames,
@@ -46,12 +47,14 @@ from chat.permissions import (
     TOKEN_HEADER,
     IsHelper,
     IsHelpRequestParticipant,
+    IsRoomHelper,
     IsStaff,
     IsVisitor,
     request_participant,
 )
 from chat.serializers import (
     AssignIn,
+    CannedReplyOut,
     ChatErrorOut,
     ChatMessageIn,
     ChatMessageOut,
@@ -389,3 +392,19 @@ class HelpRequestTicketApi(HelpRequestApi):
         help_request = self.get_object()
         ticket = visitors.ticket_issue(help_request)
         return Response(ConnectTicketOut({"ticket": ticket, "expires_in": app_settings_chat.TICKET_TTL}).data)
+
+
+class HelpRequestCannedRepliesApi(HelpRequestApi):
+    """The canned replies a helper may insert in this room (and edit before sending)."""
+
+    permission_classes = [IsAuthenticated, IsRoomHelper]
+
+    @extend_schema(
+        summary="Canned replies for this room",
+        parameters=[_PUBLIC_ID],
+        responses={200: CannedReplyOut(many=True), **_REFUSALS},
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        replies = selectors.canned_replies_for(help_request=help_request, helper=request.user)
+        return Response(CannedReplyOut(replies, many=True).data)

@@ -73,5 +73,10 @@ class AppSettings(PrefixedSettings):
         """Messages one room accepts a minute, every sender together (socket and REST alike)."""
         return int(self._get("ROOM_MESSAGES_PER_MINUTE", 120))  # type: ignore[call-overload]
 
+    @property
+    def DESK_UNREAD_IDS(self) -> int:
+        """Unread message ids a desk item lists per conversation (100); the page shows "99+" past it."""
+        return int(self._get("DESK_UNREAD_IDS", 100))  # type: ignore[call-overload]
+
 
 app_settings = AppSettings()

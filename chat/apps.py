@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class ChatConfig(AppConfig):
     name = "chat"
     verbose_name = "Help-request chat"
+
+    def ready(self) -> None:
+        from chat import triage
+
+        triage.connect_signals()

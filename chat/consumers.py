@@ -114,7 +114,8 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
 
 
 class HelpRequestQueueConsumer(JsonSocketConsumer):
-    """The queue of volunteers and staff: a snapshot on connect, then one frame per change."""
+    """The queue of volunteers and staff, and their own desk: a snapshot of each on connect (``queue``,
+    then ``desk``), then one frame per change."""
 
     frame_validators = QUEUE_FRAME_VALIDATORS
     endpoint = "chat_queue"
@@ -143,8 +144,10 @@ class HelpRequestQueueConsumer(JsonSocketConsumer):
         )
         if not admitted:
             return
-        await self.join_groups([groups.help_request_queue_group()])
+        # The desk's group first, then its read: a change in between is in the list or follows it.
+        await self.join_groups([groups.help_request_queue_group(), groups.help_desk_group(self.user_id)])
         await self.send_frame(await self._read_queue(user))
+        await self.send_frame(await self._read_desk())
         self.start_heartbeat()
 
     async def recheck_access(self) -> None:
@@ -166,6 +169,26 @@ class HelpRequestQueueConsumer(JsonSocketConsumer):
         positions = selectors.queue_positions(rows, offset=0)
         items = (events.queue_entry(row, queue_position=positions.get(row.pk)) for row in rows)
         return events.queue_frame(items, waiting=selectors.waiting_count(), limit=limit)
+
+    @database_sync_to_async
+    def _read_desk(self) -> dict[str, Any]:
+        user = self.scope["user"]
+        rooms = selectors.desk_for(user=user)
+        items = (
+            events.desk_item(room, unread_ids=unread, last_message_at=room.last_message_at)  # type: ignore[attr-defined]
+            for room, unread in rooms
+        )
+        return events.desk_frame(items)
+
+    async def chat_desk(self, event: events.DeskEvent) -> None:
+        if not self._closing:
+            await self.send_frame(await self._read_desk())
+
+    async def chat_desk_message(self, event: events.DeskEvent) -> None:
+        if not self._closing and event["frame"] is not None:
+            await self.send_frame(event["frame"])
+
+    chat_desk_read = chat_desk_message
 
     async def chat_queue(self, event: events.QueueEvent) -> None:
         if self._closing or self.user_id is None:

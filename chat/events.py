@@ -22,6 +22,9 @@ TYPING = "chat.typing"
 READ = "chat.read"
 PRESENCE = "chat.presence"
 QUEUE = "chat.queue"
+DESK = "chat.desk"
+DESK_MESSAGE = "chat.desk_message"
+DESK_READ = "chat.desk_read"
 
 AUTHOR_FIELDS = frozenset({"kind", "name"})
 HELP_REQUEST_FIELDS = frozenset({"public_id", "status", "queue_position", "assigned_to"})
@@ -49,6 +52,9 @@ FRAME_FIELDS: dict[str, frozenset[str]] = {
     "queue": frozenset({"type", "help_requests", "waiting", "limit"}),
     "queue.item": frozenset({"type", "help_request", "waiting"}),
     "queue.removed": frozenset({"type", "public_id", "waiting"}),
+    "desk": frozenset({"type", "help_requests"}),
+    "desk.message": frozenset({"type", "public_id", "id", "author", "created_at"}),
+    "desk.read": frozenset({"type", "public_id", "up_to"}),
     "error": frozenset({"type", "code", "detail"}),
     "pong": frozenset({"type"}),
 }
@@ -78,6 +84,14 @@ class PresenceEvent(TypedDict):
     type: str
     version: int
     frame: dict[str, Any]
+
+
+class DeskEvent(TypedDict):
+    """To one helper's desk: ``frame`` as it is (``desk.message``, ``desk.read``), or none (``chat.desk``:
+    their conversations changed, each socket reads the new list)."""
+
+    type: str
+    frame: dict[str, Any] | None
 
 
 class QueueEvent(TypedDict):
@@ -196,6 +210,45 @@ def queue_removed_frame(public_id: str, *, waiting: int) -> dict[str, Any]:
     return {"type": "queue.removed", "public_id": public_id, "waiting": waiting}
 
 
+DESK_ITEM_FIELDS = frozenset(
+    {"public_id", "url", "name", "category", "status", "unread_ids", "last_message_at", "assigned_at"}
+)
+
+
+def desk_item(help_request: HelpRequest, *, unread_ids: list[int], last_message_at: Any) -> dict[str, Any]:
+    """One of a helper's conversations on their desk; ``unread_ids`` are the ids of messages they
+    have not read (from others, not system messages), oldest first, at most ``CHAT_DESK_UNREAD_IDS``."""
+    return {
+        "public_id": str(help_request.public_id),
+        "url": help_request.get_absolute_url(),
+        "name": help_request.name,
+        "category": help_request.category,
+        "status": help_request.status,
+        "unread_ids": unread_ids,
+        "last_message_at": last_message_at.isoformat() if last_message_at else None,
+        "assigned_at": help_request.assigned_at.isoformat() if help_request.assigned_at else None,
+    }
+
+
+def desk_frame(items: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "desk", "help_requests": list(items)}
+
+
+def desk_message_frame(help_request: HelpRequest, message: Message) -> dict[str, Any]:
+    """A message for a helper in one of their conversations (no text: the room has it)."""
+    return {
+        "type": "desk.message",
+        "public_id": str(help_request.public_id),
+        "id": message.pk,
+        "author": {"kind": message.author_kind, "name": message.author_name},
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def desk_read_frame(*, public_id: str, up_to: int) -> dict[str, Any]:
+    return {"type": "desk.read", "public_id": public_id, "up_to": up_to}
+
+
 # -- group events (realtime.fanout) --------------------------------------------------------------------------
 
 
@@ -243,3 +296,15 @@ def queue_event(help_request: HelpRequest, *, queue_position: int | None, waitin
         "item": queue_entry(help_request, queue_position=queue_position),
         "waiting": waiting,
     }
+
+
+def desk_changed_event() -> DeskEvent:
+    return {"type": DESK, "frame": None}
+
+
+def desk_message_event(help_request: HelpRequest, message: Message) -> DeskEvent:
+    return {"type": DESK_MESSAGE, "frame": desk_message_frame(help_request, message)}
+
+
+def desk_read_event(*, public_id: str, up_to: int) -> DeskEvent:
+    return {"type": DESK_READ, "frame": desk_read_frame(public_id=public_id, up_to=up_to)}

@@ -9,9 +9,11 @@ participant has read.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -138,3 +140,74 @@ class ReadCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant} read {self.help_request_id} up to {self.up_to}"
+
+
+class Severity(models.IntegerChoices):
+    """How urgent a risk-list match makes a request. Every match flags it urgent; the severity is
+    the reason's weight (helpers see it, staff on duty are told) and orders urgent requests."""
+
+    CONCERN = 1, "Concern"
+    HIGH = 2, "High"
+    CRITICAL = 3, "Critical"
+
+
+MAX_RISK_PHRASE_CHARS = 100
+
+
+class RiskTerm(models.Model):
+    """A word or phrase of the risk list (``chat.triage``): kept in the admin, reviewed with the
+    charity's safeguarding lead. Never shown to a visitor."""
+
+    phrase = models.CharField(
+        max_length=MAX_RISK_PHRASE_CHARS,
+        unique=True,
+        help_text="Matched as whole words, ignoring case and accents: 'self harm' matches 'Self-harm'.",
+    )
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.HIGH)
+    active = models.BooleanField(default=True)
+    note = models.CharField(max_length=200, blank=True, help_text="Why it is on the list (for reviewers).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-severity", "phrase"]
+
+    def __str__(self) -> str:
+        return f"{self.phrase} ({self.get_severity_display()})"
+
+    def clean(self) -> None:
+        if not re.search(r"\w", self.phrase):
+            raise ValidationError({"phrase": "A phrase needs at least one letter or digit."})
+
+
+#: The placeholders a canned reply may use, filled in for the room it is inserted in.
+CANNED_PLACEHOLDERS = {"{visitor}": "the visitor's display name", "{helper}": "the helper's name"}
+_PLACEHOLDER = re.compile(r"\{[^{}\s]*\}")
+
+
+class CannedReply(models.Model):
+    """A reply helpers insert in a room and edit before sending (never sent by itself)."""
+
+    title = models.CharField(max_length=100)
+    text = models.TextField(
+        max_length=MAX_BODY_CHARS,
+        help_text="Placeholders: " + ", ".join(f"{key} ({what})" for key, what in CANNED_PLACEHOLDERS.items()) + ".",
+    )
+    category = models.CharField(
+        max_length=20, choices=Category.choices, blank=True, help_text="Blank: offered in every category."
+    )
+    language = models.CharField(max_length=16, blank=True, help_text="A language code such as 'en' or 'fr'; optional.")
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        verbose_name_plural = "canned replies"
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        unknown = sorted(set(_PLACEHOLDER.findall(self.text)) - set(CANNED_PLACEHOLDERS))
+        if unknown:
+            known = ", ".join(CANNED_PLACEHOLDERS)
+            raise ValidationError({"text": f"Unknown placeholder {', '.join(unknown)}: use {known}."})

@@ -75,6 +75,16 @@ class IsVisitor(BasePermission):
         return participant is not None and participant.kind == AuthorKind.VISITOR
 
 
+class IsRoomHelper(BasePermission):
+    """A volunteer or staff member in the room of the request (the view's object), not its visitor."""
+
+    message = "Only the helpers of this help request can do this."
+
+    def has_object_permission(self, request: Request, view: Any, obj: HelpRequest) -> bool:
+        participant = request_participant(request, obj)
+        return participant is not None and participant.kind != AuthorKind.VISITOR
+
+
 class IsHelper(BasePermission):
     """A volunteer or a staff member (who may take requests from the queue)."""
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models import Case, Max, Q, QuerySet, Value, When
 
 from charity.roles import Role, roles_for
 from chat import visitors
-from chat.models import HelpRequest, Message, ReadCursor, Status
-from chat.participants import Participant, user_participant, visitor_participant
+from chat.app_settings import app_settings
+from chat.models import AuthorKind, CannedReply, HelpRequest, Message, ReadCursor, Status
+from chat.participants import Participant, display_name, user_key, user_participant, visitor_participant
 
 
 def help_request_get(*, public_id: UUID | str) -> HelpRequest | None:
@@ -130,3 +132,54 @@ def waiting_at(*, position: int) -> HelpRequest | None:
     """The waiting request at ``position`` (1-based) in the queue, or None."""
     rows = HelpRequest.objects.filter(status=Status.WAITING).select_related("assigned_to").order_by("id")
     return next(iter(rows[position - 1 : position]), None)
+
+
+def canned_replies_for(*, help_request: HelpRequest, helper: Any) -> list[dict[str, str]]:
+    """The active canned replies for a room, placeholders filled: those of the request's category
+    first, then those for every category; each ``{"id", "title", "text", "category", "language"}``."""
+    names = {"{visitor}": help_request.name, "{helper}": display_name(helper)}
+    replies = CannedReply.objects.filter(Q(category="") | Q(category=help_request.category), active=True).order_by(
+        Case(When(category="", then=Value(1)), default=Value(0)), "title", "id"
+    )
+    return [
+        {
+            "id": str(reply.pk),
+            "title": reply.title,
+            "text": _fill(reply.text, names),
+            "category": reply.category,
+            "language": reply.language,
+        }
+        for reply in replies
+    ]
+
+
+def _fill(text: str, names: dict[str, str]) -> str:
+    # One pass, so a name that itself looks like a placeholder is left as typed.
+    return re.sub("|".join(map(re.escape, names)), lambda hit: names[hit.group()], text)
+
+
+def desk_for(*, user: Any) -> list[tuple[HelpRequest, list[int]]]:
+    """A helper's desk: the conversations assigned to them and still open, the longest-held first
+    (each annotated with ``last_message_at``), with the ids of the messages from others they have not
+    read yet, oldest first, at most ``CHAT_DESK_UNREAD_IDS``."""
+    rooms = list(
+        HelpRequest.objects.filter(assigned_to=user, status=Status.ASSIGNED)
+        .annotate(last_message_at=Max("messages__created_at"))
+        .order_by("assigned_at", "id")
+    )
+    key = user_key(user.pk)
+    read = dict(
+        ReadCursor.objects.filter(help_request__in=rooms, participant=key).values_list("help_request_id", "up_to")
+    )
+    limit = app_settings.DESK_UNREAD_IDS
+    items: list[tuple[HelpRequest, list[int]]] = []
+    for room in rooms:
+        unread = (
+            Message.objects.filter(help_request=room, id__gt=read.get(room.pk, 0))
+            .exclude(author_kind=AuthorKind.SYSTEM)
+            .exclude(author_user=user)
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
+        )
+        items.append((room, list(unread)))
+    return items

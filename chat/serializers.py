@@ -127,3 +127,11 @@ class ChatErrorOut(serializers.Serializer[dict[str, Any]]):
 
     code = serializers.CharField(required=False)
     detail = serializers.CharField()
+
+
+class CannedReplyOut(serializers.Serializer[dict[str, Any]]):
+    id = serializers.CharField()
+    title = serializers.CharField()
+    text = serializers.CharField(help_text="Placeholders already filled for this room.")
+    category = serializers.CharField(help_text="Blank: offered in every category.")
+    language = serializers.CharField()

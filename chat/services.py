@@ -133,7 +133,15 @@ def _lock(help_request_id: int) -> HelpRequest:
     return HelpRequest.objects.select_for_update(of=("self",)).select_related("assigned_to").get(pk=help_request_id)
 
 
+def _desk_changed(*user_ids: int | None) -> None:
+    """These helpers' desks list other conversations now (each desk socket reads its new list)."""
+    desks = [groups.help_desk_group(user_id) for user_id in dict.fromkeys(user_ids) if user_id is not None]
+    if desks:
+        group_send_on_commit(desks, events.desk_changed_event())
+
+
 def _announce_change(help_request: HelpRequest, *, left_queue: bool) -> None:
+    _desk_changed(help_request.assigned_to_id)
     position = selectors.queue_position(help_request=help_request)
     group_send_on_commit(
         [groups.help_request_group(help_request.public_id)], events.status_event(help_request, queue_position=position)
@@ -190,6 +198,7 @@ def _take(help_request: HelpRequest, *, assignee: Any) -> None:
     if previous_id is not None and previous_id != assignee.pk:
         # The previous assignee's sockets re-check their access, in every process.
         access_revoke(user_id=previous_id)
+        _desk_changed(previous_id)
 
 
 def help_request_claim(*, help_request: HelpRequest, user: Any) -> HelpRequest:
@@ -310,7 +319,11 @@ def message_post(*, help_request_id: int, participant: Participant, body: str, c
         except IntegrityError:
             return Message.objects.get(help_request=help_request, client_id=client_id), False
         group_send_on_commit([groups.help_request_group(help_request.public_id)], events.message_event(message))
-        if participant.kind == AuthorKind.VISITOR and help_request.assigned_to_id is not None:
+        assignee_id = help_request.assigned_to_id
+        if assignee_id is not None and participant.user_id != assignee_id:
+            desk = [groups.help_desk_group(assignee_id)]
+            group_send_on_commit(desk, events.desk_message_event(help_request, message))
+        if participant.kind == AuthorKind.VISITOR and assignee_id is not None:
             _notify_absent_assignee(help_request, message)
     return message, True
 
@@ -375,11 +388,17 @@ def read_mark(*, help_request_id: int, participant: Participant, up_to: int) -> 
             )
         )
         if moved:
-            public_id = HelpRequest.objects.values_list("public_id", flat=True).get(pk=help_request_id)
+            public_id, assignee_id = HelpRequest.objects.values_list("public_id", "assigned_to_id").get(
+                pk=help_request_id
+            )
             group_send_on_commit(
                 [groups.help_request_group(public_id)],
                 events.read_event(sender=participant.key, author=participant.author(), up_to=up_to),
             )
+            if participant.user_id is not None and participant.user_id == assignee_id:
+                group_send_on_commit(
+                    [groups.help_desk_group(assignee_id)], events.desk_read_event(public_id=str(public_id), up_to=up_to)
+                )
     return moved
 
 

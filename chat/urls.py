@@ -27,4 +27,7 @@ urlpatterns = [
     path(API + "close/", api_views.HelpRequestCloseApi.as_view(), name="api-help-request-close"),
     path(API + "token/", api_views.HelpRequestTokenApi.as_view(), name="api-help-request-token"),
     path(API + "ticket/", api_views.HelpRequestTicketApi.as_view(), name="api-help-request-ticket"),
+    path(
+        API + "canned-replies/", api_views.HelpRequestCannedRepliesApi.as_view(), name="api-help-request-canned-replies"
+    ),
 ]

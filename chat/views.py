@@ -104,6 +104,7 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
         )
         return render(request, "chat/help_request.html", context)
     context["helpers"] = list(helpers()) if participant.kind == AuthorKind.STAFF else []
+    context["canned_replies"] = selectors.canned_replies_for(help_request=help_request, helper=request.user)
     return render(request, "chat/room.html", context)
 
 
@@ -124,7 +125,13 @@ def queue(request: HttpRequest) -> HttpResponse:
         "is_staff": Role.STAFF in roles,
         "live": page.number == 1,
     }
-    context = {"rows": rows, "page": page, "waiting": selectors.waiting_count(), "queue_config": config}
+    context = {
+        "rows": rows,
+        "page": page,
+        "waiting": selectors.waiting_count(),
+        "queue_config": config,
+        "desk": selectors.desk_for(user=request.user),
+    }
     return render(request, "chat/queue.html", context)
 
 

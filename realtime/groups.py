@@ -48,3 +48,8 @@ def help_request_queue_group() -> str:
 def control_group(user_id: int) -> str:
     """Every socket of one logged-in person, for access changes (logout, deactivation, role change)."""
     return f"control.{int(user_id)}"
+
+
+def help_desk_group(user_id: int) -> str:
+    """One helper's desk: the conversations assigned to them (their queue sockets)."""
+    return f"help_desk.{int(user_id)}"

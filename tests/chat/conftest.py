@@ -18,7 +18,7 @@ from django.test import Client
 
 from charity.roles import Role
 from chat import services
-from chat.events import AUTHOR_FIELDS, FRAME_FIELDS, HELP_REQUEST_FIELDS, QUEUE_ITEM_FIELDS
+from chat.events import AUTHOR_FIELDS, DESK_ITEM_FIELDS, FRAME_FIELDS, HELP_REQUEST_FIELDS, QUEUE_ITEM_FIELDS
 from chat.models import HelpRequest
 from tests.conftest import ORIGIN, connect_socket, socket_opener
 
@@ -121,6 +121,10 @@ def check_frame(frame: dict[str, Any]) -> dict[str, Any]:
             assert set(item) == QUEUE_ITEM_FIELDS
     if frame["type"] == "queue.item":
         assert set(frame["help_request"]) == QUEUE_ITEM_FIELDS
+    if frame["type"] == "desk":
+        for item in frame["help_requests"]:
+            assert set(item) == DESK_ITEM_FIELDS
+            assert all(isinstance(i, int) for i in item["unread_ids"])
     for author in authors:
         if author is not None:
             assert set(author) == AUTHOR_FIELDS and author["kind"] in {"visitor", "volunteer", "staff", "system"}
@@ -151,6 +155,15 @@ async def joined(socket: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     presence = await next_frame(socket)
     assert presence["type"] == "presence", presence
     return history, presence
+
+
+async def queue_joined(socket: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two frames a queue socket starts with: the ``queue`` snapshot, then the person's ``desk``."""
+    queue = await next_frame(socket)
+    assert queue["type"] == "queue", queue
+    desk = await next_frame(socket)
+    assert desk["type"] == "desk", desk
+    return queue, desk
 
 
 async def say(socket: Any, body: str, client_id: str) -> None:

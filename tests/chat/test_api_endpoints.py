@@ -18,7 +18,7 @@ from rest_framework.authtoken.models import Token
 from charity.roles import Role
 from chat import services
 from chat.events import message_frame
-from chat.models import HelpRequest, Message, ReadCursor, Status
+from chat.models import CannedReply, HelpRequest, Message, ReadCursor, Status
 from notifications.models import Notification
 from tests.chat.conftest import (
     Visitor,
@@ -163,6 +163,21 @@ def test_reading_the_request_follows_the_room_rule(world: World, actor: str) -> 
         "description": "I need food for tonight.",
         "created_at": created_at,
     }
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_only_the_rooms_helpers_get_its_canned_replies(world: World, actor: str) -> None:
+    CannedReply.objects.create(title="Hello", text="Hi {visitor}, I am {helper}.")
+    world.assign_to_vera()
+    response = world.call(actor, "get", url(world.alice.public_id, "canned-replies/"))
+    if actor not in IN_THE_ROOM - {OWNER, TOKEN_HEADER}:
+        assert response.status_code in (401, 403), response.content
+        assert "Hi Alice" not in response.content.decode()
+        return
+    assert response.status_code == 200, response.content
+    helper = {ASSIGNED_VOLUNTEER: "vera", STAFF: "Sam", STAFF_API_TOKEN: "Tess"}[actor]
+    [reply] = response.json()
+    assert reply["text"] == f"Hi Alice, I am {helper}."
 
 
 @pytest.mark.parametrize("actor", ACTORS)

@@ -3,7 +3,8 @@
  * Connection (reconnects with backoff, heartbeat). A snapshot of the first page on connect, then one
  * item per change. It keeps the head of the queue: at most `limit` waiting items (the server sends
  * the one that moves onto the page when another leaves it) and `limit` rows in all; a reconnect
- * resyncs. Only the first page is live. Text goes in with textContent.
+ * resyncs. Only the first page is live. Text goes in with textContent. The same socket carries the
+ * helper's desk ("My conversations"), which desk.js shows.
  */
 (function () {
   "use strict";
@@ -94,6 +95,8 @@
       window.CharitySite.showState(document.getElementById("queue-connection"), state, detail);
     },
     onFrame: function (frame) {
+      // The helper's own conversations come on the same socket (desk.js).
+      if (window.CharityDesk && window.CharityDesk.onFrame(frame)) return;
       if (frame.type === "queue") {
         items.clear();
         limit = frame.limit;

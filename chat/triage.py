@@ -1,0 +1,123 @@
+"""The risk list: which words and phrases in a help request make it urgent.
+
+A visitor's description and each of their messages are matched against the active
+:class:`~chat.models.RiskTerm` rows. Matching ignores case and accents and works on whole words
+and phrases: the text and each phrase are folded (:func:`fold`: Unicode NFKD, combining marks
+dropped, ``casefold``) and split into words; a phrase matches where its words appear in the text in
+a row, whatever separates them (spaces, hyphens, punctuation). "self harm" matches "Self-harm" and
+"SELF  HARM", not "myselfharm"; "pills" does not match "spills".
+
+The compiled list is cached per process and rebuilt when any process changes the list: saving or
+deleting a term bumps a version number in the shared cache (:func:`list_changed`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
+
+from chat.models import RiskTerm, Severity
+
+__all__ = ["Match", "Matcher", "connect_signals", "fold", "list_changed", "match", "matcher", "reason"]
+
+_WORD = re.compile(r"\w+")
+VERSION_KEY = "chat:risk-list:version"
+
+
+def fold(text: str) -> str:
+    """``text`` without case or accents: "Émile" and "EMILE" fold alike."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+@dataclass(frozen=True)
+class Match:
+    phrase: str
+    severity: int
+
+    @property
+    def label(self) -> str:
+        return f"“{self.phrase}” ({Severity(self.severity).label.lower()})"
+
+
+class Matcher:
+    """Every active phrase in one alternation, longest first, bounded by non-word characters."""
+
+    def __init__(self, terms: Iterable[tuple[str, int]]) -> None:
+        self._severity: dict[str, tuple[str, int]] = {}
+        for phrase, severity in terms:
+            key = " ".join(words(phrase))
+            if key and severity > self._severity.get(key, ("", 0))[1]:
+                self._severity[key] = (phrase, severity)
+        keys = sorted(self._severity, key=len, reverse=True)
+        alternatives = (r"\W+".join(map(re.escape, key.split(" "))) for key in keys)
+        self._pattern = re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)") if keys else None
+
+    def __call__(self, text: str) -> list[Match]:
+        """The distinct phrases found in ``text``, the most severe first."""
+        if self._pattern is None or not text:
+            return []
+        found: dict[str, Match] = {}
+        for hit in self._pattern.finditer(fold(text)):
+            key = " ".join(_WORD.findall(hit.group()))
+            phrase, severity = self._severity[key]
+            found.setdefault(key, Match(phrase, severity))
+        return sorted(found.values(), key=lambda m: (-m.severity, m.phrase))
+
+
+_lock = threading.Lock()
+_cached: tuple[int, Matcher] | None = None
+
+
+def list_changed() -> None:
+    """Make every process rebuild its matcher on its next use (the admin calls this on save)."""
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:
+        cache.set(VERSION_KEY, 1, timeout=None)
+
+
+def matcher() -> Matcher:
+    """The matcher of the active risk list, rebuilt when the list changed (one cache read per use)."""
+    global _cached
+    version = cache.get(VERSION_KEY, 0)
+    with _lock:
+        if _cached is None or _cached[0] != version:
+            terms = RiskTerm.objects.filter(active=True).values_list("phrase", "severity")
+            _cached = (version, Matcher(terms))
+        return _cached[1]
+
+
+def match(*texts: str) -> list[Match]:
+    """The risk-list phrases found in any of ``texts``, the most severe first."""
+    find = matcher()
+    found: dict[str, Match] = {}
+    for text in texts:
+        for hit in find(text):
+            found.setdefault(hit.phrase, hit)
+    return sorted(found.values(), key=lambda m: (-m.severity, m.phrase))
+
+
+def reason(matches: Iterable[Match]) -> str:
+    """The urgent flag's reason, for helpers and staff: "Risk list: “overdose” (critical), …"."""
+    return "Risk list: " + ", ".join(m.label for m in matches)
+
+
+def _on_list_change(sender: type[RiskTerm], **kwargs: object) -> None:
+    list_changed()
+
+
+def connect_signals() -> None:
+    """Any save or delete of a term, from the admin or elsewhere, reaches every process's matcher."""
+    post_save.connect(_on_list_change, sender=RiskTerm, dispatch_uid="chat.triage.saved")
+    post_delete.connect(_on_list_change, sender=RiskTerm, dispatch_uid="chat.triage.deleted")
