@@ -38,7 +38,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from chat import events, selectors, services, visitors
+from chat import audit, events, selectors, services, visitors
 from chat.app_settings import app_settings as app_settings_chat
 from chat.models import HelpRequest
 from chat.participants import Participant
@@ -190,11 +190,22 @@ class HelpRequestApi(NeverCachedApi):
         assert participant is not None  # checked by IsHelpRequestParticipant
         return participant
 
+    def audit_read(self, help_request: HelpRequest) -> None:
+        """An account read the conversation through the API (``chat.audit``; the visitor is not recorded)."""
+        audit.access_read(
+            help_request_id=help_request.pk,
+            participant=self.participant(help_request),
+            user=self.request.user,
+            channel=audit.AccessChannel.API,
+        )
+
 
 class HelpRequestDetailApi(HelpRequestApi):
     @extend_schema(parameters=_ROOM_PARAMETERS, responses={200: HelpRequestOut, **_REFUSALS})
     def get(self, request: Request, public_id: str) -> Response:
-        return Response(help_request_data(self.get_object()))
+        help_request = self.get_object()
+        self.audit_read(help_request)
+        return Response(help_request_data(help_request))
 
 
 class HelpRequestMessagesApi(HelpRequestApi):
@@ -207,6 +218,7 @@ class HelpRequestMessagesApi(HelpRequestApi):
         help_request = self.get_object()
         query = ChatMessagePageQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
+        self.audit_read(help_request)
         messages, has_more = selectors.messages_after(
             help_request_id=help_request.pk, after=query.validated_data["after"], limit=query.validated_data["limit"]
         )

@@ -30,7 +30,7 @@ from uuid import UUID
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
-from chat import events, presence, selectors, services, visitors
+from chat import audit, events, presence, selectors, services, visitors
 from chat.app_settings import app_settings
 from chat.models import AuthorKind
 from chat.participants import VISITOR_KEY, Participant
@@ -127,6 +127,9 @@ def _active_user(user_id: int) -> Any:
 class RoomMember:
     """One connection to one room; see the module docstring for the hooks a transport provides."""
 
+    #: How the transport shows up in the audit trail (``chat.audit``): ``socket`` or ``sse``.
+    audit_channel: str
+
     if TYPE_CHECKING:
         scope: dict[str, Any]
         channel_name: str
@@ -219,7 +222,7 @@ class RoomMember:
     async def room_enter(self, *, after: int | None, after_error: str | None) -> None:
         """Join the room's group, send ``history`` (after an ``invalid`` error for a bad ``after``),
         then register presence. The group comes first, so nothing committed meanwhile is lost."""
-        assert self.public_id is not None and self.participant is not None
+        assert self.public_id is not None and self.participant is not None and self.help_request_id is not None
         await self.join_groups([groups.help_request_group(self.public_id)])
         if self.participant.user_id is None:
             # A new link or the visitor's close published before the join would have missed us.
@@ -228,6 +231,15 @@ class RoomMember:
                 return
         if after_error:
             await self.send_error(ErrorCode.INVALID, {"after": [after_error]})
+        if self.participant.user_id is not None:
+            # A volunteer or staff member is about to read the conversation: the audit trail's entry
+            # (once per window: reconnects add nothing). The visitor is never recorded.
+            await database_sync_to_async(audit.access_read)(
+                help_request_id=self.help_request_id,
+                participant=self.participant,
+                user=self.scope["user"],
+                channel=self.audit_channel,
+            )
         history, message_ids = await self.read_history(after)
         # Labelled with its last message id: a stream that reconnects resumes after it.
         await self.send_text(encode(history), event_id=message_ids[-1] if message_ids else None)

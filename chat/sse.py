@@ -19,12 +19,14 @@ URL. The stream is sent with ``Cache-Control: no-store``. The client's writes go
 from __future__ import annotations
 
 from chat.app_settings import app_settings
+from chat.models import AccessChannel
 from chat.rooms import RoomMember, parse_after
 from realtime.sse import KEEPALIVE_SECONDS, SseStream
 
 
 class HelpRequestStreamConsumer(RoomMember, SseStream):
     endpoint = "chat_sse"
+    audit_channel = AccessChannel.SSE
 
     async def open_stream(self) -> None:
         token = self.header(b"x-help-request-token")
