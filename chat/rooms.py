@@ -96,8 +96,10 @@ def visitor_grant_current(*, public_id: UUID, grant: str) -> bool:
     return help_request is not None and visitors.grant_is_current(help_request, grant)
 
 
-def room_history(*, public_id: UUID, after: int | None) -> tuple[dict[str, Any], list[int]]:
-    """The ``history`` frame of a (re)joining connection and the ids of the messages in it."""
+def room_history(*, public_id: UUID, after: int | None) -> tuple[dict[str, Any], list[int], list[dict[str, Any]]]:
+    """The ``history`` frame of a (re)joining connection, the ids of the messages in it, and a
+    ``redacted`` frame for each message up to ``after`` whose text staff removed (the client resuming
+    may have missed that while it was away)."""
     help_request = selectors.help_request_get(public_id=public_id)
     assert help_request is not None
     if after is None:
@@ -108,6 +110,11 @@ def room_history(*, public_id: UUID, after: int | None) -> tuple[dict[str, Any],
         messages, has_more = selectors.messages_after(
             help_request_id=help_request.pk, after=after, limit=app_settings.REPLAY_LIMIT
         )
+    redacted = (
+        []
+        if after is None
+        else selectors.messages_redacted(help_request_id=help_request.pk, up_to=after, limit=app_settings.REPLAY_LIMIT)
+    )
     frame = events.history_frame(
         help_request=help_request,
         queue_position=selectors.queue_position(help_request=help_request),
@@ -115,7 +122,7 @@ def room_history(*, public_id: UUID, after: int | None) -> tuple[dict[str, Any],
         has_more=has_more,
         cursors=selectors.read_cursors(help_request_id=help_request.pk),
     )
-    return frame, [message.pk for message in messages]
+    return frame, [message.pk for message in messages], [events.redacted_frame(message) for message in redacted]
 
 
 def _active_user(user_id: int) -> Any:
@@ -240,14 +247,16 @@ class RoomMember:
                 user=self.scope["user"],
                 channel=self.audit_channel,
             )
-        history, message_ids = await self.read_history(after)
+        history, message_ids, redactions = await self.read_history(after)
         # Labelled with its last message id: a stream that reconnects resumes after it.
         await self.send_text(encode(history), event_id=message_ids[-1] if message_ids else None)
         for message_id in message_ids:
             self.remember(message_id)
+        for redacted in redactions:
+            await self.send_frame(redacted)
         await self.presence_enter()
 
-    async def read_history(self, after: int | None) -> tuple[dict[str, Any], list[int]]:
+    async def read_history(self, after: int | None) -> tuple[dict[str, Any], list[int], list[dict[str, Any]]]:
         assert self.public_id is not None
         return await database_sync_to_async(room_history)(public_id=self.public_id, after=after)
 
@@ -337,6 +346,10 @@ class RoomMember:
             return
         await self.send_text(event["frame"], event_id=event["id"])
         self.remember(event["id"])
+
+    async def chat_redacted(self, event: events.RedactedEvent) -> None:
+        if self.is_open():
+            await self.send_frame(event["frame"])
 
     async def chat_status(self, event: events.StatusEvent) -> None:
         if not self.is_open() or self.participant is None:
