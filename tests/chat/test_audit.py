@@ -82,6 +82,9 @@ def test_the_api_records_detail_and_messages_once_for_staff_and_never_the_visito
     assert client.get(base).status_code == 200
     assert client.get(base + "messages/").status_code == 200
     assert entries() == [(READER, "api", "read")]
+    # Each endpoint records on its own (a second staff member uses only the messages list).
+    assert logged_in(make_user("stan", roles=(Role.STAFF,))).get(base + "messages/").status_code == 200
+    assert entries() == [(READER, "api", "read"), ("stan", "api", "read")]
 
 
 def test_a_new_window_records_again_and_channels_count_apart(make_user: Any, settings: Any) -> None:

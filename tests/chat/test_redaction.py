@@ -123,6 +123,9 @@ def test_rest_refuses_everyone_but_staff(make_user: Any) -> None:
         assert response.status_code == 403, who
     token = Client().post(url, body, content_type="application/json", headers={"X-Help-Request-Token": visitor.token})
     assert token.status_code == 403
+    # Refused before any lookup: a volunteer cannot probe which message ids exist.
+    unknown = logged_in(vera).post(redact_url(visitor.public_id, 999_999), body, content_type="application/json")
+    assert unknown.status_code == 403
     assert Message.objects.get(pk=message.pk).body == ADDRESS
     assert not AccessRecord.objects.filter(action="redact").exists()
 
