@@ -6,11 +6,15 @@ A ``RoomMember`` is one connection to one help request's room, whatever carries 
   visitor by session, the ``X-Help-Request-Token`` header or a single-use ``?ticket=``
   (``chat.visitors``); never by a token in the URL;
 * caps the visitor's open connections to one room (``CHAT_VISITOR_CONNECTIONS``, 4429);
-* joins losslessly: the room's group first, then the history (``history`` frame), then presence;
+* joins losslessly: the room's group first, then the history (``history`` frame, then a
+  ``redacted`` frame for each earlier message whose text was removed while a resuming client was
+  away), then presence;
+* records a volunteer's or staff member's read in the audit trail (``chat.audit``, channel
+  ``audit_channel`` of the transport), at most once per ``CHAT_AUDIT_READ_WINDOW``;
 * keeps the person's presence entry and announces changes;
 * forwards the room's group events: each message id once, typing and read only from
-  someone else, presence lists never older than the last one, and a volunteer's reassignment closes
-  the connection (4403);
+  someone else, redactions to everyone, presence lists never older than the last one, and a
+  volunteer's reassignment closes the connection (4403);
 * re-checks access when told to (logout, lost role, reassignment; for the visitor, a rotated or
   revoked secret).
 

@@ -2,7 +2,7 @@
 
 ``GET /sse/help-requests/<public_id>/?after=ID`` streams the same frames as the room socket
 (docs/chat-protocol.md), one ``data:`` line each: ``history``, then ``presence``, then live
-``message``, ``status``, ``presence``, ``typing`` and ``read``. Message events carry
+``message``, ``status``, ``presence``, ``typing``, ``read`` and ``redacted``. Message events carry
 ``id: <message id>`` (the ``history`` event the id of its last message), so the browser's own
 reconnection resumes with ``Last-Event-ID``, which takes precedence over ``?after``. Who may listen,
 the lossless join, presence and losing access are the socket's, shared through ``chat.rooms``.

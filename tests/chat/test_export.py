@@ -55,9 +55,7 @@ def test_the_export_holds_everything_about_the_request(make_user: Any) -> None:
     assert ("visitor", REDACTED_BODY, True) in bodies and ("visitor", "thank you", False) in bodies
     assert any(m["author_kind"] == "system" for m in data["messages"])
     assert [(c["participant"], c["author_name"]) for c in data["read_cursors"]] == [("visitor", "Alice")]
-    assert [(a["username"], a["action"], a["reason"]) for a in data["access_records"]] == [
-        ("sam", "redact", "address")
-    ]
+    assert [(a["username"], a["action"], a["reason"]) for a in data["access_records"]] == [("sam", "redact", "address")]
     kinds = sorted(n["kind"] for n in data["notifications"])
     assert kinds == ["help_request.assigned", "help_request.message"]
     assert all(n["recipients"] == ["vera"] for n in data["notifications"])

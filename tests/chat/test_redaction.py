@@ -61,7 +61,7 @@ def conversation(make_user: Any) -> tuple[Visitor, Any, Any, Message]:
 
 def test_the_text_is_replaced_and_kept_nowhere(make_user: Any, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG):
-        visitor, _, sam, message = conversation(make_user)
+        _visitor, _, sam, message = conversation(make_user)
         # vera was not in the room: she was notified, with the message's start in the body.
         assert Notification.objects.filter(kind="help_request.message", body__contains="Secret Lane").exists()
         caplog.clear()
@@ -77,7 +77,7 @@ def test_the_text_is_replaced_and_kept_nowhere(make_user: Any, caplog: pytest.Lo
 
 
 def test_only_staff_redact_with_a_reason_and_only_once(make_user: Any) -> None:
-    visitor, vera, sam, message = conversation(make_user)
+    _visitor, vera, sam, message = conversation(make_user)
     with pytest.raises(services.ChatError) as refused:
         services.message_redact(message=message, by=vera, reason=REASON)
     assert refused.value.code == "forbidden"
@@ -173,7 +173,7 @@ def test_the_messages_list_shows_the_replacement(make_user: Any) -> None:
 
 
 def test_the_admin_action_asks_for_a_reason_then_redacts(make_user: Any) -> None:
-    visitor, _, _, message = conversation(make_user)
+    _visitor, _, _, message = conversation(make_user)
     boss = make_user("boss", roles=(Role.STAFF,), is_superuser=True)
     client = logged_in(boss)
     selected = {"action": "redact_messages", "_selected_action": [message.pk]}
@@ -192,7 +192,7 @@ def test_the_admin_action_asks_for_a_reason_then_redacts(make_user: Any) -> None
 def test_the_admin_action_is_offered_to_staff_only(make_user: Any) -> None:
     from django.contrib.auth.models import Permission
 
-    visitor, _, _, message = conversation(make_user)
+    _visitor, _, _, message = conversation(make_user)
     clerk = make_user("clerk", roles=(Role.STAFF,))
     clerk.user_permissions.add(Permission.objects.get(codename="view_message"))
     page = logged_in(clerk).get("/admin/chat/message/")
@@ -201,7 +201,8 @@ def test_the_admin_action_is_offered_to_staff_only(make_user: Any) -> None:
     clerk.is_staff = False
     clerk.save()
     refused = logged_in(clerk).post(
-        "/admin/chat/message/", {"action": "redact_messages", "_selected_action": [message.pk], "apply": "1", "reason": REASON}
+        "/admin/chat/message/",
+        {"action": "redact_messages", "_selected_action": [message.pk], "apply": "1", "reason": REASON},
     )
     assert refused.status_code == 302 and "/login/" in refused["Location"]
     assert Message.objects.get(pk=message.pk).body == ADDRESS
