@@ -348,3 +348,7 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 DASHBOARD_PUSH_INTERVAL = float(os.environ.get("DASHBOARD_PUSH_INTERVAL", "1.0"))
 DASHBOARD_REFRESH_INTERVAL = float(os.environ.get("DASHBOARD_REFRESH_INTERVAL", "5.0"))
 NOTIFICATIONS_ESCALATE_AFTER = int(os.environ.get("NOTIFICATIONS_ESCALATE_AFTER", str(15 * 60)))
+# The audit trail of help requests (chat/audit.py, docs/safeguarding.md): one read entry per person,
+# request and channel within this many seconds, and entries kept this many days.
+CHAT_AUDIT_READ_WINDOW = _env_int("CHAT_AUDIT_READ_WINDOW", 8 * 3600)
+CHAT_RETAIN_AUDIT_DAYS = _env_int("CHAT_RETAIN_AUDIT_DAYS", 365)

@@ -1,19 +1,52 @@
 """Admin for help requests. State changes go through the room pages (services send the live events),
-so status and assignee are read-only here. The admin escapes everything a visitor typed."""
+so status and assignee are read-only here. The admin escapes everything a visitor typed.
 
+Opening a request's page, a message's page or a list of messages is a read of those conversations:
+each is recorded in the audit trail (``chat.audit``, channel ``admin``). Staff redact messages from
+the message list (an action asking for a reason) and export a request's data from its page
+(``chat.exports``, channel ``export``). Audit entries are read-only for everyone, superusers included,
+and shown only with ``chat.view_accessrecord``.
+"""
+
+import json
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from charity.roles import helpers
-from chat import services
-from chat.models import CannedReply, HelpRequest, Message, ReadCursor, RiskTerm
+from chat import audit, services
+from chat.exports import help_request_export
+from chat.models import (
+    MAX_REASON_CHARS,
+    AccessAction,
+    AccessChannel,
+    AccessRecord,
+    CannedReply,
+    HelpRequest,
+    Message,
+    ReadCursor,
+    RiskTerm,
+)
+from chat.participants import user_participant
+
+
+def _audit_admin_read(request: HttpRequest, help_request_ids: set[int]) -> None:
+    """The admin showed these requests' conversations to the logged-in staff member."""
+    participant = user_participant(request.user)
+    for help_request_id in sorted(help_request_ids):
+        audit.access_read(
+            help_request_id=help_request_id, participant=participant, user=request.user, channel=AccessChannel.ADMIN
+        )
 
 
 class AssignForm(forms.Form):
@@ -56,9 +89,34 @@ class MessageInline(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ("created_at", "author_kind", "author_name", "body", "client_id")
+    fields = ("created_at", "author_kind", "author_name", "body", "redacted_at", "client_id")
     readonly_fields = fields
-    show_change_link = False
+    show_change_link = True
+
+
+class AccessRecordInline(admin.TabularInline):
+    """Who opened, redacted or exported this conversation (``chat.view_accessrecord`` only)."""
+
+    model = AccessRecord
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ("at", "username", "user", "channel", "action", "message_number", "reason")
+    readonly_fields = fields
+    verbose_name = "audit entry"
+    verbose_name_plural = "audit trail: who read, redacted or exported this conversation"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return audit.may_view_audit(request.user)
 
 
 @admin.register(HelpRequest)
@@ -76,8 +134,9 @@ class HelpRequestAdmin(admin.ModelAdmin):
         "assigned_at",
         "resolved_at",
         "assignee_notified_at",
+        "export",
     ]
-    inlines = [MessageInline]
+    inlines = [MessageInline, AccessRecordInline]
     actions = [assign_to_volunteer]
 
     @admin.display(description="Room")
@@ -85,6 +144,167 @@ class HelpRequestAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}" target="_blank">Join the conversation live</a>', help_request.get_absolute_url()
         )
+
+    @admin.display(description="Subject access export")
+    def export(self, help_request: HelpRequest) -> str:
+        url = reverse("admin:chat_helprequest_export", args=[help_request.pk])
+        return format_html('<a href="{}">Download everything held about this request (JSON)</a>', url)
+
+    def get_urls(self) -> list[Any]:
+        export = self.admin_site.admin_view(self.export_view)
+        return [path("<path:object_id>/export/", export, name="chat_helprequest_export"), *super().get_urls()]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            original = getattr(response, "context_data", {}).get("original")
+            if original is not None:
+                _audit_admin_read(request, {original.pk})
+        return response
+
+    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Everything held about one request, as a JSON attachment (a subject access request).
+        Staff who may view both the requests and the audit trail only; the export is audited."""
+        if not audit.may_export(request.user):
+            raise PermissionDenied("Exporting needs the permissions to view help requests and audit entries.")
+        help_request = self.get_object(request, object_id)
+        if help_request is None:
+            raise Http404("No such help request.")
+        audit.access_record(
+            help_request_id=help_request.pk, user=request.user, channel=AccessChannel.EXPORT, action=AccessAction.EXPORT
+        )
+        data = help_request_export(help_request=help_request)
+        response = HttpResponse(
+            json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2),
+            content_type="application/json; charset=utf-8",
+        )
+        response["Content-Disposition"] = f'attachment; filename="help-request-{help_request.public_id}.json"'
+        add_never_cache_headers(response)  # Cache-Control: no-store (and no-cache, must-revalidate)
+        return response
+
+
+class RedactForm(forms.Form):
+    reason = forms.CharField(
+        max_length=MAX_REASON_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why the text is removed; kept in the audit trail. Do not repeat the removed text.",
+    )
+
+
+@admin.action(description="Remove the text of the selected messages (redact)…", permissions=["redact"])
+def redact_messages(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Message]) -> HttpResponse | None:
+    """Through the service the REST endpoint uses: the text is gone, the room sees it live."""
+    form = RedactForm(request.POST if "apply" in request.POST else None)
+    if form.is_valid():
+        done = 0
+        for message in queryset:
+            try:
+                services.message_redact(
+                    message=message, by=request.user, reason=form.cleaned_data["reason"], channel=AccessChannel.ADMIN
+                )
+                done += 1
+            except services.ChatError as exc:
+                messages.error(request, f"Message {message.pk}: {exc.detail}")
+        if done:
+            messages.info(request, f"Removed the text of {done} message(s).")
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Remove the text of messages",
+        "form": form,
+        "queryset": queryset,
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        "opts": modeladmin.model._meta,
+    }
+    return TemplateResponse(request, "admin/chat/message/redact.html", context)
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    """Messages, read-only; the one change is redaction (an action with a reason)."""
+
+    list_display = ["id", "request_id", "created_at", "author_kind", "author_name", "body", "redacted_at"]
+    list_filter = ["author_kind", ("redacted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=help_request__public_id"]
+    search_help_text = "The help request's public id, exactly."
+    fields = ("help_request", "created_at", "author_kind", "author_name", "body", "redacted_at", "client_id")
+    readonly_fields = fields
+    list_select_related = ["help_request"]
+    actions = [redact_messages]
+
+    @admin.display(description="Help request")
+    def request_id(self, message: Message) -> str:
+        return str(message.help_request.public_id)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_redact_permission(self, request: HttpRequest) -> bool:
+        return audit.may_redact(request.user)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Message], search_term: str) -> Any:
+        try:
+            return super().get_search_results(request, queryset, search_term)
+        except (ValidationError, ValueError):  # a malformed id matches nothing, rather than an error page
+            return queryset.none(), False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if request.method == "GET" and changelist is not None:
+            _audit_admin_read(request, {message.help_request_id for message in changelist.result_list})
+        return response
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = getattr(response, "context_data", {}).get("original")
+        if request.method == "GET" and original is not None:
+            _audit_admin_read(request, {original.help_request_id})
+        return response
+
+
+@admin.register(AccessRecord)
+class AccessRecordAdmin(admin.ModelAdmin):
+    """The audit trail, per person (filter by user) or per request (search its public id). Read-only
+    for everyone: no one adds, changes or deletes an entry here (the retention purge does)."""
+
+    list_display = ["at", "username", "channel", "action", "request_id", "message_number", "reason"]
+    list_filter = [("user", admin.RelatedOnlyFieldListFilter), "channel", "action", ("at", admin.DateFieldListFilter)]
+    search_fields = ["help_request__public_id", "username"]
+    search_help_text = "A help request's public id, or a username."
+    list_select_related = ["help_request"]
+    date_hierarchy = "at"
+    fields = ("at", "username", "user", "help_request", "channel", "action", "message_number", "reason")
+    readonly_fields = fields
+
+    @admin.display(description="Help request")
+    def request_id(self, entry: AccessRecord) -> str:
+        return str(entry.help_request.public_id)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return audit.may_view_audit(request.user)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return audit.may_view_audit(request.user)
 
 
 @admin.register(ReadCursor)

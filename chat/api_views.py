@@ -4,6 +4,7 @@
 * ``GET /api/help-requests/<public_id>/``: the request.
 * ``GET|POST /api/help-requests/<public_id>/messages/``: its messages, a page at a time (``?after=``);
   post one (idempotent on ``client_id``, as on the socket).
+* ``POST .../messages/<message_id>/redact/``: staff remove a message's text (``reason`` required).
 * ``POST .../read/``: move the reader's cursor, as the socket's ``read`` frame.
 * ``POST .../claim/``, ``.../assign/``, ``.../resolve/``, ``.../close/``: state changes, as the pages.
 * ``POST .../token/``: the visitor's new secret (the old one, and what it vouched for, stop working).
@@ -39,9 +40,9 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from chat import events, selectors, services, visitors
+from chat import audit, events, selectors, services, visitors
 from chat.app_settings import app_settings as app_settings_chat
-from chat.models import HelpRequest
+from chat.models import AccessChannel, HelpRequest
 from chat.participants import Participant
 from chat.permissions import (
     TOKEN_HEADER,
@@ -66,6 +67,7 @@ from chat.serializers import (
     HelpRequestOut,
     ReadCursorIn,
     ReadCursorOut,
+    RedactIn,
     VisitorTokenOut,
 )
 from realtime import limits
@@ -193,11 +195,22 @@ class HelpRequestApi(NeverCachedApi):
         assert participant is not None  # checked by IsHelpRequestParticipant
         return participant
 
+    def audit_read(self, help_request: HelpRequest) -> None:
+        """An account read the conversation through the API (``chat.audit``; the visitor is not recorded)."""
+        audit.access_read(
+            help_request_id=help_request.pk,
+            participant=self.participant(help_request),
+            user=self.request.user,
+            channel=audit.AccessChannel.API,
+        )
+
 
 class HelpRequestDetailApi(HelpRequestApi):
     @extend_schema(parameters=_ROOM_PARAMETERS, responses={200: HelpRequestOut, **_REFUSALS})
     def get(self, request: Request, public_id: str) -> Response:
-        return Response(help_request_data(self.get_object()))
+        help_request = self.get_object()
+        self.audit_read(help_request)
+        return Response(help_request_data(help_request))
 
 
 class HelpRequestMessagesApi(HelpRequestApi):
@@ -210,6 +223,7 @@ class HelpRequestMessagesApi(HelpRequestApi):
         help_request = self.get_object()
         query = ChatMessagePageQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
+        self.audit_read(help_request)
         messages, has_more = selectors.messages_after(
             help_request_id=help_request.pk, after=query.validated_data["after"], limit=query.validated_data["limit"]
         )
@@ -251,6 +265,44 @@ class HelpRequestMessagesApi(HelpRequestApi):
             ChatMessageOut(events.message_frame(message)).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class HelpRequestMessageRedactApi(HelpRequestApi):
+    """Staff remove one message's text (``services.message_redact``); the room sees it live."""
+
+    permission_classes = [IsAuthenticated, IsStaff]
+
+    @extend_schema(
+        summary="Remove a message's text (staff)",
+        description="The body is replaced by a fixed text in the database; the original is kept nowhere. "
+        "The reason goes to the audit trail. Every open socket and stream of the room gets a redacted frame.",
+        parameters=[
+            _PUBLIC_ID,
+            OpenApiParameter("message_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The message's id."),
+        ],
+        request=RedactIn,
+        responses={
+            200: OpenApiResponse(ChatMessageOut, description="The message, redacted."),
+            400: OpenApiResponse(description="Field errors (a reason is required)."),
+            409: OpenApiResponse(ChatErrorOut, description="conflict: the message was already removed."),
+            403: _REFUSALS[403],
+            404: OpenApiResponse(ChatErrorOut, description="No such help request, or no such message in it."),
+        },
+    )
+    def post(self, request: Request, public_id: str, message_id: str) -> Response:
+        help_request = self.get_object()
+        message = selectors.message_get(help_request_id=help_request.pk, message_id=message_id)
+        if message is None:
+            raise NotFound("No such message in this help request.")
+        serializer = RedactIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            message = services.message_redact(
+                message=message, by=request.user, reason=serializer.validated_data["reason"], channel=AccessChannel.API
+            )
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(ChatMessageOut(events.message_frame(message)).data)
 
 
 class HelpRequestReadApi(HelpRequestApi):

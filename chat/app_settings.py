@@ -78,5 +78,16 @@ class AppSettings(PrefixedSettings):
         """Unread message ids a desk item lists per conversation (100); the page shows "99+" past it."""
         return int(self._get("DESK_UNREAD_IDS", 100))  # type: ignore[call-overload]
 
+    @property
+    def AUDIT_READ_WINDOW(self) -> float:
+        """Seconds during which further reads of one request by one person over one channel add no
+        audit entry: one entry per sitting, not per frame, page load or reconnect (8 hours)."""
+        return float(self._get("AUDIT_READ_WINDOW", 8 * 3600))
+
+    @property
+    def RETAIN_AUDIT_DAYS(self) -> int:
+        """Days an audit entry is kept before ``chat.audit.audit_purge`` deletes it (365)."""
+        return int(self._get("RETAIN_AUDIT_DAYS", 365))
+
 
 app_settings = AppSettings()

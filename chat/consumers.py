@@ -20,6 +20,7 @@ from channels.db import database_sync_to_async
 from charity.roles import Role, is_helper, primary_role, roles_for
 from chat import events, selectors, services
 from chat.app_settings import app_settings
+from chat.models import AccessChannel
 from chat.rooms import RoomMember, header_value, parse_after
 from chat.validators import FRAME_VALIDATORS, QUEUE_FRAME_VALIDATORS
 from realtime import groups
@@ -33,6 +34,7 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
 
     frame_validators = FRAME_VALIDATORS
     endpoint = "chat"
+    audit_channel = AccessChannel.SOCKET
     # Typing has its own throttle (CHAT_TYPING_INTERVAL); it does not spend the frame budget.
     unmetered_types = frozenset({"ping", "typing"})
 

@@ -21,6 +21,7 @@ STATUS = "chat.status"
 TYPING = "chat.typing"
 READ = "chat.read"
 PRESENCE = "chat.presence"
+REDACTED = "chat.redacted"
 QUEUE = "chat.queue"
 DESK = "chat.desk"
 DESK_MESSAGE = "chat.desk_message"
@@ -44,7 +45,8 @@ QUEUE_ITEM_FIELDS = frozenset(
 )
 FRAME_FIELDS: dict[str, frozenset[str]] = {
     "history": frozenset({"type", "help_request", "messages", "has_more", "read"}),
-    "message": frozenset({"type", "id", "client_id", "author", "body", "created_at"}),
+    "message": frozenset({"type", "id", "client_id", "author", "body", "created_at", "redacted"}),
+    "redacted": frozenset({"type", "id", "body"}),
     "typing": frozenset({"type", "author"}),
     "read": frozenset({"type", "author", "up_to"}),
     "presence": frozenset({"type", "participants"}),
@@ -64,6 +66,11 @@ class MessageEvent(TypedDict):
     type: str
     id: int
     frame: str
+
+
+class RedactedEvent(TypedDict):
+    type: str
+    frame: dict[str, Any]
 
 
 class StatusEvent(TypedDict):
@@ -114,7 +121,14 @@ def message_frame(message: Message) -> dict[str, Any]:
         "author": {"kind": message.author_kind, "name": message.author_name},
         "body": message.body,
         "created_at": message.created_at.isoformat(),
+        # True once staff removed the text: ``body`` is then the fixed REDACTED_BODY.
+        "redacted": message.redacted_at is not None,
     }
+
+
+def redacted_frame(message: Message) -> dict[str, Any]:
+    """Staff removed a message's text: clients replace the shown ``body`` of message ``id``."""
+    return {"type": "redacted", "id": message.pk, "body": message.body}
 
 
 def assigned_to(help_request: HelpRequest) -> dict[str, str] | None:
@@ -255,6 +269,10 @@ def desk_read_frame(*, public_id: str, up_to: int) -> dict[str, Any]:
 def message_event(message: Message) -> MessageEvent:
     # Encoded once by the sender; every socket forwards the same text.
     return {"type": MESSAGE, "id": message.pk, "frame": encode(message_frame(message))}
+
+
+def redacted_event(message: Message) -> RedactedEvent:
+    return {"type": REDACTED, "frame": redacted_frame(message)}
 
 
 def status_event(help_request: HelpRequest, *, queue_position: int | None) -> StatusEvent:

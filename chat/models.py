@@ -4,7 +4,8 @@ A ``HelpRequest`` is what an anonymous visitor asked for; it is addressed everyw
 ``public_id``, never by its database id. Its ``Message`` rows are the room's history: ids only grow,
 and within one request they become visible in id order (``message_post`` locks the request row), so
 a client that resumes "after the last id I saw" misses nothing. A ``ReadCursor`` is how far one
-participant has read.
+participant has read. An ``AccessRecord`` says who (other than the visitor) opened a conversation,
+redacted a message or exported it, when and how: the audit trail (``chat.audit``).
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ class Message(models.Model):
     )
     body = models.TextField(max_length=MAX_BODY_CHARS)
     created_at = models.DateTimeField(default=timezone.now)
+    # Set when staff removed the text (``services.message_redact``): ``body`` is then REDACTED_BODY.
+    redacted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -211,3 +214,57 @@ class CannedReply(models.Model):
         if unknown:
             known = ", ".join(CANNED_PLACEHOLDERS)
             raise ValidationError({"text": f"Unknown placeholder {', '.join(unknown)}: use {known}."})
+
+
+#: What a redacted message's body becomes; the original text is kept nowhere.
+REDACTED_BODY = "[removed by staff]"
+MAX_REASON_CHARS = 500
+
+
+class AccessChannel(models.TextChoices):
+    PAGE = "page", "Page"
+    API = "api", "REST API"
+    SOCKET = "socket", "WebSocket"
+    SSE = "sse", "SSE stream"
+    ADMIN = "admin", "Admin"
+    EXPORT = "export", "Export"
+
+
+class AccessAction(models.TextChoices):
+    READ = "read", "Read"
+    REDACT = "redact", "Redact"
+    EXPORT = "export", "Export"
+    ERASE = "erase", "Erase"
+
+
+class AccessRecord(models.Model):
+    """One audit entry: ``user`` (and their username then) did ``action`` on a request by ``channel``.
+
+    Never a session id, an address or a message's text. Kept while the request is anonymised
+    (only deleting the request row itself deletes its entries); purged after
+    ``CHAT_RETAIN_AUDIT_DAYS`` (``chat.audit.audit_purge``)."""
+
+    help_request = models.ForeignKey(HelpRequest, on_delete=models.CASCADE, related_name="access_records")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    username = models.CharField(max_length=150, help_text="The account's username at the time.")
+    at = models.DateTimeField(default=timezone.now)
+    channel = models.CharField(max_length=10, choices=AccessChannel.choices)
+    action = models.CharField(max_length=10, choices=AccessAction.choices, default=AccessAction.READ)
+    # The redacted message's id (a plain number: the entry outlives the message's erasure).
+    message_number = models.BigIntegerField(null=True, blank=True)
+    reason = models.TextField(max_length=MAX_REASON_CHARS, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            # The once-per-window check of reads (chat.audit.access_read), and one request's entries.
+            models.Index(fields=["help_request", "user", "channel", "at"], name="access_record_dedupe"),
+            # One person's entries, newest first; and the retention purge.
+            models.Index(fields=["user", "at"], name="access_record_user_at"),
+            models.Index(fields=["at"], name="access_record_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username or '?'} {self.action} by {self.channel} at {self.at:%Y-%m-%d %H:%M}"

@@ -6,11 +6,15 @@ A ``RoomMember`` is one connection to one help request's room, whatever carries 
   visitor by session, the ``X-Help-Request-Token`` header or a single-use ``?ticket=``
   (``chat.visitors``); never by a token in the URL;
 * caps the visitor's open connections to one room (``CHAT_VISITOR_CONNECTIONS``, 4429);
-* joins losslessly: the room's group first, then the history (``history`` frame), then presence;
+* joins losslessly: the room's group first, then the history (``history`` frame, then a
+  ``redacted`` frame for each earlier message whose text was removed while a resuming client was
+  away), then presence;
+* records a volunteer's or staff member's read in the audit trail (``chat.audit``, channel
+  ``audit_channel`` of the transport), at most once per ``CHAT_AUDIT_READ_WINDOW``;
 * keeps the person's presence entry and announces changes;
 * forwards the room's group events: each message id once, typing and read only from
-  someone else, presence lists never older than the last one, and a volunteer's reassignment closes
-  the connection (4403);
+  someone else, redactions to everyone, presence lists never older than the last one, and a
+  volunteer's reassignment closes the connection (4403);
 * re-checks access when told to (logout, lost role, reassignment; for the visitor, a rotated or
   revoked secret).
 
@@ -30,7 +34,7 @@ from uuid import UUID
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
-from chat import events, presence, selectors, services, visitors
+from chat import audit, events, presence, selectors, services, visitors
 from chat.app_settings import app_settings
 from chat.models import AuthorKind
 from chat.participants import VISITOR_KEY, Participant
@@ -96,8 +100,10 @@ def visitor_grant_current(*, public_id: UUID, grant: str) -> bool:
     return help_request is not None and visitors.grant_is_current(help_request, grant)
 
 
-def room_history(*, public_id: UUID, after: int | None) -> tuple[dict[str, Any], list[int]]:
-    """The ``history`` frame of a (re)joining connection and the ids of the messages in it."""
+def room_history(*, public_id: UUID, after: int | None) -> tuple[dict[str, Any], list[int], list[dict[str, Any]]]:
+    """The ``history`` frame of a (re)joining connection, the ids of the messages in it, and a
+    ``redacted`` frame for each message up to ``after`` whose text staff removed (the client resuming
+    may have missed that while it was away)."""
     help_request = selectors.help_request_get(public_id=public_id)
     assert help_request is not None
     if after is None:
@@ -108,6 +114,11 @@ def room_history(*, public_id: UUID, after: int | None) -> tuple[dict[str, Any],
         messages, has_more = selectors.messages_after(
             help_request_id=help_request.pk, after=after, limit=app_settings.REPLAY_LIMIT
         )
+    redacted = (
+        []
+        if after is None
+        else selectors.messages_redacted(help_request_id=help_request.pk, up_to=after, limit=app_settings.REPLAY_LIMIT)
+    )
     frame = events.history_frame(
         help_request=help_request,
         queue_position=selectors.queue_position(help_request=help_request),
@@ -115,7 +126,7 @@ def room_history(*, public_id: UUID, after: int | None) -> tuple[dict[str, Any],
         has_more=has_more,
         cursors=selectors.read_cursors(help_request_id=help_request.pk),
     )
-    return frame, [message.pk for message in messages]
+    return frame, [message.pk for message in messages], [events.redacted_frame(message) for message in redacted]
 
 
 def _active_user(user_id: int) -> Any:
@@ -126,6 +137,9 @@ def _active_user(user_id: int) -> Any:
 
 class RoomMember:
     """One connection to one room; see the module docstring for the hooks a transport provides."""
+
+    #: How the transport shows up in the audit trail (``chat.audit``): ``socket`` or ``sse``.
+    audit_channel: str
 
     if TYPE_CHECKING:
         scope: dict[str, Any]
@@ -219,7 +233,7 @@ class RoomMember:
     async def room_enter(self, *, after: int | None, after_error: str | None) -> None:
         """Join the room's group, send ``history`` (after an ``invalid`` error for a bad ``after``),
         then register presence. The group comes first, so nothing committed meanwhile is lost."""
-        assert self.public_id is not None and self.participant is not None
+        assert self.public_id is not None and self.participant is not None and self.help_request_id is not None
         await self.join_groups([groups.help_request_group(self.public_id)])
         if self.participant.user_id is None:
             # A new link or the visitor's close published before the join would have missed us.
@@ -228,14 +242,25 @@ class RoomMember:
                 return
         if after_error:
             await self.send_error(ErrorCode.INVALID, {"after": [after_error]})
-        history, message_ids = await self.read_history(after)
+        if self.participant.user_id is not None:
+            # A volunteer or staff member is about to read the conversation: the audit trail's entry
+            # (once per window: reconnects add nothing). The visitor is never recorded.
+            await database_sync_to_async(audit.access_read)(
+                help_request_id=self.help_request_id,
+                participant=self.participant,
+                user=self.scope["user"],
+                channel=self.audit_channel,
+            )
+        history, message_ids, redactions = await self.read_history(after)
         # Labelled with its last message id: a stream that reconnects resumes after it.
         await self.send_text(encode(history), event_id=message_ids[-1] if message_ids else None)
         for message_id in message_ids:
             self.remember(message_id)
+        for redacted in redactions:
+            await self.send_frame(redacted)
         await self.presence_enter()
 
-    async def read_history(self, after: int | None) -> tuple[dict[str, Any], list[int]]:
+    async def read_history(self, after: int | None) -> tuple[dict[str, Any], list[int], list[dict[str, Any]]]:
         assert self.public_id is not None
         return await database_sync_to_async(room_history)(public_id=self.public_id, after=after)
 
@@ -325,6 +350,10 @@ class RoomMember:
             return
         await self.send_text(event["frame"], event_id=event["id"])
         self.remember(event["id"])
+
+    async def chat_redacted(self, event: events.RedactedEvent) -> None:
+        if self.is_open():
+            await self.send_frame(event["frame"])
 
     async def chat_status(self, event: events.StatusEvent) -> None:
         if not self.is_open() or self.participant is None:

@@ -86,8 +86,24 @@ def messages_after(*, help_request_id: int, after: int, limit: int) -> tuple[lis
     return rows[:limit], len(rows) > limit
 
 
+def messages_redacted(*, help_request_id: int, up_to: int, limit: int) -> list[Message]:
+    """Redacted messages with an id up to ``up_to``, oldest first, at most ``limit``: what a client
+    resuming after ``up_to`` may still show with its old text."""
+    rows = Message.objects.filter(help_request_id=help_request_id, id__lte=up_to, redacted_at__isnull=False)
+    return list(rows.order_by("id")[:limit])
+
+
 def read_cursors(*, help_request_id: int) -> list[ReadCursor]:
     return list(ReadCursor.objects.filter(help_request_id=help_request_id).order_by("id"))
+
+
+def message_get(*, help_request_id: int, message_id: int | str) -> Message | None:
+    """A message of this request by its id, or None (a malformed id included)."""
+    if isinstance(message_id, str):
+        if not (message_id.isascii() and message_id.isdigit() and len(message_id) < 19):
+            return None
+        message_id = int(message_id)
+    return Message.objects.filter(help_request_id=help_request_id, id=message_id).first()
 
 
 def message_exists(*, help_request_id: int, message_id: int) -> bool:

@@ -12,7 +12,15 @@ from rest_framework import serializers
 
 from charity.roles import is_helper, roles_for
 from chat import selectors
-from chat.models import MAX_CONTACT_CHARS, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, AuthorKind, Category, Status
+from chat.models import (
+    MAX_CONTACT_CHARS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_NAME_CHARS,
+    MAX_REASON_CHARS,
+    AuthorKind,
+    Category,
+    Status,
+)
 from chat.validators import MessageFields, ReadFields
 from realtime.validators import TextField
 
@@ -96,6 +104,7 @@ class ChatMessageOut(serializers.Serializer[dict[str, Any]]):
     author = ChatAuthorOut()
     body = serializers.CharField()
     created_at = serializers.DateTimeField()
+    redacted = serializers.BooleanField(help_text="Staff removed the text; body is the fixed replacement.")
 
 
 class ChatMessagePageQuery(serializers.Serializer[dict[str, Any]]):
@@ -111,6 +120,10 @@ class ChatMessagePageOut(serializers.Serializer[dict[str, Any]]):
     messages = ChatMessageOut(many=True)
     has_more = serializers.BooleanField(help_text="More messages follow: ask again with after= the last id.")
     next = serializers.URLField(allow_null=True, help_text="The URL of the next page, or null.")
+
+
+class RedactIn(serializers.Serializer[dict[str, Any]]):
+    reason = TextField(max_length=MAX_REASON_CHARS, help_text="Why the text is removed (kept in the audit trail).")
 
 
 class ReadCursorIn(ReadFields):

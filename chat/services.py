@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from charity.roles import Role, is_helper, roles_for
-from chat import events, presence, selectors, visitors
+from chat import audit, events, presence, selectors, visitors
 from chat.app_settings import app_settings
 from chat.models import (
     MAX_BODY_CHARS,
@@ -24,6 +24,10 @@ from chat.models import (
     MAX_CONTACT_CHARS,
     MAX_DESCRIPTION_CHARS,
     MAX_NAME_CHARS,
+    MAX_REASON_CHARS,
+    REDACTED_BODY,
+    AccessAction,
+    AccessChannel,
     AuthorKind,
     Category,
     HelpRequest,
@@ -365,7 +369,12 @@ def _notify_absent_assignee(help_request: HelpRequest, message: Message) -> None
         kind="help_request.message",
         title=f"New message from {help_request.name}",
         body=message.body[:200],
-        data={"public_id": str(help_request.public_id), "url": help_request.get_absolute_url()},
+        # message_id: a redaction (message_redact) finds this copy of the text and removes it too.
+        data={
+            "public_id": str(help_request.public_id),
+            "url": help_request.get_absolute_url(),
+            "message_id": message.pk,
+        },
     )
 
 
@@ -402,6 +411,41 @@ def read_mark(*, help_request_id: int, participant: Participant, up_to: int) -> 
     return moved
 
 
+def message_redact(*, message: Message, by: Any, reason: str, channel: str = AccessChannel.API) -> Message:
+    """Staff remove a message's text for good (a visitor typed their address by mistake).
+
+    The body becomes ``REDACTED_BODY`` in the database, and so does the body of the assignee's
+    notification about it; the original is kept nowhere (not in the audit entry, not in a log).
+    The redaction is audited with ``reason`` (and ``channel``: api or admin), and after commit
+    every open socket and stream of the room gets a ``redacted`` frame.
+    """
+    if not audit.may_redact(by):
+        raise ChatError("Only staff can remove a message.", code=ChatErrorCode.FORBIDDEN)
+    reason = _text(reason, field="reason", max_chars=MAX_REASON_CHARS)
+    with transaction.atomic():
+        help_request = _lock(message.help_request_id)  # serialised with the room's other writes
+        locked = Message.objects.get(pk=message.pk)
+        if locked.redacted_at is not None:
+            raise ChatError("This message was already removed.", code=ChatErrorCode.CONFLICT)
+        locked.body = REDACTED_BODY
+        locked.redacted_at = timezone.now()
+        locked.save(update_fields=["body", "redacted_at"])
+        notifications.replace_body(
+            kind="help_request.message", data_match={"message_id": locked.pk}, body=REDACTED_BODY
+        )
+        audit.access_record(
+            help_request_id=help_request.pk,
+            user=by,
+            channel=channel,
+            action=AccessAction.REDACT,
+            reason=reason,
+            message_number=locked.pk,
+        )
+        group_send_on_commit([groups.help_request_group(help_request.public_id)], events.redacted_event(locked))
+    message.body, message.redacted_at = locked.body, locked.redacted_at
+    return locked
+
+
 # -- not persisted ---------------------------------------------------------------------------------
 
 
@@ -431,5 +475,6 @@ __all__ = [
     "help_request_resolve",
     "help_request_token_rotate",
     "message_post",
+    "message_redact",
     "read_mark",
 ]

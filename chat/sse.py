@@ -2,7 +2,7 @@
 
 ``GET /sse/help-requests/<public_id>/?after=ID`` streams the same frames as the room socket
 (docs/chat-protocol.md), one ``data:`` line each: ``history``, then ``presence``, then live
-``message``, ``status``, ``presence``, ``typing`` and ``read``. Message events carry
+``message``, ``status``, ``presence``, ``typing``, ``read`` and ``redacted``. Message events carry
 ``id: <message id>`` (the ``history`` event the id of its last message), so the browser's own
 reconnection resumes with ``Last-Event-ID``, which takes precedence over ``?after``. Who may listen,
 the lossless join, presence and losing access are the socket's, shared through ``chat.rooms``.
@@ -19,12 +19,14 @@ URL. The stream is sent with ``Cache-Control: no-store``. The client's writes go
 from __future__ import annotations
 
 from chat.app_settings import app_settings
+from chat.models import AccessChannel
 from chat.rooms import RoomMember, parse_after
 from realtime.sse import KEEPALIVE_SECONDS, SseStream
 
 
 class HelpRequestStreamConsumer(RoomMember, SseStream):
     endpoint = "chat_sse"
+    audit_channel = AccessChannel.SSE
 
     async def open_stream(self) -> None:
         token = self.header(b"x-help-request-token")

@@ -20,6 +20,11 @@ urlpatterns = [
     path("api/help-requests/", api_views.HelpRequestCreateApi.as_view(), name="api-help-request-create"),
     path(API, api_views.HelpRequestDetailApi.as_view(), name="api-help-request"),
     path(API + "messages/", api_views.HelpRequestMessagesApi.as_view(), name="api-help-request-messages"),
+    path(
+        API + "messages/<str:message_id>/redact/",
+        api_views.HelpRequestMessageRedactApi.as_view(),
+        name="api-help-request-message-redact",
+    ),
     path(API + "read/", api_views.HelpRequestReadApi.as_view(), name="api-help-request-read"),
     path(API + "claim/", api_views.HelpRequestClaimApi.as_view(), name="api-help-request-claim"),
     path(API + "assign/", api_views.HelpRequestAssignApi.as_view(), name="api-help-request-assign"),

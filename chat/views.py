@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from charity.roles import Role, helpers, is_helper, roles_for
-from chat import selectors, services, visitors
+from chat import audit, selectors, services, visitors
 from chat.api_views import RATE_LIMITED
 from chat.app_settings import app_settings
 from chat.forms import HelpRequestForm
@@ -84,6 +84,9 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
         visitors.session_grant(request.session, help_request)
         return redirect(help_request)
     participant = _participant_or_403(request, help_request)
+    audit.access_read(
+        help_request_id=help_request.pk, participant=participant, user=request.user, channel=audit.AccessChannel.PAGE
+    )
     context: dict[str, Any] = {
         "help_request": help_request,
         "participant": participant,

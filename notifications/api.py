@@ -23,7 +23,7 @@ from django.db.models import Model
 from charity.roles import Role
 from notifications.audience import Audience
 from notifications.models import Notification, Priority
-from notifications.services import NotificationError, notification_create
+from notifications.services import NotificationError, notification_body_replace, notification_create
 
 __all__ = [
     "CRITICAL",
@@ -40,6 +40,7 @@ __all__ = [
     "notify_role",
     "notify_user",
     "notify_users",
+    "replace_body",
 ]
 
 NORMAL = Priority.NORMAL.value
@@ -80,6 +81,11 @@ def notify_role(role: Role | str, **kwargs: Any) -> Notification:
 
 def notify_all(**kwargs: Any) -> Notification:
     return notify(Audience.all(), **kwargs)
+
+
+def replace_body(*, kind: str, data_match: dict[str, Any], body: str) -> int:
+    """Overwrite the body of stored notifications of ``kind`` whose ``data`` contains ``data_match``."""
+    return notification_body_replace(kind=kind, data_match=data_match, body=body)
 
 
 anotify = database_sync_to_async(notify)

@@ -197,6 +197,14 @@ def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
         yield ids[start : start + _CHUNK]
 
 
+def notification_body_replace(*, kind: str, data_match: dict[str, Any], body: str) -> int:
+    """Overwrite the body of the stored notifications of ``kind`` whose ``data`` has every key and
+    value of ``data_match`` (text that must not be kept, e.g. a redacted chat message). Returns how
+    many changed. Copies already shown in a browser are not reached."""
+    lookups = {f"data__{key}": value for key, value in data_match.items()}
+    return Notification.objects.filter(kind=kind, **lookups).update(body=body)
+
+
 def recipient_ack(*, user_id: int, notification_ids: Iterable[int]) -> int:
     """Mark as delivered the given notifications of ``user_id``; returns how many changed."""
     ids = sorted(set(notification_ids))

@@ -737,6 +737,7 @@ def test_the_openapi_schema_describes_every_endpoint(client: Client) -> None:
         (base, "get"),
         (base + "messages/", "get"),
         (base + "messages/", "post"),
+        (base + "messages/{message_id}/redact/", "post"),
         (base + "read/", "post"),
         (base + "claim/", "post"),
         (base + "assign/", "post"),
@@ -751,8 +752,11 @@ def test_the_openapi_schema_describes_every_endpoint(client: Client) -> None:
         "$ref": "#/components/schemas/ChatMessageIn"
     }
     assert set(schema["components"]["schemas"]["ChatMessageOut"]["properties"]) == {
-        "type", "id", "client_id", "author", "body", "created_at"
+        "type", "id", "client_id", "author", "body", "created_at", "redacted"
     }  # fmt: skip
+    redact = schema["paths"][base + "messages/{message_id}/redact/"]["post"]
+    assert {"200", "400", "403", "404", "409"} <= set(redact["responses"])
+    assert {} not in redact["security"]
     listing = schema["paths"][base + "messages/"]["get"]
     assert {p["name"] for p in listing["parameters"]} == {
         "public_id",

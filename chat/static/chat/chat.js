@@ -43,11 +43,26 @@
     item.appendChild(el("strong", "chat-author", label(message.author) + ": "));
     item.appendChild(el("span", "chat-body", message.body));
     item.appendChild(el("span", "chat-meta", " " + time(message.created_at)));
+    if (message.redacted) markRedacted(item);
     if (info.mine) item.appendChild(el("span", "chat-receipt", ""));
     insertById(item, message.id);
     updateReceipts();
     if (!info.mine && message.author.kind !== "system") markReadSoon();
     item.scrollIntoView({ block: "nearest" });
+  }
+
+  /** Staff removed this message's text: the fixed replacement says so in words, not only by style. */
+  function markRedacted(item) {
+    if (item.classList.contains("redacted")) return;
+    item.classList.add("redacted");
+    item.appendChild(el("span", "chat-meta chat-redacted", " (text removed by staff)"));
+  }
+
+  function showRedacted(frame) {
+    var item = log.querySelector('li[data-id="' + Number(frame.id) + '"]');
+    if (!item) return; // not shown here: history will bring the replacement text
+    item.querySelector(".chat-body").textContent = frame.body;
+    markRedacted(item);
   }
 
   function showPending(outbox) {
@@ -108,6 +123,7 @@
     onPending: showPending,
     onStatus: showStatus,
     onPresence: showPresence,
+    onRedacted: showRedacted,
     onTyping: function (frame) {
       $("chat-typing").textContent = label(frame.author) + " is typing…";
       clearTimeout(typingTimer);

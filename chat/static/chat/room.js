@@ -21,7 +21,8 @@
    * without that session uses single-use connect tickets instead; docs/chat-protocol.md).
    *
    * options: publicId, onHistory(frame), onMessage(message, {mine}),
-   *          onPending(list of {client_id, body}), onStatus, onPresence, onTyping, onRead, onError,
+   *          onPending(list of {client_id, body}), onStatus, onPresence, onTyping, onRead,
+   *          onRedacted(frame: staff removed message frame.id's text, frame.body replaces it), onError,
    *          onState, and connection options.
    */
   function ChatRoom(options) {
@@ -96,6 +97,8 @@
       options.onTyping(frame);
     } else if (frame.type === "read" && options.onRead) {
       options.onRead(frame);
+    } else if (frame.type === "redacted" && options.onRedacted) {
+      options.onRedacted(frame);
     } else if (frame.type === "error" && options.onError) {
       options.onError(frame);
     }
