@@ -739,6 +739,7 @@ def test_the_openapi_schema_describes_every_endpoint(client: Client) -> None:
         (base + "messages/", "post"),
         (base + "messages/{message_id}/redact/", "post"),
         (base + "read/", "post"),
+        (base + "canned-replies/", "get"),
         (base + "claim/", "post"),
         (base + "assign/", "post"),
         (base + "resolve/", "post"),
