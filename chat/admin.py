@@ -6,14 +6,16 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from charity.roles import helpers
+from charity.roles import Role, helpers, roles_for
 from chat import services
 from chat.models import HelpRequest, Message, ReadCursor
+from chat.participants import user_participant
 
 
 class AssignForm(forms.Form):
@@ -51,6 +53,34 @@ def assign_to_volunteer(modeladmin: Any, request: HttpRequest, queryset: QuerySe
     return TemplateResponse(request, "admin/chat/helprequest/assign.html", context)
 
 
+@admin.action(description="Delete the conversation (keep the anonymous statistic)…", permissions=["change"])
+def erase_conversations(modeladmin: Any, request: HttpRequest, queryset: QuerySet[HelpRequest]) -> HttpResponse | None:
+    """Erasure by staff (e.g. at a visitor's request by phone), through the visitor's own service:
+    after a confirmation page, each conversation and its personal fields go, the room sees it live."""
+    if Role.STAFF not in roles_for(request.user):
+        raise PermissionDenied("Only staff can delete conversations.")
+    if "apply" in request.POST:
+        by = user_participant(request.user)
+        done = 0
+        for help_request in queryset:
+            try:
+                services.help_request_erase(help_request=help_request, by=by)
+                done += 1
+            except services.ChatError as exc:
+                messages.error(request, f"{help_request.public_id}: {exc.detail}")
+        if done:
+            messages.info(request, f"Deleted {done} conversation(s); their anonymous statistics stay.")
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Delete conversations",
+        "queryset": queryset,
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        "opts": modeladmin.model._meta,
+    }
+    return TemplateResponse(request, "admin/chat/helprequest/erase.html", context)
+
+
 class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
@@ -76,9 +106,13 @@ class HelpRequestAdmin(admin.ModelAdmin):
         "assigned_at",
         "resolved_at",
         "assignee_notified_at",
+        "transcript_email_requested",
+        "anonymised_at",
+        "erased_at",
+        "erased_by",
     ]
     inlines = [MessageInline]
-    actions = [assign_to_volunteer]
+    actions = [assign_to_volunteer, erase_conversations]
 
     @admin.display(description="Room")
     def join_room(self, help_request: HelpRequest) -> str:

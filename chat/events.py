@@ -22,6 +22,7 @@ TYPING = "chat.typing"
 READ = "chat.read"
 PRESENCE = "chat.presence"
 QUEUE = "chat.queue"
+ERASED = "chat.erased"
 
 AUTHOR_FIELDS = frozenset({"kind", "name"})
 HELP_REQUEST_FIELDS = frozenset({"public_id", "status", "queue_position", "assigned_to"})
@@ -49,6 +50,7 @@ FRAME_FIELDS: dict[str, frozenset[str]] = {
     "queue": frozenset({"type", "help_requests", "waiting", "limit"}),
     "queue.item": frozenset({"type", "help_request", "waiting"}),
     "queue.removed": frozenset({"type", "public_id", "waiting"}),
+    "erased": frozenset({"type", "by"}),
     "error": frozenset({"type", "code", "detail"}),
     "pong": frozenset({"type"}),
 }
@@ -71,6 +73,11 @@ class SenderEvent(TypedDict):
 
     type: str
     sender: str
+    frame: dict[str, Any]
+
+
+class ErasedEvent(TypedDict):
+    type: str
     frame: dict[str, Any]
 
 
@@ -158,6 +165,11 @@ def read_frame(*, author: dict[str, str], up_to: int) -> dict[str, Any]:
     return {"type": "read", "author": dict(author), "up_to": up_to}
 
 
+def erased_frame(*, by: str) -> dict[str, Any]:
+    """The conversation was deleted, by its visitor or by staff (``by``: ``visitor`` or ``staff``)."""
+    return {"type": "erased", "by": by}
+
+
 def queue_item(help_request: HelpRequest, *, queue_position: int | None) -> dict[str, Any]:
     return {
         "public_id": str(help_request.public_id),
@@ -231,6 +243,10 @@ def read_event(*, sender: str, author: dict[str, str], up_to: int) -> SenderEven
 
 def presence_event(*, version: int, participants: Iterable[dict[str, str]]) -> PresenceEvent:
     return {"type": PRESENCE, "version": version, "frame": presence_frame(participants)}
+
+
+def erased_event(*, by: str) -> ErasedEvent:
+    return {"type": ERASED, "frame": erased_frame(by=by)}
 
 
 def queue_event(help_request: HelpRequest, *, queue_position: int | None, waiting: int) -> QueueEvent:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Case, Q, QuerySet, Value, When
+from django.core.validators import validate_email
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 
 from charity.roles import Role, roles_for
 from chat import visitors
-from chat.models import HelpRequest, Message, ReadCursor, Status
+from chat.models import READ_ONLY_STATUSES, HelpRequest, Message, ReadCursor, Status
 from chat.participants import Participant, user_participant, visitor_participant
 
 
@@ -130,3 +132,31 @@ def waiting_at(*, position: int) -> HelpRequest | None:
     """The waiting request at ``position`` (1-based) in the queue, or None."""
     rows = HelpRequest.objects.filter(status=Status.WAITING).select_related("assigned_to").order_by("id")
     return next(iter(rows[position - 1 : position]), None)
+
+
+# -- records (transcripts, retention) ----------------------------------------------------------------
+
+
+def transcript_messages(*, help_request_id: int) -> QuerySet[Message]:
+    """The messages a transcript carries, oldest first: the one place that decides what a visitor's
+    copy of their conversation contains (anything staff-only, such as internal notes, is left out here)."""
+    return Message.objects.filter(help_request_id=help_request_id).order_by("id")
+
+
+def contact_email(help_request: HelpRequest) -> str | None:
+    """The visitor's contact when it is an email address (where a transcript may be sent), else None."""
+    contact = help_request.contact.strip()
+    try:
+        validate_email(contact)
+    except ValidationError:
+        return None
+    return contact
+
+
+def help_requests_past_retention(*, cutoff: datetime) -> QuerySet[HelpRequest]:
+    """Requests whose conversation is kept no longer, oldest first: resolved or closed before
+    ``cutoff``, or still waiting or assigned with no change and no message since (abandoned)."""
+    recent_message = Message.objects.filter(help_request_id=OuterRef("pk"), created_at__gt=cutoff)
+    ended = Q(status__in=READ_ONLY_STATUSES, resolved_at__lte=cutoff)
+    abandoned = Q(status__in=(Status.WAITING, Status.ASSIGNED), updated_at__lte=cutoff) & ~Exists(recent_message)
+    return HelpRequest.objects.filter(anonymised_at__isnull=True).filter(ended | abandoned).order_by("id")

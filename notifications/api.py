@@ -23,7 +23,7 @@ from django.db.models import Model
 from charity.roles import Role
 from notifications.audience import Audience
 from notifications.models import Notification, Priority
-from notifications.services import NotificationError, notification_create
+from notifications.services import NotificationError, notification_create, notifications_delete_about
 
 __all__ = [
     "CRITICAL",
@@ -35,6 +35,7 @@ __all__ = [
     "anotify_role",
     "anotify_user",
     "anotify_users",
+    "forget",
     "notify",
     "notify_all",
     "notify_role",
@@ -80,6 +81,13 @@ def notify_role(role: Role | str, **kwargs: Any) -> Notification:
 
 def notify_all(**kwargs: Any) -> Notification:
     return notify(Audience.all(), **kwargs)
+
+
+def forget(*, kind_prefix: str, key: str, value: str) -> int:
+    """Delete the notifications (of kinds starting with ``kind_prefix``) whose ``data[key]`` is
+    ``value``, e.g. every ``help_request.*`` one about an erased request; returns how many went.
+    Clients that already show one keep it until they reload."""
+    return notifications_delete_about(kind_prefix=kind_prefix, key=key, value=value)
 
 
 anotify = database_sync_to_async(notify)
