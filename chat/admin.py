@@ -6,13 +6,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from charity.roles import Role, helpers, roles_for
+from charity.roles import helpers
 from chat import services
 from chat.models import HelpRequest, Message, ReadCursor
 from chat.participants import user_participant
@@ -57,8 +56,6 @@ def assign_to_volunteer(modeladmin: Any, request: HttpRequest, queryset: QuerySe
 def erase_conversations(modeladmin: Any, request: HttpRequest, queryset: QuerySet[HelpRequest]) -> HttpResponse | None:
     """Erasure by staff (e.g. at a visitor's request by phone), through the visitor's own service:
     after a confirmation page, each conversation and its personal fields go, the room sees it live."""
-    if Role.STAFF not in roles_for(request.user):
-        raise PermissionDenied("Only staff can delete conversations.")
     if "apply" in request.POST:
         by = user_participant(request.user)
         done = 0
