@@ -106,9 +106,8 @@ def help_request_create(
             [groups.help_request_queue_group()],
             events.queue_event(help_request, queue_position=position, waiting=selectors.waiting_count()),
         )
-        activity.activity_report(
-            kind="help_request.created", text=f"Help request from {help_request.name} ({category})"
-        )
+        # The activity feed is kept without a retention period: it never names the visitor.
+        activity.activity_report(kind="help_request.created", text=f"New help request ({category})")
     return help_request
 
 
@@ -189,7 +188,7 @@ def _take(help_request: HelpRequest, *, assignee: Any) -> None:
     )
     _announce_change(help_request, left_queue=left_queue)
     activity.activity_report(
-        kind="help_request.claimed", text=f"{display_name(assignee)} is helping {help_request.name}"
+        kind="help_request.claimed", text=f"{display_name(assignee)} is helping a visitor ({help_request.category})"
     )
     if previous_id is not None and previous_id != assignee.pk:
         # The previous assignee's sockets re-check their access, in every process.
@@ -241,7 +240,7 @@ def help_request_resolve(*, help_request: HelpRequest, by: Participant) -> HelpR
         _announce_change(locked, left_queue=left_queue)
         if locked.transcript_email_requested:
             _email_transcript_on_commit(locked)
-        activity.activity_report(kind="help_request.resolved", text=f"{by.name} resolved {locked.name}'s request")
+        activity.activity_report(kind="help_request.resolved", text=f"{by.name} resolved a request ({locked.category})")
     return locked
 
 

@@ -96,6 +96,15 @@ def test_erasure_deletes_the_notifications_that_quoted_the_request(make_user: An
     assert Notification.objects.filter(pk=unrelated.pk).exists()
 
 
+def test_the_activity_feed_never_names_the_visitor(make_user: Any) -> None:
+    from dashboard.models import Activity
+
+    visitor, vera = a_conversation(make_user)
+    services.help_request_resolve(help_request=visitor.help_request(), by=user_participant(vera))
+    texts = list(Activity.objects.values_list("text", flat=True))
+    assert len(texts) == 3 and not [text for text in texts if "Alice" in text or "rent" in text]
+
+
 def test_volunteers_cannot_erase_and_staff_can(make_user: Any) -> None:
     visitor, vera = a_conversation(make_user)
     with pytest.raises(services.ChatError) as refused:

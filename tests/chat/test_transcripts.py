@@ -29,9 +29,7 @@ def api_url(visitor: Visitor) -> str:
 
 def helped_by_staff(visit: Any, make_user: Any, **fields: Any) -> tuple[Visitor, Any]:
     visitor = visit(name="Alice", description="Rent is due.\nI have nothing left.", **fields)
-    sam = make_user(
-        "sam", roles=(Role.STAFF,), email="sam.private@example.org", first_name="Sam", last_name="Carter"
-    )
+    sam = make_user("sam", roles=(Role.STAFF,), email="sam.private@example.org", first_name="Sam", last_name="Carter")
     services.help_request_claim(help_request=visitor.help_request(), user=sam)
     post_as_visitor(visitor, "Hello\nSam: you are fired")  # a second line that looks like another author
     services.message_post(
