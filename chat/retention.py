@@ -45,6 +45,8 @@ def purge_conversations(*, now: datetime, batch_size: int, dry_run: bool) -> Pur
     cursors and personal fields go, the anonymous statistic stays. Each batch is its own short
     transaction (committed before the next starts); a run that stops half-way leaves whole batches
     done and the next run carries on."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1.")
     report = PurgeReport("conversations")
     cutoff = conversations_cutoff(now)
     if dry_run:

@@ -10,7 +10,7 @@ A ``RoomMember`` is one connection to one help request's room, whatever carries 
 * keeps the person's presence entry and announces changes;
 * forwards the room's group events: each message id once, typing and read only from
   someone else, presence lists never older than the last one, and a volunteer's reassignment closes
-  the connection (4403), and so does an erased conversation for its visitor (after the ``erased`` frame);
+  the connection (4403);
 * re-checks access when told to (logout, lost role, reassignment; for the visitor, a rotated or
   revoked secret).
 
@@ -335,12 +335,9 @@ class RoomMember:
             await self.close_with(CloseCode.FORBIDDEN)
 
     async def chat_erased(self, event: events.ErasedEvent) -> None:
-        if not self.is_open() or self.participant is None:
-            return
-        await self.send_frame(event["frame"])
-        if self.participant.kind == AuthorKind.VISITOR:
-            # Nothing is left for the visitor to see, and their access ended with the erasure.
-            await self.close_with(CloseCode.FORBIDDEN)
+        # The visitor's connections close on the revocation that follows this event (4403).
+        if self.is_open():
+            await self.send_frame(event["frame"])
 
     async def chat_typing(self, event: events.SenderEvent) -> None:
         await self._send_to_others(event)

@@ -42,7 +42,7 @@ def helped_by_staff(visit: Any, make_user: Any, **fields: Any) -> tuple[Visitor,
 
 
 def test_the_transcript_holds_the_request_and_every_message_by_display_name(visit: Any, make_user: Any) -> None:
-    visitor, sam = helped_by_staff(visit, make_user)
+    visitor, _ = helped_by_staff(visit, make_user)
     text = visitor.client.get(page_url(visitor)).content.decode()
 
     assert "Your name: Alice" in text and "Topic: General" in text
