@@ -324,6 +324,8 @@ REALTIME_ROLES_FUNCTION = "charity.roles.roles_for"
 # realtime/conf.py (REALTIME_*), document each one.
 NOTIFICATIONS_DEFAULT_TTL = int(os.environ.get("NOTIFICATIONS_DEFAULT_TTL", str(7 * 24 * 3600)))
 NOTIFICATIONS_CRITICAL_TTL = int(os.environ.get("NOTIFICATIONS_CRITICAL_TTL", str(30 * 24 * 3600)))
+# Days a conversation is kept after it ends (chat/app_settings.py; docs/safeguarding.md).
+CHAT_RETAIN_CONVERSATIONS_DAYS = _env_int("CHAT_RETAIN_CONVERSATIONS_DAYS", 90)
 REALTIME_HEARTBEAT_TIMEOUT = float(os.environ.get("REALTIME_HEARTBEAT_TIMEOUT", "90"))
 # Anonymous help requests one client address may open per hour (form and API; docs/security.md).
 REALTIME_HELP_REQUESTS_PER_IP = int(os.environ.get("REALTIME_HELP_REQUESTS_PER_IP", "20"))

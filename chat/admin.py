@@ -84,6 +84,32 @@ def assign_to_volunteer(modeladmin: Any, request: HttpRequest, queryset: QuerySe
     return TemplateResponse(request, "admin/chat/helprequest/assign.html", context)
 
 
+@admin.action(description="Delete the conversation (keep the anonymous statistic)…", permissions=["change"])
+def erase_conversations(modeladmin: Any, request: HttpRequest, queryset: QuerySet[HelpRequest]) -> HttpResponse | None:
+    """Erasure by staff (e.g. at a visitor's request by phone), through the visitor's own service:
+    after a confirmation page, each conversation and its personal fields go, the room sees it live."""
+    if "apply" in request.POST:
+        by = user_participant(request.user)
+        done = 0
+        for help_request in queryset:
+            try:
+                services.help_request_erase(help_request=help_request, by=by)
+                done += 1
+            except services.ChatError as exc:
+                messages.error(request, f"{help_request.public_id}: {exc.detail}")
+        if done:
+            messages.info(request, f"Deleted {done} conversation(s); their anonymous statistics stay.")
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Delete conversations",
+        "queryset": queryset,
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        "opts": modeladmin.model._meta,
+    }
+    return TemplateResponse(request, "admin/chat/helprequest/erase.html", context)
+
+
 class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
@@ -135,9 +161,13 @@ class HelpRequestAdmin(admin.ModelAdmin):
         "resolved_at",
         "assignee_notified_at",
         "export",
+        "transcript_email_requested",
+        "anonymised_at",
+        "erased_at",
+        "erased_by",
     ]
     inlines = [MessageInline, AccessRecordInline]
-    actions = [assign_to_volunteer]
+    actions = [assign_to_volunteer, erase_conversations]
 
     @admin.display(description="Room")
     def join_room(self, help_request: HelpRequest) -> str:

@@ -10,6 +10,9 @@
 * ``POST .../token/``: the visitor's new secret (the old one, and what it vouched for, stop working).
 * ``POST .../ticket/``: a single-use connect ticket for the room's socket or SSE stream (``?ticket=``).
 * ``GET .../canned-replies/``: the canned replies for the room's helpers, placeholders filled.
+* ``POST .../erase/``: the visitor deletes their conversation (``services.help_request_erase``).
+* ``GET .../transcript/``: the visitor's copy of the conversation, plain text.
+* ``POST .../transcript-email/``: the visitor's choice to get it by email on resolution.
 
 These are also the write side of the room's SSE fallback (``chat/sse.py``). Every operation goes
 through ``chat.services``, exactly as the socket and the pages do, so its effects (room frames,
@@ -26,6 +29,7 @@ Logged-in people get DRF's own CSRF check; other software authenticates with
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.http import HttpResponseBase
@@ -35,12 +39,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from chat import audit, events, selectors, services, visitors
+from chat import audit, events, selectors, services, transcripts, visitors
 from chat.app_settings import app_settings as app_settings_chat
 from chat.models import AccessChannel, HelpRequest
 from chat.participants import Participant
@@ -68,6 +73,8 @@ from chat.serializers import (
     ReadCursorIn,
     ReadCursorOut,
     RedactIn,
+    TranscriptEmailIn,
+    TranscriptEmailOut,
     VisitorTokenOut,
 )
 from realtime import limits
@@ -460,3 +467,91 @@ class HelpRequestCannedRepliesApi(HelpRequestApi):
         help_request = self.get_object()
         replies = selectors.canned_replies_for(help_request=help_request, helper=request.user)
         return Response(CannedReplyOut(replies, many=True).data)
+
+
+class HelpRequestEraseApi(HelpRequestApi):
+    """The visitor deletes their conversation now; the anonymous statistic stays."""
+
+    permission_classes: Any = [AllowAny, IsHelpRequestParticipant, IsVisitor]
+
+    @extend_schema(
+        summary="Delete the conversation (the visitor's erasure)",
+        description="The messages, read cursors, name, contact and description are deleted and the request "
+        "is closed; the room gets an `erased` frame, and the visitor's token, sessions, tickets and open "
+        "connections stop working. Volunteers and staff get 403 (staff erase from the admin).",
+        parameters=_ROOM_PARAMETERS,
+        request=None,
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            409: OpenApiResponse(ChatErrorOut, description="conflict: already deleted."),
+            **_REFUSALS,
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        try:
+            services.help_request_erase(help_request=help_request, by=self.participant(help_request))
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        visitors.session_forget(request.session, help_request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class _TextOrJsonRenderer(BaseRenderer):
+    """Lets a client that asks for ``text/plain`` in; the transcript itself is a Django response,
+    and refusals are its JSON text."""
+
+    media_type = "text/plain"
+    format = "txt"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data).encode()
+
+
+class HelpRequestTranscriptApi(HelpRequestApi):
+    """The visitor's copy of the conversation, as the page's download."""
+
+    permission_classes: Any = [AllowAny, IsHelpRequestParticipant, IsVisitor]
+    renderer_classes = [JSONRenderer, _TextOrJsonRenderer]
+
+    @extend_schema(
+        summary="Download the conversation as plain text (the visitor only)",
+        parameters=_ROOM_PARAMETERS,
+        responses={(200, "text/plain"): OpenApiTypes.STR, **_REFUSALS},
+    )
+    def get(self, request: Request, public_id: str) -> HttpResponseBase:
+        return transcripts.transcript_response(self.get_object())
+
+
+class HelpRequestTranscriptEmailApi(HelpRequestApi):
+    """The visitor chooses whether the transcript is emailed to their contact on resolution."""
+
+    permission_classes: Any = [AllowAny, IsHelpRequestParticipant, IsVisitor]
+
+    @extend_schema(
+        summary="Email me the transcript when resolved (the visitor only)",
+        parameters=_ROOM_PARAMETERS,
+        request=TranscriptEmailIn,
+        responses={
+            200: TranscriptEmailOut,
+            400: OpenApiResponse(description="Field errors: the contact is not an email address."),
+            409: OpenApiResponse(ChatErrorOut, description="conflict: already resolved or closed."),
+            **_REFUSALS,
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        serializer = TranscriptEmailIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            help_request = services.help_request_transcript_email_set(
+                help_request=help_request,
+                by=self.participant(help_request),
+                wanted=serializer.validated_data["wanted"],
+            )
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(
+            TranscriptEmailOut({"transcript_email_requested": help_request.transcript_email_requested}).data
+        )

@@ -89,5 +89,17 @@ class AppSettings(PrefixedSettings):
         """Days an audit entry is kept before ``chat.audit.audit_purge`` deletes it (365)."""
         return int(self._get("RETAIN_AUDIT_DAYS", 365))
 
+    @property
+    def RETAIN_CONVERSATIONS_DAYS(self) -> int:
+        """Days a resolved or closed request keeps its conversation and personal fields (90); a waiting
+        or assigned one with no activity for as long counts as abandoned. Then ``purge_help_requests``
+        deletes them and keeps an anonymous statistic (docs/safeguarding.md)."""
+        return int(self._get("RETAIN_CONVERSATIONS_DAYS", 90))  # type: ignore[call-overload]
+
+    @property
+    def PURGE_BATCH_SIZE(self) -> int:
+        """Requests ``purge_help_requests`` anonymises per transaction, by default (``--batch-size``)."""
+        return int(self._get("PURGE_BATCH_SIZE", 100))  # type: ignore[call-overload]
+
 
 app_settings = AppSettings()

@@ -26,6 +26,7 @@ QUEUE = "chat.queue"
 DESK = "chat.desk"
 DESK_MESSAGE = "chat.desk_message"
 DESK_READ = "chat.desk_read"
+ERASED = "chat.erased"
 
 AUTHOR_FIELDS = frozenset({"kind", "name"})
 HELP_REQUEST_FIELDS = frozenset({"public_id", "status", "queue_position", "assigned_to"})
@@ -57,6 +58,7 @@ FRAME_FIELDS: dict[str, frozenset[str]] = {
     "desk": frozenset({"type", "help_requests"}),
     "desk.message": frozenset({"type", "public_id", "id", "author", "created_at"}),
     "desk.read": frozenset({"type", "public_id", "up_to"}),
+    "erased": frozenset({"type", "by"}),
     "error": frozenset({"type", "code", "detail"}),
     "pong": frozenset({"type"}),
 }
@@ -84,6 +86,11 @@ class SenderEvent(TypedDict):
 
     type: str
     sender: str
+    frame: dict[str, Any]
+
+
+class ErasedEvent(TypedDict):
+    type: str
     frame: dict[str, Any]
 
 
@@ -184,6 +191,11 @@ def typing_frame(author: dict[str, str]) -> dict[str, Any]:
 
 def read_frame(*, author: dict[str, str], up_to: int) -> dict[str, Any]:
     return {"type": "read", "author": dict(author), "up_to": up_to}
+
+
+def erased_frame(*, by: str) -> dict[str, Any]:
+    """The conversation was deleted, by its visitor or by staff (``by``: ``visitor`` or ``staff``)."""
+    return {"type": "erased", "by": by}
 
 
 def queue_item(help_request: HelpRequest, *, queue_position: int | None) -> dict[str, Any]:
@@ -302,6 +314,10 @@ def read_event(*, sender: str, author: dict[str, str], up_to: int) -> SenderEven
 
 def presence_event(*, version: int, participants: Iterable[dict[str, str]]) -> PresenceEvent:
     return {"type": PRESENCE, "version": version, "frame": presence_frame(participants)}
+
+
+def erased_event(*, by: str) -> ErasedEvent:
+    return {"type": ERASED, "frame": erased_frame(by=by)}
 
 
 def queue_event(help_request: HelpRequest, *, queue_position: int | None, waiting: int) -> QueueEvent:

@@ -76,6 +76,16 @@ class HelpRequest(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     # When the assignee was last told about a visitor's message (the quiet-period rule).
     assignee_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The visitor asked for the transcript by email when the request is resolved (their contact must
+    # be an email address; chat.transcripts).
+    transcript_email_requested = models.BooleanField(default=False)
+    # Records (docs/safeguarding.md): when the conversation and the personal fields were deleted,
+    # leaving an anonymous statistic (category, times, status); and when that was an erasure asked
+    # for by the visitor or done by staff ("visitor" or "staff" in erased_by) rather than the
+    # retention period (chat.retention).
+    anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    erased_by = models.CharField(max_length=10, blank=True, editable=False)
 
     class Meta:
         indexes = [
@@ -84,7 +94,7 @@ class HelpRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_status_display()})"
+        return f"{self.name or 'Anonymised request'} ({self.get_status_display()})"
 
     def get_absolute_url(self) -> str:
         return reverse("chat:help-request", kwargs={"public_id": self.public_id})

@@ -363,6 +363,11 @@ class RoomMember:
             # Reassigned: a volunteer may only be in the rooms of their own requests.
             await self.close_with(CloseCode.FORBIDDEN)
 
+    async def chat_erased(self, event: events.ErasedEvent) -> None:
+        # The visitor's connections close on the revocation that follows this event (4403).
+        if self.is_open():
+            await self.send_frame(event["frame"])
+
     async def chat_typing(self, event: events.SenderEvent) -> None:
         await self._send_to_others(event)
 

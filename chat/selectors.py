@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Case, Max, Q, QuerySet, Value, When
+from django.core.validators import validate_email
+from django.db.models import Case, Exists, Max, OuterRef, Q, QuerySet, Value, When
 
 from charity.roles import Role, roles_for
 from chat import visitors
 from chat.app_settings import app_settings
-from chat.models import AuthorKind, CannedReply, HelpRequest, Message, ReadCursor, Status
+from chat.models import READ_ONLY_STATUSES, AuthorKind, CannedReply, HelpRequest, Message, ReadCursor, Status
 from chat.participants import Participant, display_name, user_key, user_participant, visitor_participant
 
 
@@ -199,3 +201,31 @@ def desk_for(*, user: Any) -> list[tuple[HelpRequest, list[int]]]:
         )
         items.append((room, list(unread)))
     return items
+
+
+# -- records (transcripts, retention) ----------------------------------------------------------------
+
+
+def transcript_messages(*, help_request_id: int) -> QuerySet[Message]:
+    """The messages a transcript carries, oldest first: the one place that decides what a visitor's
+    copy of their conversation contains (anything staff-only, such as internal notes, is left out here)."""
+    return Message.objects.filter(help_request_id=help_request_id).order_by("id")
+
+
+def contact_email(help_request: HelpRequest) -> str | None:
+    """The visitor's contact when it is an email address (where a transcript may be sent), else None."""
+    contact = help_request.contact.strip()
+    try:
+        validate_email(contact)
+    except ValidationError:
+        return None
+    return contact
+
+
+def help_requests_past_retention(*, cutoff: datetime) -> QuerySet[HelpRequest]:
+    """Requests whose conversation is kept no longer, oldest first: resolved or closed before
+    ``cutoff``, or still waiting or assigned with no change and no message since (abandoned)."""
+    recent_message = Message.objects.filter(help_request_id=OuterRef("pk"), created_at__gt=cutoff)
+    ended = Q(status__in=READ_ONLY_STATUSES, resolved_at__lte=cutoff)
+    abandoned = Q(status__in=(Status.WAITING, Status.ASSIGNED), updated_at__lte=cutoff) & ~Exists(recent_message)
+    return HelpRequest.objects.filter(anonymised_at__isnull=True).filter(ended | abandoned).order_by("id")

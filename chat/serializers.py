@@ -61,6 +61,14 @@ class ConnectTicketOut(serializers.Serializer[dict[str, Any]]):
     expires_in = serializers.IntegerField(help_text="Seconds it stays usable if unused.")
 
 
+class TranscriptEmailIn(serializers.Serializer[dict[str, Any]]):
+    wanted = serializers.BooleanField(help_text="Email the transcript to the contact (an email address) on resolution.")
+
+
+class TranscriptEmailOut(serializers.Serializer[dict[str, Any]]):
+    transcript_email_requested = serializers.BooleanField()
+
+
 class HelpRequestOut(serializers.Serializer[dict[str, Any]]):
     """A help request as the queue socket shows it (``chat.events.queue_item``)."""
 

@@ -8,15 +8,18 @@ transaction commits (``group_send_on_commit``); typing and presence are never pe
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from charity.roles import Role, is_helper, roles_for
-from chat import audit, events, presence, selectors, visitors
+from chat import audit, events, presence, selectors, transcripts, visitors
 from chat.app_settings import app_settings
 from chat.models import (
     MAX_BODY_CHARS,
@@ -40,6 +43,8 @@ from notifications import api as notifications
 from realtime import activity, groups, limits
 from realtime.publish import agroup_send_now_unsafe, group_send_on_commit
 from realtime.revocation import REVOKE, access_revoke
+
+logger = logging.getLogger("chat.services")
 
 
 class ChatErrorCode:
@@ -106,9 +111,8 @@ def help_request_create(
             [groups.help_request_queue_group()],
             events.queue_event(help_request, queue_position=position, waiting=selectors.waiting_count()),
         )
-        activity.activity_report(
-            kind="help_request.created", text=f"Help request from {help_request.name} ({category})"
-        )
+        # The activity feed is kept without a retention period: it never names the visitor.
+        activity.activity_report(kind="help_request.created", text=f"New help request ({category})")
     return help_request
 
 
@@ -197,7 +201,7 @@ def _take(help_request: HelpRequest, *, assignee: Any) -> None:
     )
     _announce_change(help_request, left_queue=left_queue)
     activity.activity_report(
-        kind="help_request.claimed", text=f"{display_name(assignee)} is helping {help_request.name}"
+        kind="help_request.claimed", text=f"{display_name(assignee)} is helping a visitor ({help_request.category})"
     )
     if previous_id is not None and previous_id != assignee.pk:
         # The previous assignee's sockets re-check their access, in every process.
@@ -248,7 +252,9 @@ def help_request_resolve(*, help_request: HelpRequest, by: Participant) -> HelpR
         locked.resolved_at = timezone.now()
         locked.save(update_fields=["status", "resolved_at", "updated_at"])
         _announce_change(locked, left_queue=left_queue)
-        activity.activity_report(kind="help_request.resolved", text=f"{by.name} resolved {locked.name}'s request")
+        if locked.transcript_email_requested:
+            _email_transcript_on_commit(locked)
+        activity.activity_report(kind="help_request.resolved", text=f"{by.name} resolved a request ({locked.category})")
     return locked
 
 
@@ -275,6 +281,122 @@ def help_request_close(*, help_request: HelpRequest, by: Participant) -> HelpReq
         locked.save(update_fields=fields)
         _announce_change(locked, left_queue=left_queue)
     return locked
+
+
+# -- records: transcripts, erasure, retention (docs/safeguarding.md) ---------------------------------
+
+
+TRANSCRIPT_SUBJECT = "Your conversation with our helpline"
+
+
+def _email_transcript_on_commit(help_request: HelpRequest) -> None:
+    """Email the visitor their transcript once the resolution commits (their contact, if an email)."""
+    address = selectors.contact_email(help_request)
+    if address is None:
+        return
+    text = transcripts.transcript_text(help_request)
+    transaction.on_commit(lambda: _send_transcript(address, text))
+
+
+def _send_transcript(address: str, text: str) -> None:
+    try:
+        send_mail(subject=TRANSCRIPT_SUBJECT, message=text, from_email=None, recipient_list=[address])
+    except Exception as exc:
+        # The request is resolved whatever the mail server says. The error's text may name the
+        # address: only its type is logged.
+        logger.warning("transcript email not sent: %s", type(exc).__name__)
+
+
+def help_request_transcript_email_set(*, help_request: HelpRequest, by: Participant, wanted: bool) -> HelpRequest:
+    """The visitor chooses whether their transcript is emailed to their contact on resolution."""
+    if by.kind != AuthorKind.VISITOR:
+        raise ChatError("Only the visitor can choose this.", code=ChatErrorCode.FORBIDDEN)
+    with transaction.atomic():
+        locked = _lock(help_request.pk)
+        if wanted and selectors.contact_email(locked) is None:
+            raise ChatError({"wanted": ["Your contact is not an email address: download the transcript instead."]})
+        if wanted and locked.is_read_only:
+            raise ChatError(
+                "This request is already resolved or closed: download the transcript instead.",
+                code=ChatErrorCode.CONFLICT,
+            )
+        locked.transcript_email_requested = wanted
+        locked.save(update_fields=["transcript_email_requested", "updated_at"])
+    return locked
+
+
+def _anonymise(help_request: HelpRequest, *, now: datetime, erased_by: str = "") -> tuple[int, int]:
+    """Delete the conversation (messages, read cursors) and the personal fields of a row-locked
+    request, and end the visitor's access; what is left is an anonymous statistic (category, times,
+    status, assignee). An open request is closed. Returns ``(messages, read cursors)`` deleted.
+
+    ``erased_by`` (an erasure, not the retention period): the room gets an ``erased`` frame first,
+    then the visitor's connections end."""
+    messages, _ = Message.objects.filter(help_request_id=help_request.pk).delete()
+    cursors, _ = ReadCursor.objects.filter(help_request_id=help_request.pk).delete()
+    was_open = not help_request.is_read_only
+    left_queue = help_request.status == Status.WAITING
+    help_request.name = help_request.contact = help_request.description = ""
+    help_request.visitor_token_hash = ""
+    help_request.transcript_email_requested = False
+    help_request.anonymised_at = now
+    fields = ["name", "contact", "description", "visitor_token_hash", "transcript_email_requested", "anonymised_at"]
+    if erased_by:
+        help_request.erased_at, help_request.erased_by = now, erased_by
+        fields += ["erased_at", "erased_by"]
+    if was_open:
+        help_request.status = Status.CLOSED
+        help_request.resolved_at = now
+        fields += ["status", "resolved_at"]
+    help_request.save(update_fields=[*fields, "updated_at"])
+    if was_open:
+        _announce_change(help_request, left_queue=left_queue)
+    if erased_by:
+        group_send_on_commit([groups.help_request_group(help_request.public_id)], events.erased_event(by=erased_by))
+    _revoke_visitor_connections(help_request)
+    return messages, cursors
+
+
+def help_request_erase(*, help_request: HelpRequest, by: Participant) -> HelpRequest:
+    """Delete a conversation now, at its visitor's request or by staff (GDPR article 17).
+
+    In one transaction: the messages, read cursors and personal fields go, the notifications that
+    quoted the request too, the request is closed and marked erased, and the visitor's access ends.
+    After commit the room gets an ``erased`` frame (helpers see it live), the visitor's connections
+    close, and a waiting request leaves the queue. The anonymous statistic stays."""
+    if by.kind not in (AuthorKind.VISITOR, AuthorKind.STAFF):
+        raise ChatError("Only the visitor or staff can delete this conversation.", code=ChatErrorCode.FORBIDDEN)
+    with transaction.atomic():
+        locked = _lock(help_request.pk)
+        if locked.erased_at is not None:
+            raise ChatError("This conversation is already deleted.", code=ChatErrorCode.CONFLICT)
+        _anonymise(locked, now=timezone.now(), erased_by=by.kind.value)
+        # Assignment and message notifications carry the visitor's name and words.
+        notifications.forget(kind_prefix="help_request.", key="public_id", value=str(locked.public_id))
+        if by.user_id is not None:
+            # Staff erase from the admin; the entry outlives the conversation (the visitor's own
+            # erasure is theirs, and like their reads it is not an entry).
+            staff = get_user_model().objects.get(pk=by.user_id)
+            audit.access_record(
+                help_request_id=locked.pk,
+                user=staff,
+                channel=audit.AccessChannel.ADMIN,
+                action=audit.AccessAction.ERASE,
+            )
+    return locked
+
+
+def help_requests_anonymise(*, cutoff: datetime, limit: int) -> list[tuple[str, int, int]]:
+    """One batch of the retention purge, in one transaction: anonymise at most ``limit`` requests past
+    retention (``selectors.help_requests_past_retention``). Rows another run holds are skipped (on
+    PostgreSQL), so overlapping runs never do one twice. ``[(public id, messages, read cursors)]``."""
+    done = []
+    with transaction.atomic():
+        due = selectors.help_requests_past_retention(cutoff=cutoff).select_for_update(skip_locked=True, of=("self",))
+        for help_request in due[:limit]:
+            messages, cursors = _anonymise(help_request, now=timezone.now())
+            done.append((str(help_request.public_id), messages, cursors))
+    return done
 
 
 # -- messages --------------------------------------------------------------------------------------
@@ -472,8 +594,11 @@ __all__ = [
     "help_request_claim",
     "help_request_close",
     "help_request_create",
+    "help_request_erase",
     "help_request_resolve",
     "help_request_token_rotate",
+    "help_request_transcript_email_set",
+    "help_requests_anonymise",
     "message_post",
     "message_redact",
     "read_mark",

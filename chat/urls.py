@@ -17,6 +17,13 @@ urlpatterns = [
     path("help/<uuid:public_id>/close/", views.help_request_close, name="help-request-close"),
     path("help/<uuid:public_id>/new-link/", views.help_request_rotate, name="help-request-rotate"),
     path("help/<uuid:public_id>/forget/", views.help_request_forget, name="help-request-forget"),
+    path("help/<uuid:public_id>/delete/", views.help_request_erase, name="help-request-erase"),
+    path("help/<uuid:public_id>/transcript.txt", views.help_request_transcript, name="help-request-transcript"),
+    path(
+        "help/<uuid:public_id>/transcript-email/",
+        views.help_request_transcript_email,
+        name="help-request-transcript-email",
+    ),
     path("api/help-requests/", api_views.HelpRequestCreateApi.as_view(), name="api-help-request-create"),
     path(API, api_views.HelpRequestDetailApi.as_view(), name="api-help-request"),
     path(API + "messages/", api_views.HelpRequestMessagesApi.as_view(), name="api-help-request-messages"),
@@ -34,5 +41,12 @@ urlpatterns = [
     path(API + "ticket/", api_views.HelpRequestTicketApi.as_view(), name="api-help-request-ticket"),
     path(
         API + "canned-replies/", api_views.HelpRequestCannedRepliesApi.as_view(), name="api-help-request-canned-replies"
+    ),
+    path(API + "erase/", api_views.HelpRequestEraseApi.as_view(), name="api-help-request-erase"),
+    path(API + "transcript/", api_views.HelpRequestTranscriptApi.as_view(), name="api-help-request-transcript"),
+    path(
+        API + "transcript-email/",
+        api_views.HelpRequestTranscriptEmailApi.as_view(),
+        name="api-help-request-transcript-email",
     ),
 ]

@@ -18,10 +18,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from charity.roles import Role, helpers, is_helper, roles_for
-from chat import audit, selectors, services, visitors
+from chat import audit, selectors, services, transcripts, visitors
 from chat.api_views import RATE_LIMITED
 from chat.app_settings import app_settings
 from chat.forms import HelpRequestForm
@@ -43,6 +43,13 @@ def _participant_or_403(request: HttpRequest, help_request: HelpRequest) -> Part
     )
     if participant is None:
         raise PermissionDenied("You cannot see this help request.")
+    return participant
+
+
+def _visitor_or_403(request: HttpRequest, help_request: HelpRequest) -> Participant:
+    participant = _participant_or_403(request, help_request)
+    if participant.kind != AuthorKind.VISITOR:
+        raise PermissionDenied("Only the visitor can do this.")
     return participant
 
 
@@ -104,6 +111,9 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
             context["private_link"] = request.build_absolute_uri(f"{help_request.get_absolute_url()}?token={secret}")
         context["link_available"] = not visitors.access_ended(help_request) and not (
             help_request.status == Status.CLOSED and not help_request.visitor_token_hash
+        )
+        context["transcript_email_available"] = (
+            not help_request.is_read_only and selectors.contact_email(help_request) is not None
         )
         return render(request, "chat/help_request.html", context)
     context["helpers"] = list(helpers()) if participant.kind == AuthorKind.STAFF else []
@@ -204,8 +214,7 @@ def help_request_close(request: HttpRequest, public_id: UUID) -> HttpResponse:
 def help_request_rotate(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """The visitor's "new private link": old links and the other devices' access end."""
     help_request = _help_request_or_404(public_id)
-    if _participant_or_403(request, help_request).kind != AuthorKind.VISITOR:
-        raise PermissionDenied("Only the visitor has a private link.")
+    _visitor_or_403(request, help_request)
     try:
         secret = services.help_request_token_rotate(help_request=help_request)
     except services.ChatError as exc:
@@ -223,6 +232,53 @@ def help_request_forget(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """ "Forget this device": this browser no longer opens the request (the private link still does)."""
     help_request = _help_request_or_404(public_id)
     return _forget(request, help_request, "This device no longer has access to your request.")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def help_request_erase(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """ "Delete my conversation": GET asks the visitor to confirm, POST deletes it (and this browser
+    forgets the request: the visitor lands on the help form)."""
+    help_request = _help_request_or_404(public_id)
+    by = _visitor_or_403(request, help_request)
+    if request.method != "POST":
+        return render(request, "chat/erase_confirm.html", {"help_request": help_request})
+    try:
+        services.help_request_erase(help_request=help_request, by=by)
+    except services.ChatError as exc:
+        messages.error(request, str(exc.detail))
+        return redirect(help_request)
+    return _forget(request, help_request, "Your conversation has been deleted.")
+
+
+@never_cache
+@require_GET
+def help_request_transcript(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """The visitor's copy of their conversation, a plain text download (never cached)."""
+    help_request = _help_request_or_404(public_id)
+    _visitor_or_403(request, help_request)
+    return transcripts.transcript_response(help_request)
+
+
+@require_POST
+def help_request_transcript_email(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """The visitor's choice: email the transcript to their contact when the request is resolved."""
+    help_request = _help_request_or_404(public_id)
+    by = _visitor_or_403(request, help_request)
+    wanted = request.POST.get("wanted") == "on"
+    try:
+        services.help_request_transcript_email_set(help_request=help_request, by=by, wanted=wanted)
+    except services.ChatError as exc:
+        detail = exc.detail.get("wanted", [""])[0] if isinstance(exc.detail, dict) else exc.detail
+        messages.error(request, str(detail))
+    else:
+        messages.info(
+            request,
+            "We will email you the transcript when this request is resolved."
+            if wanted
+            else "We will not email you the transcript.",
+        )
+    return redirect(help_request)
 
 
 def _forget(request: HttpRequest, help_request: HelpRequest, text: str) -> HttpResponse:

@@ -23,7 +23,12 @@ from django.db.models import Model
 from charity.roles import Role
 from notifications.audience import Audience
 from notifications.models import Notification, Priority
-from notifications.services import NotificationError, notification_body_replace, notification_create
+from notifications.services import (
+    NotificationError,
+    notification_body_replace,
+    notification_create,
+    notifications_delete_about,
+)
 
 __all__ = [
     "CRITICAL",
@@ -35,6 +40,7 @@ __all__ = [
     "anotify_role",
     "anotify_user",
     "anotify_users",
+    "forget",
     "notify",
     "notify_all",
     "notify_role",
@@ -86,6 +92,13 @@ def notify_all(**kwargs: Any) -> Notification:
 def replace_body(*, kind: str, data_match: dict[str, Any], body: str) -> int:
     """Overwrite the body of stored notifications of ``kind`` whose ``data`` contains ``data_match``."""
     return notification_body_replace(kind=kind, data_match=data_match, body=body)
+
+
+def forget(*, kind_prefix: str, key: str, value: str) -> int:
+    """Delete the notifications (of kinds starting with ``kind_prefix``) whose ``data[key]`` is
+    ``value``, e.g. every ``help_request.*`` one about an erased request; returns how many went.
+    Clients that already show one keep it until they reload."""
+    return notifications_delete_about(kind_prefix=kind_prefix, key=key, value=value)
 
 
 anotify = database_sync_to_async(notify)

@@ -264,6 +264,16 @@ def notifications_purge_expired(*, now: Any = None) -> int:
     return int(per_model.get(Notification._meta.label, 0))
 
 
+def notifications_delete_about(*, kind_prefix: str, key: str, value: str) -> int:
+    """Delete now, with their receipts, the notifications of kinds starting with ``kind_prefix`` whose
+    ``data[key]`` is ``value`` (what they quoted was erased at its owner's request); returns how many."""
+    if not key.isidentifier():
+        raise NotificationError("key must be a plain data key.")
+    about = Notification.objects.filter(kind__startswith=kind_prefix, **{f"data__{key}": value})
+    _deleted, per_model = about.delete()
+    return int(per_model.get(Notification._meta.label, 0))
+
+
 def notifications_escalate_unacknowledged(*, now: datetime | None = None, limit: int = 500) -> int:
     """Email each recipient of a critical notification that none of their sockets acknowledged in
     ``NOTIFICATIONS_ESCALATE_AFTER`` seconds. Once per recipient: the row is locked (other runners

@@ -746,7 +746,12 @@ def test_the_openapi_schema_describes_every_endpoint(client: Client) -> None:
         (base + "close/", "post"),
         (base + "token/", "post"),
         (base + "ticket/", "post"),
+        (base + "erase/", "post"),
+        (base + "transcript/", "get"),
+        (base + "transcript-email/", "post"),
     }
+    assert "text/plain" in schema["paths"][base + "transcript/"]["get"]["responses"]["200"]["content"]
+    assert {"204", "403", "404", "409"} <= set(schema["paths"][base + "erase/"]["post"]["responses"])
     post = schema["paths"][base + "messages/"]["post"]
     assert {"200", "201", "400", "403", "404", "409"} <= set(post["responses"])
     assert post["requestBody"]["content"]["application/json"]["schema"] == {

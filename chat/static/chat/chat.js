@@ -133,6 +133,19 @@
       readUpTo[frame.author.name] = Math.max(readUpTo[frame.author.name] || 0, frame.up_to);
       updateReceipts();
     },
+    onErased: function (frame) {
+      // The conversation no longer exists: its text leaves this page too.
+      log.textContent = "";
+      $("chat-typing").textContent = "";
+      $("chat-presence").textContent = "";
+      $("chat-body").value = "";
+      $("chat-body").disabled = true;
+      $("chat-form").querySelector("button").disabled = true;
+      $("chat-connection").textContent = "";
+      var text = frame.by === "visitor" ? "The visitor deleted this conversation." : "Staff deleted this conversation.";
+      if (config.me === "visitor") text = "This conversation was deleted.";
+      $("chat-erased").textContent = text;
+    },
     onError: function (frame) {
       $("chat-error").textContent = typeof frame.detail === "string" ? frame.detail : JSON.stringify(frame.detail);
     },

@@ -23,6 +23,7 @@
    * options: publicId, onHistory(frame), onMessage(message, {mine}),
    *          onPending(list of {client_id, body}), onStatus, onPresence, onTyping, onRead,
    *          onRedacted(frame: staff removed message frame.id's text, frame.body replaces it), onError,
+   *          onErased (the conversation was deleted: the room has already stopped and forgotten it),
    *          onState, and connection options.
    */
   function ChatRoom(options) {
@@ -70,6 +71,15 @@
     this.connection.stop();
   };
 
+  /** Stop, and drop what this tab kept of the conversation (unsent text included). */
+  ChatRoom.prototype.forget = function () {
+    this.stop();
+    this.outbox = [];
+    this.mine = new Set();
+    this.lastId = 0;
+    store.set(this.options.storageKey, {});
+  };
+
   ChatRoom.prototype._save = function () {
     store.set(this.options.storageKey, {
       lastId: this.lastId,
@@ -99,6 +109,9 @@
       options.onRead(frame);
     } else if (frame.type === "redacted" && options.onRedacted) {
       options.onRedacted(frame);
+    } else if (frame.type === "erased") {
+      this.forget();
+      if (options.onErased) options.onErased(frame);
     } else if (frame.type === "error" && options.onError) {
       options.onError(frame);
     }
