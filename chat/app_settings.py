@@ -73,5 +73,11 @@ class AppSettings(PrefixedSettings):
         """Messages one room accepts a minute, every sender together (socket and REST alike)."""
         return int(self._get("ROOM_MESSAGES_PER_MINUTE", 120))  # type: ignore[call-overload]
 
+    @property
+    def QUICK_EXIT_URL(self) -> str:
+        """Where the visitors' "Leave this site" button (and Escape twice) goes: a neutral page that
+        looks ordinary over someone's shoulder (BBC Weather)."""
+        return str(self._get("QUICK_EXIT_URL", "https://www.bbc.co.uk/weather"))
+
 
 app_settings = AppSettings()
