@@ -346,3 +346,7 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 DASHBOARD_PUSH_INTERVAL = float(os.environ.get("DASHBOARD_PUSH_INTERVAL", "1.0"))
 DASHBOARD_REFRESH_INTERVAL = float(os.environ.get("DASHBOARD_REFRESH_INTERVAL", "5.0"))
 NOTIFICATIONS_ESCALATE_AFTER = int(os.environ.get("NOTIFICATIONS_ESCALATE_AFTER", str(15 * 60)))
+
+# Where the visitors' quick exit goes (docs/safeguarding.md); unset: chat/app_settings.py's default.
+if os.environ.get("CHAT_QUICK_EXIT_URL"):
+    CHAT_QUICK_EXIT_URL = os.environ["CHAT_QUICK_EXIT_URL"]

@@ -112,6 +112,13 @@ async def test_visitor_pages_fit_a_phone_and_pass_the_audit(server: Any, new_con
     await database_sync_to_async(take_and_answer)()
     await expect(page.locator("#chat-status")).to_have_text("vera (volunteer) is helping.")
     await expect(page.locator("#chat-status")).to_have_attribute("data-queue-position", "")
+    await expect(page.locator("#main")).not_to_contain_text("in the queue")
+    # A queue-position frame sent before vera took the request may arrive after: it changes nothing.
+    await page.evaluate(
+        """() => window.charityChat._onFrame(
+             {type: "status", status: "waiting", queue_position: 2, assigned_to: null})"""
+    )
+    await expect(page.locator("#chat-status")).to_have_text("vera (volunteer) is helping.")
     await expect(bodies(page).filter(has_text="Message ")).to_have_count(30)
     await say(page, LONG_URL)
     await expect(page.locator("#chat-log li.mine")).to_have_count(1)
@@ -129,10 +136,33 @@ async def test_visitor_pages_fit_a_phone_and_pass_the_audit(server: Any, new_con
     await assert_accessible(other, "the refusal page")
 
 
-async def test_messages_are_announced_to_screen_readers(server: Any, new_context: Any) -> None:
-    page = await (await new_context()).new_page()
+async def test_the_link_is_copied_and_messages_are_announced(server: Any, new_context: Any) -> None:
+    context = await new_context()
+    await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.http_base)
+    page = await context.new_page()
     await ask_for_help(page, server.http_base, "Alice", "Help")
+    await page.get_by_role("button", name="Copy link").click()
+    await expect(page.locator("#copy-link-status[role=status]")).to_have_text(re.compile("^Link copied"))
+    copied = await page.evaluate("() => navigator.clipboard.readText()")
+    assert copied == await page.locator("#private-link").input_value() and "?token=" in copied
     log = page.locator("[role=log]")
     await expect(log).to_have_attribute("aria-live", "polite")
     await say(page, "Is anyone there?")
     await expect(log.locator("#chat-log li[data-id]")).to_contain_text("Is anyone there?")
+
+
+async def test_shutdown_closes_the_connections_and_keeps_nothing_more(server: Any, new_context: Any) -> None:
+    """What the quick exit asks of realtime.js before wiping storage: nothing open, nothing written."""
+    page = await (await new_context()).new_page()
+    await ask_for_help(page, server.http_base, "Alice", "Help")
+    await chat_live(page)
+    result = await page.evaluate(
+        """() => {
+             const socket = window.charityChat.connection.socket;
+             CharityRealtime.shutdown();
+             CharityRealtime.store.set("charity.after-exit", 1);
+             const stored = sessionStorage.getItem("charity.after-exit");
+             return [window.charityChat.connection.stopped, socket.readyState, stored];
+           }"""
+    )
+    assert result == [True, 2, None]  # stopped, its socket closing (WebSocket.CLOSING), nothing stored

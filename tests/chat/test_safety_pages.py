@@ -7,9 +7,11 @@ import re
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from chat import services
+from chat.checks import quick_exit_url_check
 from chat.models import HelpRequest
 from tests.chat.conftest import open_help_request
 
@@ -42,6 +44,15 @@ def test_quick_exit_is_first_on_every_anonymous_page(settings: Any) -> None:
         assert QUICK_EXIT.search(page.content).group(1) == b"https://weather.example/"  # type: ignore[union-attr]
         assert b'id="quick-exit"' in first_focusable(page.content)
         assert b"/static/chat/exit.js" in page.content
+
+
+def test_quick_exit_url_must_be_a_web_address(settings: Any) -> None:
+    settings.CHAT_QUICK_EXIT_URL = "javascript:alert(1)"
+    assert [error.id for error in quick_exit_url_check()] == ["chat.E001"]
+    with pytest.raises(ImproperlyConfigured):
+        Client().get("/help/new/")
+    settings.CHAT_QUICK_EXIT_URL = "https://weather.example/"
+    assert quick_exit_url_check() == []
 
 
 def test_quick_exit_is_not_on_a_logged_in_helpers_pages(make_user: Any) -> None:
