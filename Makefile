@@ -16,7 +16,12 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(BIN)/.installed
+# The browser tests' accessibility audit (axe-core), pinned in package-lock.json; never served.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(BIN)/.installed node_modules/.installed
 
 # DEBUG defaults to off (production-safe); the demo asks for it: a fixed local key, console email.
 demo: export DEBUG = 1

@@ -354,3 +354,7 @@ NOTIFICATIONS_ESCALATE_AFTER = int(os.environ.get("NOTIFICATIONS_ESCALATE_AFTER"
 # request and channel within this many seconds, and entries kept this many days.
 CHAT_AUDIT_READ_WINDOW = _env_int("CHAT_AUDIT_READ_WINDOW", 8 * 3600)
 CHAT_RETAIN_AUDIT_DAYS = _env_int("CHAT_RETAIN_AUDIT_DAYS", 365)
+
+# Where the visitors' quick exit goes (docs/safeguarding.md); unset: chat/app_settings.py's default.
+if os.environ.get("CHAT_QUICK_EXIT_URL"):
+    CHAT_QUICK_EXIT_URL = os.environ["CHAT_QUICK_EXIT_URL"]

@@ -6,6 +6,8 @@ shared socket settings of ``realtime/conf.py`` (``REALTIME_MAX_FRAME_BYTES`` ...
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
+
 from realtime.conf import PrefixedSettings
 
 
@@ -100,6 +102,16 @@ class AppSettings(PrefixedSettings):
     def PURGE_BATCH_SIZE(self) -> int:
         """Requests ``purge_help_requests`` anonymises per transaction, by default (``--batch-size``)."""
         return int(self._get("PURGE_BATCH_SIZE", 100))  # type: ignore[call-overload]
+
+    @property
+    def QUICK_EXIT_URL(self) -> str:
+        """Where the visitors' "Leave this site" button (and Escape twice) goes: a neutral page that
+        looks ordinary over someone's shoulder (BBC Weather). Only an http(s) address: it becomes a
+        link's href and a location.replace() target."""
+        url = str(self._get("QUICK_EXIT_URL", "https://www.bbc.co.uk/weather"))
+        if not url.startswith(("https://", "http://")):
+            raise ImproperlyConfigured(f"CHAT_QUICK_EXIT_URL must be an http(s) address, not {url!r}.")
+        return url
 
 
 app_settings = AppSettings()

@@ -6,6 +6,9 @@ class ChatConfig(AppConfig):
     verbose_name = "Help-request chat"
 
     def ready(self) -> None:
-        from chat import triage
+        from chat import (
+            checks,  # noqa: F401  (system checks)
+            triage,
+        )
 
         triage.connect_signals()

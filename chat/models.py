@@ -22,6 +22,8 @@ from django.utils import timezone
 
 MAX_BODY_CHARS = 4000
 MAX_NAME_CHARS = 100
+#: The name a visitor who gives none is shown by: a name is never required (any name will do).
+DEFAULT_VISITOR_NAME = "Visitor"
 MAX_CONTACT_CHARS = 200
 MAX_DESCRIPTION_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 64
@@ -56,7 +58,12 @@ class AuthorKind(models.TextChoices):
 
 class HelpRequest(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    name = models.CharField(max_length=MAX_NAME_CHARS, help_text="The visitor's name, as they gave it.")
+    name = models.CharField(
+        max_length=MAX_NAME_CHARS,
+        blank=True,
+        default=DEFAULT_VISITOR_NAME,
+        help_text='The name the visitor chose (any name will do); "Visitor" when they gave none.',
+    )
     contact = models.CharField(max_length=MAX_CONTACT_CHARS, blank=True)
     category = models.CharField(max_length=20, choices=Category.choices, default=Category.GENERAL)
     description = models.TextField(max_length=MAX_DESCRIPTION_CHARS)

@@ -13,6 +13,7 @@ from rest_framework import serializers
 from charity.roles import is_helper, roles_for
 from chat import selectors
 from chat.models import (
+    DEFAULT_VISITOR_NAME,
     MAX_CONTACT_CHARS,
     MAX_DESCRIPTION_CHARS,
     MAX_NAME_CHARS,
@@ -38,7 +39,12 @@ class ChatAuthorOut(serializers.Serializer[dict[str, Any]]):
 
 
 class HelpRequestCreateIn(serializers.Serializer[dict[str, Any]]):
-    name = TextField(max_length=MAX_NAME_CHARS)
+    name = TextField(
+        max_length=MAX_NAME_CHARS,
+        allow_blank=True,
+        default="",
+        help_text=f'Any name will do; none (or blank) is shown as "{DEFAULT_VISITOR_NAME}".',
+    )
     description = TextField(max_length=MAX_DESCRIPTION_CHARS)
     contact = TextField(max_length=MAX_CONTACT_CHARS, required=False, allow_blank=True, default="")
     category = serializers.ChoiceField(choices=Category.choices, default=Category.GENERAL)

@@ -22,6 +22,7 @@ from charity.roles import Role, is_helper, roles_for
 from chat import audit, events, presence, selectors, transcripts, visitors
 from chat.app_settings import app_settings
 from chat.models import (
+    DEFAULT_VISITOR_NAME,
     MAX_BODY_CHARS,
     MAX_CLIENT_ID_CHARS,
     MAX_CONTACT_CHARS,
@@ -92,16 +93,18 @@ def _require_helper(user: Any) -> None:
 
 
 def help_request_create(
-    *, name: str, description: str, contact: str = "", category: str = Category.GENERAL
+    *, description: str, name: str = "", contact: str = "", category: str = Category.GENERAL
 ) -> HelpRequest:
     """Put a new request at the end of the queue; volunteers' and staff's queues show it live.
+
+    A name is never required: a visitor who gives none (or only spaces) is ``DEFAULT_VISITOR_NAME``.
 
     It has no visitor secret yet: the caller makes one with ``help_request_token_rotate``."""
     if category not in Category.values:
         raise ChatError({"category": [f"Must be one of {Category.values}."]})
     with transaction.atomic():
         help_request = HelpRequest.objects.create(
-            name=_text(name, field="name", max_chars=MAX_NAME_CHARS),
+            name=_text(name, field="name", max_chars=MAX_NAME_CHARS, required=False) or DEFAULT_VISITOR_NAME,
             description=_text(description, field="description", max_chars=MAX_DESCRIPTION_CHARS),
             contact=_text(contact, field="contact", max_chars=MAX_CONTACT_CHARS, required=False),
             category=category,

@@ -90,7 +90,16 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
         visitors.session_prepare(request)
         visitors.session_grant(request.session, help_request)
         return redirect(help_request)
-    participant = _participant_or_403(request, help_request)
+    participant = selectors.help_request_participant(
+        help_request=help_request, user=request.user, session=request.session, token=None
+    )
+    if participant is None:
+        if request.user.is_authenticated:
+            raise PermissionDenied("You cannot see this help request.")
+        # Said in plain words, in the site's layout, with the way to ask again and the quick exit:
+        # whoever lands here may be the visitor on another device, or with an old link. It tells
+        # nothing about the request itself (not even whether it ended), only about what was brought.
+        return render(request, "chat/no_access.html", {"link_refused": token is not None}, status=403)
     audit.access_read(
         help_request_id=help_request.pk, participant=participant, user=request.user, channel=audit.AccessChannel.PAGE
     )

@@ -30,6 +30,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The accessibility audit's engine, pinned in package-lock.json and installed by `make install`.
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+# What the audit checks: WCAG 2.1 A and AA, and axe's best practices.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 
 
 @pytest.fixture
@@ -100,6 +104,33 @@ async def log_in(page: Page, base_url: str, username: str, password: str = "pw-f
 
 async def wait_live(page: Page) -> None:
     await page.wait_for_selector("#rt-status[data-state='live'], #rt-status[data-state='fallback']")
+
+
+async def assert_accessible(page: Page, what: str) -> None:
+    """Run axe-core on the page as it is now; fail with every violation, its rule and where.
+
+    The pages' Content-Security-Policy refuses injected <script> tags (``add_script_tag`` would be
+    blocked, and reported as a violation), so the engine's text runs through Playwright's
+    ``evaluate``, which the page's policy does not govern, and nothing of the page is loosened."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `make install` (npm ci installs the pinned axe-core).")
+    if not await page.evaluate("() => Boolean(window.axe)"):
+        await page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = await page.evaluate(
+        "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        AXE_TAGS,
+    )
+    problems = [
+        f"{violation['id']} ({violation['impact']}): {violation['help']}\n"
+        + "\n".join(f"    {node['target']}: {node['failureSummary']}" for node in violation["nodes"])
+        for violation in result["violations"]
+    ]
+    assert problems == [], f"Accessibility violations on {what} ({page.url}):\n" + "\n".join(problems)
+
+
+async def assert_no_sideways_scroll(page: Page, what: str) -> None:
+    widths = await page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], f"{what} scrolls sideways: {widths[0]} px wide in {widths[1]} px"
 
 
 async def answer_throttled(route: Route, retry_after: int) -> None:

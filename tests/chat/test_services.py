@@ -35,10 +35,15 @@ def post(help_request: HelpRequest, body: str, client_id: str, participant: Any 
 def test_create_validates_and_trims() -> None:
     help_request = create(name="  Alice ", contact=" 0123 ", category="housing")
     assert (help_request.name, help_request.contact, help_request.category) == ("Alice", "0123", "housing")
-    for bad in ({"name": ""}, {"name": "x" * 101}, {"category": "nope"}, {"contact": "c" * 201}, {"name": "a\x00"}):
+    for bad in ({"name": "x" * 101}, {"category": "nope"}, {"contact": "c" * 201}, {"name": "a\x00"}):
         with pytest.raises(services.ChatError):
             services.help_request_create(**{"name": "Alice", "description": "x", **bad})
     assert HelpRequest.objects.count() == 1
+
+
+def test_create_without_a_name_is_visitor() -> None:
+    assert services.help_request_create(description="x").name == "Visitor"
+    assert services.help_request_create(name="   ", description="x").name == "Visitor"
 
 
 def test_create_tells_the_queue(sent: Any) -> None:

@@ -33,13 +33,13 @@ def test_new_request_form_creates_owns_and_redirects() -> None:
     assert response.status_code == 302 and response["Location"] == f"/help/{help_request.public_id}/"
     page = client.get(response["Location"])
     assert page.status_code == 200
-    assert b"You are number 1 in the queue" in page.content
+    assert b"Waiting: you are number 1 in the queue." in page.content
 
 
 def test_new_request_form_shows_errors() -> None:
     response = Client().post("/help/new/", {"name": "", "description": "", "category": "nope"})
     assert response.status_code == 200
-    assert response.context["form"].errors.keys() == {"name", "description", "category"}
+    assert response.context["form"].errors.keys() == {"description", "category"}
     assert not HelpRequest.objects.exists()
 
 
@@ -68,7 +68,7 @@ def test_visitor_page_shows_position_and_the_private_link_once() -> None:
     client = Client()
     created = client.post("/help/new/", {"name": "Second", "description": "Need food", "category": "food"})
     page = client.get(created["Location"])
-    assert b"You are number 2 in the queue" in page.content
+    assert b"you are number 2 in the queue" in page.content
     link = re.search(rb'value="(http://testserver/help/[0-9a-f-]+/\?token=([^"]+))"', page.content)
     assert link is not None
     help_request = HelpRequest.objects.get(name="Second")

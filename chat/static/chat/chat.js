@@ -77,6 +77,10 @@
   }
 
   function showStatus(state) {
+    var status = $("chat-status");
+    // A request never goes back to waiting (docs/chat-protocol.md): a queue-position frame that
+    // arrives after the request was taken is stale, and must not bring back "you are number 2".
+    if (state.status === "waiting" && status.dataset.status && status.dataset.status !== "waiting") return;
     var text = {
       waiting: "Waiting for a volunteer.",
       assigned: "A volunteer is with you.",
@@ -87,10 +91,9 @@
       text = "Waiting: you are number " + state.queue_position + " in the queue.";
     }
     if (state.status === "assigned" && state.assigned_to) text = label(state.assigned_to) + " is helping.";
-    var status = $("chat-status");
     status.textContent = text;
     status.dataset.status = state.status;
-    status.dataset.queuePosition = state.queue_position || "";
+    status.dataset.queuePosition = state.status === "waiting" && state.queue_position ? state.queue_position : "";
     var readOnly = state.status === "resolved" || state.status === "closed";
     $("chat-body").disabled = readOnly;
     $("chat-form").querySelector("button").disabled = readOnly;

@@ -106,7 +106,8 @@
     return "c" + now().toString(36) + Math.random().toString(36).slice(2);
   }
 
-  /** JSON in sessionStorage, tolerant of storage being unavailable. */
+  /** JSON in sessionStorage, tolerant of storage being unavailable. After shutdown() it keeps nothing. */
+  var shutDown = false;
   var store = {
     get: function (key, fallback) {
       try {
@@ -117,6 +118,7 @@
       }
     },
     set: function (key, value) {
+      if (shutDown) return;
       try {
         global.sessionStorage.setItem(key, JSON.stringify(value));
       } catch (e) {
@@ -137,6 +139,9 @@
    *   onState(state, detail)
    *   onOpen()       after each successful (re)connection, WebSocket or SSE
    */
+  // Every connection of the page that has not been stopped, for shutdown().
+  var openConnections = new Set();
+
   function Connection(options) {
     // A deployment (or a test) may tune the timings for every connection on the page by setting
     // window.CHARITY_REALTIME_OPTIONS before this script runs.
@@ -162,6 +167,8 @@
   }
 
   Connection.prototype.start = function () {
+    if (shutDown) return;
+    openConnections.add(this);
     if (this.options.forceFallback || !("WebSocket" in global)) {
       this._startFallback();
     } else {
@@ -170,6 +177,7 @@
   };
 
   Connection.prototype.stop = function () {
+    openConnections.delete(this);
     this.stopped = true;
     clearTimeout(this.timer);
     this._stopHeartbeat();
@@ -507,6 +515,18 @@
     });
   };
 
+  /**
+   * The page is about to be left for good (the visitors' quick exit, chat/static/chat/exit.js):
+   * close every socket and stream, and from now on write nothing to storage, so a message or a
+   * frame still in flight cannot put back what the caller is about to wipe.
+   */
+  function shutdown() {
+    shutDown = true;
+    openConnections.forEach(function (connection) {
+      connection.stop();
+    });
+  }
+
   // The clients of the apps' own rooms build on these (chat/static/chat/room.js: ChatRoom).
   global.CharityRealtime = {
     Connection: Connection,
@@ -518,5 +538,6 @@
     uuid: uuid,
     now: now,
     store: store,
+    shutdown: shutdown,
   };
 })(window);
