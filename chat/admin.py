@@ -8,12 +8,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from charity.roles import helpers
-from chat import services
-from chat.models import HelpRequest, Message, ReadCursor
+from chat import selectors, services
+from chat.models import Alternative, HelplineSettings, HelpRequest, Message, OpeningHours, ReadCursor
 
 
 class AssignForm(forms.Form):
@@ -64,7 +65,7 @@ class MessageInline(admin.TabularInline):
 @admin.register(HelpRequest)
 class HelpRequestAdmin(admin.ModelAdmin):
     list_display = ["name", "category", "status", "assigned_to", "created_at", "join_room"]
-    list_filter = ["status", "category"]
+    list_filter = ["status", "category", "left_offline", "urgent"]
     search_fields = ["name", "contact", "description"]
     readonly_fields = [
         "join_room",
@@ -76,6 +77,10 @@ class HelpRequestAdmin(admin.ModelAdmin):
         "assigned_at",
         "resolved_at",
         "assignee_notified_at",
+        "first_reply_at",
+        "left_offline",
+        "urgent",
+        "urgent_reason",
     ]
     inlines = [MessageInline]
     actions = [assign_to_volunteer]
@@ -91,3 +96,34 @@ class HelpRequestAdmin(admin.ModelAdmin):
 class ReadCursorAdmin(admin.ModelAdmin):
     list_display = ["help_request", "participant", "author_name", "up_to", "updated_at"]
     raw_id_fields = ["help_request"]
+
+
+# -- the waiting room's configuration (saving any of it clears the cached copy: chat.apps) -----------
+
+
+@admin.register(HelplineSettings)
+class HelplineSettingsAdmin(admin.ModelAdmin):
+    """One row: the list opens it (made with the defaults on first visit)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        row = selectors.helpline_settings_get()
+        return redirect("admin:chat_helplinesettings_change", row.pk)
+
+
+@admin.register(OpeningHours)
+class OpeningHoursAdmin(admin.ModelAdmin):
+    list_display = ["weekday", "opens", "closes"]
+    list_filter = ["weekday"]
+
+
+@admin.register(Alternative)
+class AlternativeAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "phone", "url", "order", "active"]
+    list_editable = ["order", "active"]
+    list_filter = ["kind", "active"]

@@ -9,8 +9,8 @@ A ``RoomMember`` is one connection to one help request's room, whatever carries 
 * joins losslessly: the room's group first, then the history (``history`` frame), then presence;
 * keeps the person's presence entry and announces changes;
 * forwards the room's group events: each message id once, typing and read only from
-  someone else, presence lists never older than the last one, and a volunteer's reassignment closes
-  the connection (4403);
+  someone else, presence lists never older than the last one, ``wait_estimate`` to the visitor
+  and ``urgent`` to all as they are, and a volunteer's reassignment closes the connection (4403);
 * re-checks access when told to (logout, lost role, reassignment; for the visitor, a rotated or
   revoked secret).
 
@@ -108,12 +108,18 @@ def room_history(*, public_id: UUID, after: int | None) -> tuple[dict[str, Any],
         messages, has_more = selectors.messages_after(
             help_request_id=help_request.pk, after=after, limit=app_settings.REPLAY_LIMIT
         )
+    position = selectors.queue_position(help_request=help_request)
     frame = events.history_frame(
         help_request=help_request,
-        queue_position=selectors.queue_position(help_request=help_request),
+        queue_position=position,
         messages=messages,
         has_more=has_more,
         cursors=selectors.read_cursors(help_request_id=help_request.pk),
+        wait_estimate=None
+        if position is None
+        else events.wait_estimate_frame(
+            selectors.wait_snapshot(), queue_position=position, category=help_request.category
+        ),
     )
     return frame, [message.pk for message in messages]
 
@@ -333,6 +339,15 @@ class RoomMember:
         if self.participant.kind == AuthorKind.VOLUNTEER and event["assignee_id"] != self.participant.user_id:
             # Reassigned: a volunteer may only be in the rooms of their own requests.
             await self.close_with(CloseCode.FORBIDDEN)
+
+    async def chat_wait(self, event: events.FrameEvent) -> None:
+        # The waiting room is the visitor's; helpers in the room see the queue instead.
+        if self.is_open() and self.participant is not None and self.participant.kind == AuthorKind.VISITOR:
+            await self.send_frame(event["frame"])
+
+    async def chat_urgent(self, event: events.FrameEvent) -> None:
+        if self.is_open():
+            await self.send_frame(event["frame"])
 
     async def chat_typing(self, event: events.SenderEvent) -> None:
         await self._send_to_others(event)

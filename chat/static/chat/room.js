@@ -22,6 +22,7 @@
    *
    * options: publicId, onHistory(frame), onMessage(message, {mine}),
    *          onPending(list of {client_id, body}), onStatus, onPresence, onTyping, onRead, onError,
+ *          onWaitEstimate, onUrgent (the visitor's waiting room),
    *          onState, and connection options.
    */
   function ChatRoom(options) {
@@ -96,6 +97,10 @@
       options.onTyping(frame);
     } else if (frame.type === "read" && options.onRead) {
       options.onRead(frame);
+    } else if (frame.type === "wait_estimate" && options.onWaitEstimate) {
+      options.onWaitEstimate(frame);
+    } else if (frame.type === "urgent" && options.onUrgent) {
+      options.onUrgent(frame);
     } else if (frame.type === "error" && options.onError) {
       options.onError(frame);
     }
