@@ -15,7 +15,7 @@
   function waitText(frame) {
     if (!frame.helpers_available) {
       return "Nobody is available right now; your message is saved and someone will answer " +
-        (frame.next_opening ? "when the helpline opens (" + opening(frame.next_opening) + ")." : "as soon as someone is available.");
+        (frame.next_opening ? "when the helpline opens (" + opening(frame.next_opening) + ")." : "as soon as a volunteer is free.");
     }
     if (frame.low_minutes === null || frame.high_minutes === null) return "We can't estimate the wait right now.";
     if (frame.low_minutes === 0) return "Estimated wait: less than " + frame.high_minutes + " minutes.";
