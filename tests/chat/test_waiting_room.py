@@ -53,7 +53,9 @@ def answered(category: str, wait_minutes: float, *, ago: timedelta = timedelta(h
 
 
 def hours(*ranges: tuple[int, str, str]) -> list[OpeningRange]:
-    return [OpeningRange(day, "", time.fromisoformat(opens), time.fromisoformat(closes)) for day, opens, closes in ranges]
+    return [
+        OpeningRange(day, "", time.fromisoformat(opens), time.fromisoformat(closes)) for day, opens, closes in ranges
+    ]
 
 
 def at(text: str, zone: str = "UTC") -> datetime:
@@ -318,9 +320,7 @@ def test_urgent_shows_the_emergency_text_above_the_conversation_never_the_reason
     page = visitor.client.get(f"/help/{visitor.public_id}/").content.decode()
     assert re.search(r'<div id="chat-urgent"[^>]*\bhidden\b', page)
     vera = make_user("vera", roles=(Role.VOLUNTEER,))
-    services.help_request_set_urgent(
-        help_request=visitor.help_request(), urgent=True, reason="mentions pills", by=vera
-    )
+    services.help_request_set_urgent(help_request=visitor.help_request(), urgent=True, reason="mentions pills", by=vera)
     page = visitor.client.get(f"/help/{visitor.public_id}/").content.decode()
     assert re.search(r'<div id="chat-urgent"[^>]*role="alert">', page)
     assert not re.search(r'<div id="chat-urgent"[^>]*\bhidden\b', page)
@@ -358,9 +358,7 @@ async def test_urgent_reaches_the_room_live_without_the_reason(make_user: Any, s
 # -- the live wait_estimate frame ----------------------------------------------------------------------
 
 
-async def test_a_helper_opening_and_closing_the_queue_updates_the_waiting_rooms(
-    make_user: Any, sockets: Any
-) -> None:
+async def test_a_helper_opening_and_closing_the_queue_updates_the_waiting_rooms(make_user: Any, sockets: Any) -> None:
     visitor = await avisit()
     socket = await sockets(visitor.path, cookie=visitor.cookie)
     history, _ = await joined(socket)
@@ -381,9 +379,7 @@ async def test_a_helper_opening_and_closing_the_queue_updates_the_waiting_rooms(
     assert (await next_frame(socket))["helpers_available"] == 0
 
 
-async def test_when_the_queue_moves_the_rooms_behind_get_their_place_and_estimate(
-    make_user: Any, sockets: Any
-) -> None:
+async def test_when_the_queue_moves_the_rooms_behind_get_their_place_and_estimate(make_user: Any, sockets: Any) -> None:
     for _ in range(5):
         await database_sync_to_async(answered)("general", 10)
     first, second = await avisit(), await avisit()
