@@ -384,7 +384,7 @@ async def test_when_the_queue_moves_the_rooms_behind_get_their_place_and_estimat
         await database_sync_to_async(answered)("general", 10)
     first, second = await avisit(), await avisit()
     socket = await sockets(second.path, cookie=second.cookie)
-    history, _ = await joined(socket)
+    await joined(socket)
     vera = await make(make_user, "vera", roles=(Role.VOLUNTEER,))
     queue = await sockets(QUEUE, user=vera)
     assert (await queue.receive_json_from(timeout=3))["type"] == "queue"
