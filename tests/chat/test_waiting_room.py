@@ -252,7 +252,9 @@ def test_a_message_left_with_nobody_on_duty_is_marked_and_says_when_we_open(on_d
     help_request = HelpRequest.objects.get()
     assert help_request.left_offline and help_request.status == Status.WAITING
     page = client.get(response["Location"]).content.decode()
-    wait = json.loads(re.search(r'<script id="wait-estimate" type="application/json">(.*?)</script>', page)[1])
+    found = re.search(r'<script id="wait-estimate" type="application/json">(.*?)</script>', page)
+    assert found is not None
+    wait = json.loads(found[1])
     assert wait == {
         "type": "wait_estimate",
         "queue_position": 1,
