@@ -42,6 +42,7 @@ QUEUE_ITEM_FIELDS = frozenset(
         "queue_position",
         "assigned_to",
         "created_at",
+        "left_offline",
     }
 )
 FRAME_FIELDS: dict[str, frozenset[str]] = {
@@ -209,6 +210,7 @@ def queue_item(help_request: HelpRequest, *, queue_position: int | None) -> dict
         "queue_position": queue_position,
         "assigned_to": assigned_to(help_request),
         "created_at": help_request.created_at.isoformat(),
+        "left_offline": help_request.left_offline,
     }
 
 

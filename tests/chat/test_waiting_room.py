@@ -453,3 +453,21 @@ def test_the_api_marks_a_message_left_offline_too(on_duty: Any) -> None:
     on_duty(0)
     visitor = open_help_request()
     assert visitor.help_request().left_offline
+
+
+async def test_helpers_see_a_message_left_offline_in_the_queue(make_user: Any, sockets: Any) -> None:
+    left = await avisit()  # nobody has the queue open yet
+    vera = await make(make_user, "vera", roles=(Role.VOLUNTEER,))
+    queue = await sockets(QUEUE, user=vera)
+    snapshot = await queue.receive_json_from(timeout=3)
+    assert [(item["public_id"], item["left_offline"]) for item in snapshot["help_requests"]] == [(left.public_id, True)]
+    live = await avisit()  # vera is on duty now
+    frame = await queue.receive_json_from(timeout=3)
+    assert frame["help_request"]["public_id"] == live.public_id and frame["help_request"]["left_offline"] is False
+
+    def queue_page() -> str:
+        client = Client()
+        client.force_login(vera)
+        return client.get("/help/queue/").content.decode()
+
+    assert (await database_sync_to_async(queue_page)()).count("message left while nobody was on duty") == 1
