@@ -471,3 +471,39 @@ async def test_helpers_see_a_message_left_offline_in_the_queue(make_user: Any, s
         return client.get("/help/queue/").content.decode()
 
     assert (await database_sync_to_async(queue_page)()).count("message left while nobody was on duty") == 1
+
+
+def test_the_migration_takes_the_first_reply_from_existing_messages() -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    def message(help_request_id: int, kind: str, at: str) -> None:
+        cursor.execute(
+            "INSERT INTO chat_message (help_request_id, author_kind, author_name, body, created_at)"
+            " VALUES (%s, %s, 'x', 'x', %s)",
+            [help_request_id, kind, at],
+        )
+
+    try:
+        call_command("migrate", "chat", "0002_visitor_secret", verbosity=0)
+        with connection.cursor() as cursor:
+            for name in ("Answered", "Unanswered"):
+                cursor.execute(
+                    "INSERT INTO chat_helprequest (public_id, name, contact, category, description, status,"
+                    " visitor_token_hash, created_at, updated_at)"
+                    " VALUES (%s, %s, '', 'general', 'x', 'assigned', '', %s, %s)",
+                    [__import__("uuid").uuid4().hex, name, "2026-01-01 10:00:00", "2026-01-01 10:00:00"],
+                )
+            cursor.execute("SELECT name, id FROM chat_helprequest")
+            ids = dict(cursor.fetchall())
+            message(ids["Answered"], "system", "2026-01-01 10:01:00")
+            message(ids["Answered"], "visitor", "2026-01-01 10:02:00")
+            message(ids["Answered"], "staff", "2026-01-01 10:09:00")
+            message(ids["Answered"], "volunteer", "2026-01-01 10:07:00")
+            message(ids["Unanswered"], "system", "2026-01-01 10:01:00")
+        call_command("migrate", "chat", "0003_waiting_room", verbosity=0)
+        replies = dict(HelpRequest.objects.values_list("name", "first_reply_at"))
+        assert replies["Answered"] == datetime(2026, 1, 1, 10, 7, tzinfo=ZoneInfo("UTC"))
+        assert replies["Unanswered"] is None
+    finally:
+        call_command("migrate", "chat", verbosity=0)
