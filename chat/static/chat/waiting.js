@@ -33,7 +33,8 @@
       if (alternatives) alternatives.hidden = true;
       return;
     }
-    wait.textContent = waitText(frame);
+    var text = waitText(frame);
+    if (wait.textContent !== text) wait.textContent = text; // a live region: announce changes only
     wait.dataset.queuePosition = frame.queue_position;
     wait.dataset.helpersAvailable = frame.helpers_available;
     wait.hidden = false;
