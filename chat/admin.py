@@ -18,22 +18,26 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from charity.roles import helpers
-from chat import audit, services
+from chat import audit, selectors, services
 from chat.exports import help_request_export
 from chat.models import (
     MAX_REASON_CHARS,
     AccessAction,
     AccessChannel,
     AccessRecord,
+    Alternative,
     CannedReply,
+    HelplineSettings,
     HelpRequest,
     Message,
+    OpeningHours,
     ReadCursor,
     RiskTerm,
 )
@@ -148,7 +152,7 @@ class AccessRecordInline(admin.TabularInline):
 @admin.register(HelpRequest)
 class HelpRequestAdmin(admin.ModelAdmin):
     list_display = ["name", "category", "status", "assigned_to", "created_at", "join_room"]
-    list_filter = ["status", "category"]
+    list_filter = ["status", "category", "left_offline", "urgent"]
     search_fields = ["name", "contact", "description"]
     readonly_fields = [
         "join_room",
@@ -165,6 +169,10 @@ class HelpRequestAdmin(admin.ModelAdmin):
         "anonymised_at",
         "erased_at",
         "erased_by",
+        "first_reply_at",
+        "left_offline",
+        "urgent",
+        "urgent_reason",
     ]
     inlines = [MessageInline, AccessRecordInline]
     actions = [assign_to_volunteer, erase_conversations]
@@ -360,3 +368,34 @@ class CannedReplyAdmin(admin.ModelAdmin):
     list_display = ["title", "category", "language", "active", "updated_at"]
     list_filter = ["active", "category", "language"]
     search_fields = ["title", "text"]
+
+
+# -- the waiting room's configuration (saving any of it clears the cached copy: chat.apps) -----------
+
+
+@admin.register(HelplineSettings)
+class HelplineSettingsAdmin(admin.ModelAdmin):
+    """One row: the list opens it (made with the defaults on first visit)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        row = selectors.helpline_settings_get()
+        return redirect("admin:chat_helplinesettings_change", row.pk)
+
+
+@admin.register(OpeningHours)
+class OpeningHoursAdmin(admin.ModelAdmin):
+    list_display = ["weekday", "opens", "closes"]
+    list_filter = ["weekday"]
+
+
+@admin.register(Alternative)
+class AlternativeAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "phone", "url", "order", "active"]
+    list_editable = ["order", "active"]
+    list_filter = ["kind", "active"]

@@ -113,5 +113,27 @@ class AppSettings(PrefixedSettings):
             raise ImproperlyConfigured(f"CHAT_QUICK_EXIT_URL must be an http(s) address, not {url!r}.")
         return url
 
+    @property
+    def WAIT_ESTIMATE_SAMPLES(self) -> int:
+        """Recently answered requests the wait estimate looks at, per category (50)."""
+        return int(self._get("WAIT_ESTIMATE_SAMPLES", 50))  # type: ignore[call-overload]
+
+    @property
+    def WAIT_ESTIMATE_MIN_SAMPLES(self) -> int:
+        """Fewest answered requests an estimate is made from; with fewer in a category, every category
+        counts, and with fewer still, the visitor is told the wait cannot be estimated (5)."""
+        return int(self._get("WAIT_ESTIMATE_MIN_SAMPLES", 5))  # type: ignore[call-overload]
+
+    @property
+    def WAIT_ESTIMATE_HISTORY_DAYS(self) -> int:
+        """How far back (days) an answered request still counts towards the estimate (30)."""
+        return int(self._get("WAIT_ESTIMATE_HISTORY_DAYS", 30))  # type: ignore[call-overload]
+
+    @property
+    def WAIT_ESTIMATE_CACHE_SECONDS(self) -> float:
+        """Seconds the waiting room's figures (estimates, helpers on duty) are reused before they are
+        read again; a helper's queue socket opening or closing, or an admin edit, reads them at once (30)."""
+        return float(self._get("WAIT_ESTIMATE_CACHE_SECONDS", 30))  # type: ignore[arg-type]
+
 
 app_settings = AppSettings()

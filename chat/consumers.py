@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -27,6 +28,8 @@ from realtime import groups
 from realtime.protocol import CloseCode
 from realtime.revocation import access_state
 from realtime.sockets import JsonSocketConsumer
+
+logger = logging.getLogger("chat.consumers")
 
 
 class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
@@ -120,12 +123,13 @@ class HelpRequestQueueConsumer(JsonSocketConsumer):
     then ``desk``), then one frame per change."""
 
     frame_validators = QUEUE_FRAME_VALIDATORS
-    endpoint = "chat_queue"
+    endpoint = selectors.QUEUE_ENDPOINT
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user_id: int | None = None
         self.is_staff = False
+        self._on_duty = False
 
     async def connect(self) -> None:
         await self.accept()
@@ -151,6 +155,19 @@ class HelpRequestQueueConsumer(JsonSocketConsumer):
         await self.send_frame(await self._read_queue(user))
         await self.send_frame(await self._read_desk())
         self.start_heartbeat()
+        # A helper with the queue open is on duty: the waiting rooms learn it (chat.selectors).
+        self._on_duty = True
+        await self._duty_changed()
+
+    async def on_disconnect(self, code: int) -> None:
+        if self._on_duty:
+            await self._duty_changed()
+
+    async def _duty_changed(self) -> None:
+        try:
+            await database_sync_to_async(services.wait_duty_changed)()
+        except Exception:  # the figures are read again within CHAT_WAIT_ESTIMATE_CACHE_SECONDS anyway
+            logger.warning("waiting rooms not told of a change of duty", exc_info=True)
 
     async def recheck_access(self) -> None:
         assert self.user_id is not None

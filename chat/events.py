@@ -8,12 +8,15 @@ exact keys each type carries (tests check every frame a conversation produces ag
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from chat.app_settings import app_settings
 from chat.models import HelpRequest, Message, ReadCursor
 from chat.participants import display_name
 from realtime.protocol import encode
+
+if TYPE_CHECKING:
+    from chat.selectors import WaitSnapshot
 
 # Group event types (routed to consumer methods chat_message, chat_status, ...).
 MESSAGE = "chat.message"
@@ -27,9 +30,11 @@ DESK = "chat.desk"
 DESK_MESSAGE = "chat.desk_message"
 DESK_READ = "chat.desk_read"
 ERASED = "chat.erased"
+WAIT = "chat.wait"
+URGENT = "chat.urgent"
 
 AUTHOR_FIELDS = frozenset({"kind", "name"})
-HELP_REQUEST_FIELDS = frozenset({"public_id", "status", "queue_position", "assigned_to"})
+HELP_REQUEST_FIELDS = frozenset({"public_id", "status", "queue_position", "assigned_to", "urgent"})
 QUEUE_ITEM_FIELDS = frozenset(
     {
         "public_id",
@@ -42,16 +47,21 @@ QUEUE_ITEM_FIELDS = frozenset(
         "queue_position",
         "assigned_to",
         "created_at",
+        "left_offline",
     }
 )
 FRAME_FIELDS: dict[str, frozenset[str]] = {
-    "history": frozenset({"type", "help_request", "messages", "has_more", "read"}),
+    "history": frozenset({"type", "help_request", "messages", "has_more", "read", "wait_estimate"}),
     "message": frozenset({"type", "id", "client_id", "author", "body", "created_at", "redacted"}),
     "redacted": frozenset({"type", "id", "body"}),
     "typing": frozenset({"type", "author"}),
     "read": frozenset({"type", "author", "up_to"}),
     "presence": frozenset({"type", "participants"}),
     "status": frozenset({"type", "status", "queue_position", "assigned_to"}),
+    "wait_estimate": frozenset(
+        {"type", "queue_position", "low_minutes", "high_minutes", "helpers_available", "next_opening"}
+    ),
+    "urgent": frozenset({"type", "urgent"}),
     "queue": frozenset({"type", "help_requests", "waiting", "limit"}),
     "queue.item": frozenset({"type", "help_request", "waiting"}),
     "queue.removed": frozenset({"type", "public_id", "waiting"}),
@@ -108,6 +118,13 @@ class DeskEvent(TypedDict):
     frame: dict[str, Any] | None
 
 
+class FrameEvent(TypedDict):
+    """An event every connection of the room turns into ``frame`` as it is (``wait_estimate``, ``urgent``)."""
+
+    type: str
+    frame: dict[str, Any]
+
+
 class QueueEvent(TypedDict):
     type: str
     public_id: str
@@ -151,6 +168,7 @@ def help_request_state(help_request: HelpRequest, *, queue_position: int | None)
         "status": help_request.status,
         "queue_position": queue_position,
         "assigned_to": assigned_to(help_request),
+        "urgent": help_request.urgent,
     }
 
 
@@ -161,6 +179,7 @@ def history_frame(
     messages: Iterable[Message],
     has_more: bool,
     cursors: Iterable[ReadCursor],
+    wait_estimate: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "type": "history",
@@ -168,6 +187,7 @@ def history_frame(
         "messages": [message_frame(message) for message in messages],
         "has_more": has_more,
         "read": [read_frame(author={"kind": c.author_kind, "name": c.author_name}, up_to=c.up_to) for c in cursors],
+        "wait_estimate": wait_estimate,
     }
 
 
@@ -198,6 +218,27 @@ def erased_frame(*, by: str) -> dict[str, Any]:
     return {"type": "erased", "by": by}
 
 
+def wait_estimate_frame(snapshot: WaitSnapshot, *, queue_position: int, category: str) -> dict[str, Any]:
+    """A waiting visitor's place and estimate. ``low_minutes``/``high_minutes`` are null when there
+    is no estimate to give (too little history, or nobody on duty); ``next_opening`` is set only while
+    the helpline is closed."""
+    estimate = snapshot.range_for(category)
+    return {
+        "type": "wait_estimate",
+        "queue_position": queue_position,
+        "low_minutes": estimate[0] if estimate else None,
+        "high_minutes": estimate[1] if estimate else None,
+        "helpers_available": snapshot.helpers_available,
+        "next_opening": snapshot.next_opening.isoformat() if snapshot.next_opening else None,
+    }
+
+
+def urgent_frame(*, urgent: bool) -> dict[str, Any]:
+    """The request was flagged urgent (or no longer): the visitor's page shows the emergency text. The
+    reason stays with the helpers."""
+    return {"type": "urgent", "urgent": urgent}
+
+
 def queue_item(help_request: HelpRequest, *, queue_position: int | None) -> dict[str, Any]:
     return {
         "public_id": str(help_request.public_id),
@@ -209,6 +250,7 @@ def queue_item(help_request: HelpRequest, *, queue_position: int | None) -> dict
         "queue_position": queue_position,
         "assigned_to": assigned_to(help_request),
         "created_at": help_request.created_at.isoformat(),
+        "left_offline": help_request.left_offline,
     }
 
 
@@ -302,6 +344,14 @@ def position_event(*, queue_position: int) -> StatusEvent:
         "assignee_id": None,
         "frame": {"type": "status", "status": "waiting", "queue_position": queue_position, "assigned_to": None},
     }
+
+
+def wait_event(frame: dict[str, Any]) -> FrameEvent:
+    return {"type": WAIT, "frame": frame}
+
+
+def urgent_event(*, urgent: bool) -> FrameEvent:
+    return {"type": URGENT, "frame": urgent_frame(urgent=urgent)}
 
 
 def typing_event(*, sender: str, author: dict[str, str]) -> SenderEvent:

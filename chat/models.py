@@ -6,6 +6,10 @@ and within one request they become visible in id order (``message_post`` locks t
 a client that resumes "after the last id I saw" misses nothing. A ``ReadCursor`` is how far one
 participant has read. An ``AccessRecord`` says who (other than the visitor) opened a conversation,
 redacted a message or exported it, when and how: the audit trail (``chat.audit``).
+participant has read.
+
+The waiting room's configuration (``HelplineSettings``, ``OpeningHours``, ``Alternative``) is edited
+in the admin and read through ``chat.selectors.helpline_config`` (cached; saving clears it).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ DEFAULT_VISITOR_NAME = "Visitor"
 MAX_CONTACT_CHARS = 200
 MAX_DESCRIPTION_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 64
+MAX_URGENT_REASON_CHARS = 200
 
 
 class Category(models.TextChoices):
@@ -93,11 +98,22 @@ class HelpRequest(models.Model):
     anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
     erased_at = models.DateTimeField(null=True, blank=True, editable=False)
     erased_by = models.CharField(max_length=10, blank=True, editable=False)
+    # When a volunteer or staff member first wrote in the room: the end of the visitor's wait
+    # (the wait estimate's history, chat.selectors.wait_history).
+    first_reply_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Made while nobody was on duty (closed, or no helper online): a message left for later.
+    left_offline = models.BooleanField(default=False, editable=False)
+    # Flagged for immediate attention (chat.services.help_request_set_urgent); the visitor sees the
+    # emergency text above the conversation. The reason is for helpers only, never for the visitor.
+    urgent = models.BooleanField(default=False, editable=False)
+    urgent_reason = models.CharField(max_length=MAX_URGENT_REASON_CHARS, blank=True, editable=False)
 
     class Meta:
         indexes = [
             # The queue: waiting requests in creation (id) order.
             models.Index(fields=["status", "id"], name="help_request_status_id"),
+            # The wait estimate's history: the most recently answered requests.
+            models.Index(fields=["first_reply_at"], name="help_request_first_reply"),
         ]
 
     def __str__(self) -> str:
@@ -285,3 +301,89 @@ class AccessRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username or '?'} {self.action} by {self.channel} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# -- the waiting room's configuration ----------------------------------------------------------------
+
+DEFAULT_EMERGENCY_TEXT = (
+    "If you are in danger now, call 999. If you are thinking about ending your life, call Samaritans free on 116 123."
+)
+MAX_EMERGENCY_TEXT_CHARS = 300
+
+
+class HelplineSettings(models.Model):
+    """The one row of helpline-wide texts (``pk`` 1; ``helpline_settings_get`` makes it on first use)."""
+
+    emergency_text = models.CharField(
+        max_length=MAX_EMERGENCY_TEXT_CHARS,
+        default=DEFAULT_EMERGENCY_TEXT,
+        help_text="Shown at the top of every visitor page, and above the conversation of an urgent request.",
+    )
+
+    class Meta:
+        verbose_name = "helpline settings"
+        verbose_name_plural = "helpline settings"
+
+    def __str__(self) -> str:
+        return "Helpline settings"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.pk = 1  # a singleton: every save is the one row
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class OpeningHours(models.Model):
+    """One opening of the helpline: from ``opens`` on ``weekday`` to ``closes``, in the charity's time
+    zone (``settings.TIME_ZONE``). A range whose ``closes`` is not after ``opens`` runs overnight, into
+    the next day (22:00 to 02:00). No rows at all: the helpline is always open."""
+
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField(help_text="At or before the opening time: the range ends the next day.")
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+        verbose_name_plural = "opening hours"
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M} to {self.closes:%H:%M}"
+
+
+class AlternativeKind(models.TextChoices):
+    EMERGENCY = "emergency", "Emergency"
+    PHONE = "phone", "Phone line"
+    WEBSITE = "website", "Website"
+
+
+class Alternative(models.Model):
+    """Another way to get help, shown to visitors when nobody is available (and in the waiting room)."""
+
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, blank=True)
+    kind = models.CharField(max_length=10, choices=AlternativeKind.choices, default=AlternativeKind.PHONE)
+    phone = models.CharField(max_length=40, blank=True, help_text="A number to call, as people dial it.")
+    url = models.URLField(blank=True, help_text="A web address (https://…).")
+    order = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not self.phone and not self.url:
+            raise ValidationError("Give a phone number or a web address.")
+        if self.url and not self.url.lower().startswith(("https://", "http://")):
+            raise ValidationError({"url": "Only http and https addresses."})

@@ -13,8 +13,9 @@ A ``RoomMember`` is one connection to one help request's room, whatever carries 
   ``audit_channel`` of the transport), at most once per ``CHAT_AUDIT_READ_WINDOW``;
 * keeps the person's presence entry and announces changes;
 * forwards the room's group events: each message id once, typing and read only from
-  someone else, redactions to everyone, presence lists never older than the last one, and a
-  volunteer's reassignment closes the connection (4403);
+  someone else, redactions to everyone, presence lists never older than the last one,
+  ``wait_estimate`` to the visitor and ``urgent`` to all as they are, and a volunteer's
+  reassignment closes the connection (4403);
 * re-checks access when told to (logout, lost role, reassignment; for the visitor, a rotated or
   revoked secret).
 
@@ -119,12 +120,18 @@ def room_history(*, public_id: UUID, after: int | None) -> tuple[dict[str, Any],
         if after is None
         else selectors.messages_redacted(help_request_id=help_request.pk, up_to=after, limit=app_settings.REPLAY_LIMIT)
     )
+    position = selectors.queue_position(help_request=help_request)
     frame = events.history_frame(
         help_request=help_request,
-        queue_position=selectors.queue_position(help_request=help_request),
+        queue_position=position,
         messages=messages,
         has_more=has_more,
         cursors=selectors.read_cursors(help_request_id=help_request.pk),
+        wait_estimate=None
+        if position is None
+        else events.wait_estimate_frame(
+            selectors.wait_snapshot(), queue_position=position, category=help_request.category
+        ),
     )
     return frame, [message.pk for message in messages], [events.redacted_frame(message) for message in redacted]
 
@@ -365,6 +372,15 @@ class RoomMember:
 
     async def chat_erased(self, event: events.ErasedEvent) -> None:
         # The visitor's connections close on the revocation that follows this event (4403).
+        if self.is_open():
+            await self.send_frame(event["frame"])
+
+    async def chat_wait(self, event: events.FrameEvent) -> None:
+        # The waiting room is the visitor's; helpers in the room see the queue instead.
+        if self.is_open() and self.participant is not None and self.participant.kind == AuthorKind.VISITOR:
+            await self.send_frame(event["frame"])
+
+    async def chat_urgent(self, event: events.FrameEvent) -> None:
         if self.is_open():
             await self.send_frame(event["frame"])
 

@@ -1,23 +1,45 @@
-"""Reads of help requests and their messages, and the one rule of who may join a room."""
+"""Reads of help requests and their messages, the one rule of who may join a room, and the waiting
+room's figures (who is on duty, opening hours, the wait estimate)."""
 
 from __future__ import annotations
 
+import math
 import re
+import statistics
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import Case, Exists, Max, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, F, Max, OuterRef, Q, QuerySet, Value, When, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from charity.roles import Role, roles_for
 from chat import visitors
 from chat.app_settings import app_settings
-from chat.models import READ_ONLY_STATUSES, AuthorKind, CannedReply, HelpRequest, Message, ReadCursor, Status
+from chat.models import (
+    READ_ONLY_STATUSES,
+    Alternative,
+    AuthorKind,
+    CannedReply,
+    Category,
+    HelplineSettings,
+    HelpRequest,
+    Message,
+    OpeningHours,
+    ReadCursor,
+    Status,
+)
 from chat.participants import Participant, display_name, user_key, user_participant, visitor_participant
+from realtime.registry import get_registry
 
 
 def help_request_get(*, public_id: UUID | str) -> HelpRequest | None:
@@ -229,3 +251,237 @@ def help_requests_past_retention(*, cutoff: datetime) -> QuerySet[HelpRequest]:
     ended = Q(status__in=READ_ONLY_STATUSES, resolved_at__lte=cutoff)
     abandoned = Q(status__in=(Status.WAITING, Status.ASSIGNED), updated_at__lte=cutoff) & ~Exists(recent_message)
     return HelpRequest.objects.filter(anonymised_at__isnull=True).filter(ended | abandoned).order_by("id")
+
+
+# -- the waiting room ------------------------------------------------------------------------------
+
+#: The registry endpoint of the helpers' queue socket: a helper with one open is "on duty".
+QUEUE_ENDPOINT = "chat_queue"
+HELPER_ROLES = frozenset({Role.STAFF.value, Role.VOLUNTEER.value})
+HELPLINE_CACHE_KEY = "chat:helpline-config"
+WAIT_CACHE_KEY = "chat:wait-snapshot"
+# The configuration changes only in the admin, which clears it; the timeout is a safety net.
+HELPLINE_CACHE_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class OpeningRange:
+    weekday: int
+    weekday_label: str
+    opens: time
+    closes: time
+
+    @property
+    def overnight(self) -> bool:
+        return self.closes <= self.opens
+
+
+@dataclass(frozen=True)
+class AlternativeEntry:
+    name: str
+    description: str
+    kind: str
+    kind_label: str
+    phone: str
+    url: str
+
+
+@dataclass(frozen=True)
+class HelplineConfig:
+    emergency_text: str
+    hours: tuple[OpeningRange, ...]
+    alternatives: tuple[AlternativeEntry, ...]
+
+
+def helpline_settings_get() -> HelplineSettings:
+    """The one settings row, made with its defaults on first use."""
+    row, _ = HelplineSettings.objects.get_or_create(pk=1)
+    return row
+
+
+def helpline_config() -> HelplineConfig:
+    """The admin-edited texts, opening hours and active alternatives (cached; saving clears it)."""
+    config = cache.get(HELPLINE_CACHE_KEY)
+    if isinstance(config, HelplineConfig):
+        return config
+    config = HelplineConfig(
+        emergency_text=helpline_settings_get().emergency_text,
+        hours=tuple(
+            OpeningRange(row.weekday, row.get_weekday_display(), row.opens, row.closes)
+            for row in OpeningHours.objects.all()
+        ),
+        alternatives=tuple(
+            AlternativeEntry(
+                row.name,
+                row.description,
+                row.kind,
+                row.get_kind_display(),
+                row.phone,
+                # Only web addresses become links (the admin checks; a script might not).
+                row.url if row.url.lower().startswith(("https://", "http://")) else "",
+            )
+            for row in Alternative.objects.filter(active=True)
+        ),
+    )
+    cache.set(HELPLINE_CACHE_KEY, config, HELPLINE_CACHE_SECONDS)
+    return config
+
+
+def helpline_config_clear() -> None:
+    """Forget the cached configuration and the figures read from it (an admin edit)."""
+    cache.delete_many([HELPLINE_CACHE_KEY, WAIT_CACHE_KEY])
+
+
+def _openings_around(hours: Sequence[OpeningRange], local: datetime) -> list[tuple[datetime, datetime]]:
+    """Every opening from the day before ``local`` to a week after, as aware ``(start, end)`` pairs."""
+    zone = local.tzinfo
+    spans = []
+    for offset in range(-1, 8):
+        day = local.date() + timedelta(days=offset)
+        for opening in hours:
+            if opening.weekday != day.weekday():
+                continue
+            end_day = day + timedelta(days=1) if opening.overnight else day
+            spans.append(
+                (
+                    datetime.combine(day, opening.opens, tzinfo=zone),
+                    datetime.combine(end_day, opening.closes, tzinfo=zone),
+                )
+            )
+    return spans
+
+
+def helpline_is_open(*, hours: Sequence[OpeningRange], now: datetime) -> bool:
+    """Whether ``now`` falls in an opening, in the charity's time zone; no opening hours: always."""
+    if not hours:
+        return True
+    local = now.astimezone(ZoneInfo(settings.TIME_ZONE))
+    return any(start <= local < end for start, end in _openings_around(hours, local))
+
+
+def helpline_next_opening(*, hours: Sequence[OpeningRange], now: datetime) -> datetime | None:
+    """When the helpline next opens after ``now`` (charity time zone), None without opening hours."""
+    local = now.astimezone(ZoneInfo(settings.TIME_ZONE))
+    starts = [start for start, _ in _openings_around(hours, local) if start > local]
+    return min(starts, default=None)
+
+
+def helpers_online() -> int:
+    """Volunteers and staff with the queue open right now, in any server process (the registry)."""
+    entries = get_registry().entries()
+    return len(
+        {
+            entry.user_id
+            for entry in entries
+            if entry.endpoint == QUEUE_ENDPOINT and entry.role in HELPER_ROLES and entry.user_id is not None
+        }
+    )
+
+
+def wait_history(*, now: datetime) -> tuple[dict[str, list[float]], list[float]]:
+    """Waits (seconds from creation to the first helper reply) of recently answered requests, newest
+    first: per category at most ``CHAT_WAIT_ESTIMATE_SAMPLES``, and the same number over every category.
+    One query. Messages left while nobody was on duty are not waits, so they do not count."""
+    limit = app_settings.WAIT_ESTIMATE_SAMPLES
+    since = now - timedelta(days=app_settings.WAIT_ESTIMATE_HISTORY_DAYS)
+    query = (
+        HelpRequest.objects.filter(first_reply_at__gte=since, left_offline=False)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("category")], order_by=F("first_reply_at").desc()))
+        .filter(rank__lte=limit)
+        .values_list("category", "created_at", "first_reply_at")
+    )
+    rows = [
+        (category, replied, max(0.0, (replied - created).total_seconds()))
+        for category, created, replied in query
+        if replied is not None
+    ]
+    # The newest ``limit`` of all are among each category's newest ``limit``: no second query.
+    rows.sort(key=lambda row: row[1], reverse=True)
+    by_category: dict[str, list[float]] = {}
+    for category, _, wait in rows:
+        by_category.setdefault(category, []).append(wait)
+    return by_category, [wait for _, _, wait in rows[:limit]]
+
+
+def _minutes_step(minutes: float) -> int:
+    return 1 if minutes < 10 else 5 if minutes < 60 else 15
+
+
+def wait_range(waits: Sequence[float]) -> tuple[int, int] | None:
+    """The middle half of ``waits`` (seconds) in whole minutes, rounded outwards to a sensible step
+    (1 minute under 10, 5 under an hour, then 15): ``(low, high)``, ``high > low``; None with fewer
+    than ``CHAT_WAIT_ESTIMATE_MIN_SAMPLES`` waits."""
+    if len(waits) < max(2, app_settings.WAIT_ESTIMATE_MIN_SAMPLES):
+        return None
+    first, _, third = statistics.quantiles(waits, n=4, method="inclusive")
+    low_minutes, high_minutes = first / 60, third / 60
+    low_step, high_step = _minutes_step(low_minutes), _minutes_step(high_minutes)
+    low = math.floor(low_minutes / low_step) * low_step
+    high = max(1, math.ceil(high_minutes / high_step) * high_step)
+    if high <= low:
+        high = low + high_step
+    return low, high
+
+
+@dataclass(frozen=True)
+class WaitSnapshot:
+    """The waiting room's figures at one moment, shared by every waiting visitor."""
+
+    is_open: bool
+    helpers_online: int
+    next_opening: datetime | None
+    ranges: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+
+    @property
+    def helpers_available(self) -> int:
+        """Helpers on duty: online with the queue open, and within opening hours."""
+        return self.helpers_online if self.is_open else 0
+
+    @property
+    def on_duty(self) -> bool:
+        return self.helpers_available > 0
+
+    def range_for(self, category: str) -> tuple[int, int] | None:
+        """The estimate for a request of ``category``; None when there is none to give (too little
+        history, or nobody on duty)."""
+        return self.ranges.get(category) if self.on_duty else None
+
+
+def wait_snapshot_compute(*, now: datetime | None = None) -> WaitSnapshot:
+    now = now or timezone.now()
+    hours = helpline_config().hours
+    is_open = helpline_is_open(hours=hours, now=now)
+    by_category, overall = wait_history(now=now)
+    minimum = app_settings.WAIT_ESTIMATE_MIN_SAMPLES
+    fallback = wait_range(overall)
+    ranges = {
+        category: wait_range(by_category[category]) if len(by_category.get(category, ())) >= minimum else fallback
+        for category in Category.values
+    }
+    return WaitSnapshot(
+        is_open=is_open,
+        helpers_online=helpers_online(),
+        next_opening=None if is_open else helpline_next_opening(hours=hours, now=now),
+        ranges=ranges,
+    )
+
+
+def wait_snapshot() -> WaitSnapshot:
+    """The current figures, read at most once per ``CHAT_WAIT_ESTIMATE_CACHE_SECONDS`` (shared cache)."""
+    snapshot = cache.get(WAIT_CACHE_KEY)
+    if isinstance(snapshot, WaitSnapshot):
+        return snapshot
+    snapshot = wait_snapshot_compute()
+    cache.set(WAIT_CACHE_KEY, snapshot, app_settings.WAIT_ESTIMATE_CACHE_SECONDS)
+    return snapshot
+
+
+def wait_snapshot_clear() -> None:
+    """Read the figures again on next use (a helper's queue socket opened or closed)."""
+    cache.delete(WAIT_CACHE_KEY)
+
+
+def waiting_rooms() -> list[tuple[int, UUID, str, int]]:
+    """``(id, public_id, category, position)`` of every waiting request, in queue order; one query."""
+    rows = HelpRequest.objects.filter(status=Status.WAITING).order_by("id").values_list("id", "public_id", "category")
+    return [(pk, public_id, category, position) for position, (pk, public_id, category) in enumerate(rows, start=1)]

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -29,6 +30,7 @@ from chat.models import (
     MAX_DESCRIPTION_CHARS,
     MAX_NAME_CHARS,
     MAX_REASON_CHARS,
+    MAX_URGENT_REASON_CHARS,
     REDACTED_BODY,
     AccessAction,
     AccessChannel,
@@ -42,7 +44,7 @@ from chat.models import (
 from chat.participants import Participant, display_name, system_author, user_key
 from notifications import api as notifications
 from realtime import activity, groups, limits
-from realtime.publish import agroup_send_now_unsafe, group_send_on_commit
+from realtime.publish import agroup_send_now_unsafe, group_send_now_unsafe, group_send_on_commit
 from realtime.revocation import REVOKE, access_revoke
 
 logger = logging.getLogger("chat.services")
@@ -108,12 +110,15 @@ def help_request_create(
             description=_text(description, field="description", max_chars=MAX_DESCRIPTION_CHARS),
             contact=_text(contact, field="contact", max_chars=MAX_CONTACT_CHARS, required=False),
             category=category,
+            # Nobody on duty: a message left for later, shown as such to the visitor and the helpers.
+            left_offline=not selectors.wait_snapshot().on_duty,
         )
         position = selectors.queue_position(help_request=help_request)
         group_send_on_commit(
             [groups.help_request_queue_group()],
             events.queue_event(help_request, queue_position=position, waiting=selectors.waiting_count()),
         )
+        _announce_waits_on_commit(moved_after_id=None)
         # The activity feed is kept without a retention period: it never names the visitor.
         activity.activity_report(kind="help_request.created", text=f"New help request ({category})")
     return help_request
@@ -175,6 +180,8 @@ def _announce_change(help_request: HelpRequest, *, left_queue: bool) -> None:
         moved_up = selectors.waiting_at(position=page_size) if was_on_first_page and waiting >= page_size else None
         if moved_up is not None:
             group_send_on_commit(queue, events.queue_event(moved_up, queue_position=page_size, waiting=waiting))
+    # After the status frames: the waiting rooms' places and estimates.
+    _announce_waits_on_commit(moved_after_id=help_request.pk if left_queue else None)
 
 
 def _system_message(help_request: HelpRequest, body: str) -> Message:
@@ -402,6 +409,58 @@ def help_requests_anonymise(*, cutoff: datetime, limit: int) -> list[tuple[str, 
     return done
 
 
+def help_request_set_urgent(*, help_request: HelpRequest, urgent: bool, reason: str, by: Any) -> HelpRequest:
+    """A volunteer or staff member flags a request urgent (or clears the flag). ``reason`` (up to 200
+    characters) is for helpers only; the visitor's page shows the emergency text above the conversation,
+    live (the ``urgent`` frame, after commit)."""
+    _require_helper(by)
+    if not isinstance(urgent, bool):
+        raise ChatError({"urgent": ["Must be true or false."]})
+    reason = _text(reason, field="reason", max_chars=MAX_URGENT_REASON_CHARS, required=False) if urgent else ""
+    with transaction.atomic():
+        locked = _lock(help_request.pk)
+        changed = locked.urgent != urgent
+        locked.urgent, locked.urgent_reason = urgent, reason
+        locked.save(update_fields=["urgent", "urgent_reason", "updated_at"])
+        if changed:
+            group_send_on_commit([groups.help_request_group(locked.public_id)], events.urgent_event(urgent=urgent))
+    return locked
+
+
+# -- the waiting room ------------------------------------------------------------------------------
+
+# The figures every waiting room was last told (any process): a change is sent to all of them.
+WAIT_ANNOUNCED_KEY = "chat:wait-announced"
+
+
+def _announce_waits_on_commit(*, moved_after_id: int | None) -> None:
+    transaction.on_commit(lambda: _announce_waits(moved_after_id=moved_after_id), robust=True)
+
+
+def _announce_waits(*, moved_after_id: int | None) -> None:
+    """Send ``wait_estimate`` to the waiting rooms that need it: all of them when the shared figures
+    (estimates, helpers on duty, opening) changed since they were last told, else only those behind
+    a request that left the queue (id over ``moved_after_id``). The figures are read at most once per
+    ``CHAT_WAIT_ESTIMATE_CACHE_SECONDS``; the rooms' places in one query."""
+    snapshot = selectors.wait_snapshot()
+    changed = cache.get(WAIT_ANNOUNCED_KEY) != snapshot
+    if changed:
+        cache.set(WAIT_ANNOUNCED_KEY, snapshot, None)
+    elif moved_after_id is None:
+        return
+    for pk, public_id, category, position in selectors.waiting_rooms():
+        if changed or (moved_after_id is not None and pk > moved_after_id):
+            frame = events.wait_estimate_frame(snapshot, queue_position=position, category=category)
+            group_send_now_unsafe((groups.help_request_group(public_id),), dict(events.wait_event(frame)))
+
+
+def wait_duty_changed() -> None:
+    """A helper's queue socket opened or closed: read who is on duty now and tell the waiting rooms
+    if that changed what they see. Call outside any transaction (it sends at once)."""
+    selectors.wait_snapshot_clear()
+    _announce_waits(moved_after_id=None)
+
+
 # -- messages --------------------------------------------------------------------------------------
 
 
@@ -452,6 +511,10 @@ def message_post(*, help_request_id: int, participant: Participant, body: str, c
         if assignee_id is not None and participant.user_id != assignee_id:
             desk = [groups.help_desk_group(assignee_id)]
             group_send_on_commit(desk, events.desk_message_event(help_request, message))
+        if participant.kind != AuthorKind.VISITOR and help_request.first_reply_at is None:
+            # The visitor's wait ends with a helper's first words (the wait estimate's history).
+            help_request.first_reply_at = message.created_at
+            help_request.save(update_fields=["first_reply_at"])
         if participant.kind == AuthorKind.VISITOR and assignee_id is not None:
             _notify_absent_assignee(help_request, message)
     return message, True
@@ -599,10 +662,12 @@ __all__ = [
     "help_request_create",
     "help_request_erase",
     "help_request_resolve",
+    "help_request_set_urgent",
     "help_request_token_rotate",
     "help_request_transcript_email_set",
     "help_requests_anonymise",
     "message_post",
     "message_redact",
     "read_mark",
+    "wait_duty_changed",
 ]

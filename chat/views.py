@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -21,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from charity.roles import Role, helpers, is_helper, roles_for
-from chat import audit, selectors, services, transcripts, visitors
+from chat import audit, events, selectors, services, transcripts, visitors
 from chat.api_views import RATE_LIMITED
 from chat.app_settings import app_settings
 from chat.forms import HelpRequestForm
@@ -60,12 +61,24 @@ def _require_helper(request: HttpRequest) -> frozenset[Role]:
     return roles
 
 
+def _waiting_room_context() -> dict[str, Any]:
+    """What every visitor page shows of the waiting room: the emergency text, opening hours and
+    alternatives (``helpline``) and who is on duty now (``wait``)."""
+    return {
+        "helpline": selectors.helpline_config(),
+        "helpline_time_zone": settings.TIME_ZONE,
+        "wait": selectors.wait_snapshot(),
+    }
+
+
 def help_request_new(request: HttpRequest) -> HttpResponse:
+    """The form; when nobody is on duty it says so first and offers to leave a message instead."""
     form = HelpRequestForm(request.POST or None)
+    context: dict[str, Any] = {"form": form, **_waiting_room_context()}
     if request.method == "POST" and form.is_valid():
         if not limits.help_request_allowed(request):
             form.add_error(None, RATE_LIMITED)
-            return render(request, "chat/new.html", {"form": form}, status=429)
+            return render(request, "chat/new.html", context, status=429)
         visitors.session_prepare(request)
         try:
             help_request = services.help_request_create(**form.cleaned_data)
@@ -76,7 +89,7 @@ def help_request_new(request: HttpRequest) -> HttpResponse:
             visitors.session_grant(request.session, help_request)
             visitors.new_link_remember(request.session, help_request, secret)
             return redirect(help_request)
-    return render(request, "chat/new.html", {"form": form})
+    return render(request, "chat/new.html", context)
 
 
 @never_cache
@@ -124,6 +137,11 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
         context["transcript_email_available"] = (
             not help_request.is_read_only and selectors.contact_email(help_request) is not None
         )
+        context.update(_waiting_room_context())
+        if context["queue_position"] is not None:
+            context["wait_estimate"] = events.wait_estimate_frame(
+                context["wait"], queue_position=context["queue_position"], category=help_request.category
+            )
         return render(request, "chat/help_request.html", context)
     context["helpers"] = list(helpers()) if participant.kind == AuthorKind.STAFF else []
     context["canned_replies"] = selectors.canned_replies_for(help_request=help_request, helper=request.user)

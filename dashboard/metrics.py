@@ -37,6 +37,7 @@ NUMERIC = [
     "resolved_today",
     "donations_today",
     "volunteers_online",
+    "helpers_on_duty",
     "connections",
     "notifications_last_hour",
     "undelivered",

@@ -11,7 +11,8 @@ from typing import Any
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
-from chat.models import HelpRequest, Status
+from chat import selectors as chat_selectors
+from chat.models import Category, HelpRequest, Status
 from dashboard.models import Activity
 from donations.models import Donation, DonationStatus
 from notifications.models import Notification, Recipient
@@ -34,6 +35,12 @@ def help_request_figures(*, now: datetime) -> dict[str, Any]:
     )
     oldest = figures.pop("oldest_waiting")
     figures["oldest_wait_seconds"] = int((now - oldest).total_seconds()) if oldest else 0
+    # What waiting visitors are told (the waiting room's cached figures): helpers on duty now, and the
+    # estimate over every category ("" when there is none to give).
+    wait = chat_selectors.wait_snapshot()
+    estimate = wait.range_for(Category.GENERAL)
+    figures["helpers_on_duty"] = wait.helpers_available
+    figures["wait_estimate"] = f"{estimate[0]} to {estimate[1]} min" if estimate else ""
     return figures
 
 

@@ -94,6 +94,17 @@ def _suite_wide_ip_limit(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_waiting_room() -> None:
+    """Each test reads the waiting room's figures and configuration anew: the cache outlives a test's
+    database, and its copies would describe another test's help requests and helpers."""
+    from django.core.cache import cache
+
+    from chat import selectors, services
+
+    cache.delete_many([selectors.HELPLINE_CACHE_KEY, selectors.WAIT_CACHE_KEY, services.WAIT_ANNOUNCED_KEY])
+
+
+@pytest.fixture(autouse=True)
 async def _fresh_fanout() -> AsyncIterator[None]:
     """End each test with its loop's fan-out hub, heartbeat and Redis connections closed (the loop
     goes next)."""

@@ -77,10 +77,25 @@ async def test_owning_session_joins_and_gets_history_then_presence(sockets: Any)
     history, presence = await joined(socket)
     assert history == {
         "type": "history",
-        "help_request": {"public_id": visitor.public_id, "status": "waiting", "queue_position": 1, "assigned_to": None},
+        "help_request": {
+            "public_id": visitor.public_id,
+            "status": "waiting",
+            "queue_position": 1,
+            "assigned_to": None,
+            "urgent": False,
+        },
         "messages": [],
         "has_more": False,
         "read": [],
+        # Nobody has the queue open: no estimate, and no opening hours set (always open).
+        "wait_estimate": {
+            "type": "wait_estimate",
+            "queue_position": 1,
+            "low_minutes": None,
+            "high_minutes": None,
+            "helpers_available": 0,
+            "next_opening": None,
+        },
     }
     assert presence == {"type": "presence", "participants": [{"kind": "visitor", "name": "Alice"}]}
 
@@ -552,6 +567,9 @@ async def test_when_a_request_leaves_the_queue_everyone_behind_moves_up(make_use
         "queue_position": 2,
         "assigned_to": None,
     }
+    # Then its waiting room's place and estimate (tests/chat/test_waiting_room.py).
+    wait = await next_frame(rooms[2])
+    assert wait["type"] == "wait_estimate" and wait["queue_position"] == 2
     assert await rooms[0].receive_nothing(timeout=0.3)  # ahead of it: unchanged
     await claim(first, vera)
     assert (await next_frame(rooms[2]))["queue_position"] == 1

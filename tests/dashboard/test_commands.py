@@ -52,3 +52,12 @@ def test_seed_demo_is_idempotent() -> None:
     run("seed_demo")
     assert demo_state() == first
     assert len(first[0]) == len(DEMO_USERS)
+
+
+def test_seed_demo_opens_the_helpline_and_lists_alternatives() -> None:
+    from chat.models import Alternative, OpeningHours
+
+    run("seed_demo")
+    run("seed_demo")
+    assert OpeningHours.objects.count() == 9  # every day, and two overnight ranges, once
+    assert list(Alternative.objects.values_list("kind", flat=True)) == ["emergency", "phone", "website"]

@@ -110,3 +110,19 @@ def test_help_request_lifecycle_reaches_the_activity_feed(make_user: Any) -> Non
     services.help_request_resolve(help_request=help_request, by=user_participant(vera))
     kinds = [item["kind"] for item in dashboard_snapshot()["activity"]]
     assert kinds[:3] == ["help_request.resolved", "help_request.claimed", "help_request.created"]
+
+
+def test_the_control_room_shows_helpers_on_duty_and_the_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chat import selectors as chat_selectors
+
+    replied = timezone.now() - timedelta(hours=1)
+    for _ in range(5):
+        HelpRequest.objects.create(
+            name="p", description="x", created_at=replied - timedelta(minutes=10), first_reply_at=replied
+        )
+    metrics = dashboard_snapshot()["metrics"]
+    assert (metrics["helpers_on_duty"], metrics["wait_estimate"]) == (0, "")  # nobody has the queue open
+    monkeypatch.setattr(chat_selectors, "helpers_online", lambda: 2)
+    chat_selectors.wait_snapshot_clear()
+    metrics = dashboard_snapshot()["metrics"]
+    assert (metrics["helpers_on_duty"], metrics["wait_estimate"]) == (2, "10 to 15 min")

@@ -12,6 +12,7 @@
   var log = $("chat-log");
   var typingTimer = null;
   var readUpTo = {}; // participant name → highest message id they read
+  var waiting = window.CharityWaiting; // the visitor's waiting room (waiting.js), absent in helpers' rooms
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -94,6 +95,7 @@
     status.textContent = text;
     status.dataset.status = state.status;
     status.dataset.queuePosition = state.status === "waiting" && state.queue_position ? state.queue_position : "";
+    if (waiting && state.status !== "waiting") waiting.showWait(null);
     var readOnly = state.status === "resolved" || state.status === "closed";
     $("chat-body").disabled = readOnly;
     $("chat-form").querySelector("button").disabled = readOnly;
@@ -121,7 +123,15 @@
       window.CharitySite.showState($("chat-connection"), state, detail);
       if (state === "stopped") $("chat-error").textContent = detail.reason || "This conversation is not available.";
     },
-    onHistory: function (frame) { showStatus(frame.help_request); },
+    onHistory: function (frame) {
+      showStatus(frame.help_request);
+      if (waiting) {
+        waiting.showUrgent(frame.help_request.urgent);
+        waiting.showWait(frame.wait_estimate);
+      }
+    },
+    onWaitEstimate: function (frame) { if (waiting) waiting.showWait(frame); },
+    onUrgent: function (frame) { if (waiting) waiting.showUrgent(frame.urgent); },
     onMessage: showMessage,
     onPending: showPending,
     onStatus: showStatus,

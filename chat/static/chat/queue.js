@@ -53,7 +53,11 @@
         cell(item.name),
         cell(item.category),
         cell(description),
-        cell(item.status + (item.assigned_to ? " (" + item.assigned_to.name + ")" : ""))
+        cell(
+          item.status +
+            (item.assigned_to ? " (" + item.assigned_to.name + ")" : "") +
+            (item.left_offline ? " · message left while nobody was on duty" : "")
+        )
       );
       var action = document.createElement("td");
       if (item.status === "waiting") {

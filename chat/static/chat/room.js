@@ -24,6 +24,7 @@
    *          onPending(list of {client_id, body}), onStatus, onPresence, onTyping, onRead,
    *          onRedacted(frame: staff removed message frame.id's text, frame.body replaces it), onError,
    *          onErased (the conversation was deleted: the room has already stopped and forgotten it),
+   *          onWaitEstimate, onUrgent (the visitor's waiting room),
    *          onState, and connection options.
    */
   function ChatRoom(options) {
@@ -112,6 +113,10 @@
     } else if (frame.type === "erased") {
       this.forget();
       if (options.onErased) options.onErased(frame);
+    } else if (frame.type === "wait_estimate" && options.onWaitEstimate) {
+      options.onWaitEstimate(frame);
+    } else if (frame.type === "urgent" && options.onUrgent) {
+      options.onUrgent(frame);
     } else if (frame.type === "error" && options.onError) {
       options.onError(frame);
     }

@@ -1,8 +1,9 @@
-"""Create the demo's people and a few notifications. Idempotent: running it twice changes nothing."""
+"""Create the demo's people, a few notifications, and the waiting room's opening hours and alternatives.
+Idempotent: running it twice changes nothing."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -12,11 +13,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from charity.roles import GROUP_ROLES, Role
+from chat.models import Alternative, AlternativeKind, OpeningHours
 from notifications import api
 from notifications.models import Notification
 from shifts.models import Shift
 
 DEMO_PASSWORD = "charity-demo"  # noqa: S105 (printed for the demo on purpose)
+# Every day 08:00 to 22:00, and Friday and Saturday nights on to 02:00 (an overnight range).
+DEMO_OPENING_HOURS = [(day, time(8), time(22)) for day in range(7)] + [(4, time(22), time(2)), (5, time(22), time(2))]
+DEMO_ALTERNATIVES = [
+    ("Emergency services", "If you or someone else is in danger now.", AlternativeKind.EMERGENCY, "999", ""),
+    ("Samaritans", "Free, any time, day or night.", AlternativeKind.PHONE, "116 123", ""),
+    ("NHS 111", "Urgent medical help that is not an emergency.", AlternativeKind.WEBSITE, "111", "https://111.nhs.uk/"),
+]
 DEMO_USERS: list[tuple[str, Role]] = [
     ("staff", Role.STAFF),
     ("vera", Role.VOLUNTEER),
@@ -51,5 +60,13 @@ class Command(BaseCommand):
             api.notify_all(kind="system.welcome", title="Welcome to the charity's live updates")
             api.notify_role(Role.VOLUNTEER, kind="shift.changed", title="Saturday's food bank shift starts at 10:00")
             api.notify_role(Role.DONOR, kind="impact.update", title="Your gifts fed 120 families this week")
+        if not OpeningHours.objects.exists():
+            for weekday, opens, closes in DEMO_OPENING_HOURS:
+                OpeningHours.objects.create(weekday=weekday, opens=opens, closes=closes)
+        if not Alternative.objects.exists():
+            for order, (name, description, kind, phone, url) in enumerate(DEMO_ALTERNATIVES):
+                Alternative.objects.create(
+                    name=name, description=description, kind=kind, phone=phone, url=url, order=order
+                )
         logins = ", ".join(f"{username} ({role.value})" for username, role in DEMO_USERS)
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}): {logins}")

@@ -14,6 +14,8 @@
     ["donations_today", "Donations today"],
     ["donations_today_amount", "Donated today (GBP)"],
     ["volunteers_online", "Volunteers online"],
+    ["helpers_on_duty", "Helpers on duty (queue open)"],
+    ["wait_estimate", "Wait told to visitors"],
     ["connections", "Open connections"],
     ["notifications_last_hour", "Notifications, last hour"],
     ["undelivered", "Undelivered notifications"],
@@ -39,7 +41,7 @@
       var value = snapshot.metrics[pair[0]];
       var box = text("div", "", "figure");
       box.dataset.metric = pair[0];
-      box.appendChild(text("span", pair[0] === "oldest_wait_seconds" ? duration(value) : String(value), "value"));
+      box.appendChild(text("span", pair[0] === "oldest_wait_seconds" ? duration(value) : String(value === "" ? "none" : value), "value"));
       box.appendChild(text("span", pair[1]));
       figures.appendChild(box);
     });
