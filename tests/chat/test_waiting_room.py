@@ -29,7 +29,7 @@ from chat.models import (
 )
 from chat.participants import user_participant, visitor_participant
 from chat.selectors import OpeningRange
-from tests.chat.conftest import avisit, claim, joined, make, next_frame, open_help_request
+from tests.chat.conftest import avisit, claim, joined, make, next_frame, open_help_request, queue_joined
 from tests.chat.test_sse import open_room_stream, stream_path
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -459,7 +459,7 @@ async def test_helpers_see_a_message_left_offline_in_the_queue(make_user: Any, s
     left = await avisit()  # nobody has the queue open yet
     vera = await make(make_user, "vera", roles=(Role.VOLUNTEER,))
     queue = await sockets(QUEUE, user=vera)
-    snapshot = await queue.receive_json_from(timeout=3)
+    snapshot, _ = await queue_joined(queue)
     assert [(item["public_id"], item["left_offline"]) for item in snapshot["help_requests"]] == [(left.public_id, True)]
     live = await avisit()  # vera is on duty now
     frame = await queue.receive_json_from(timeout=3)
