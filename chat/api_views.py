@@ -8,6 +8,7 @@
 * ``POST .../claim/``, ``.../assign/``, ``.../resolve/``, ``.../close/``: state changes, as the pages.
 * ``POST .../token/``: the visitor's new secret (the old one, and what it vouched for, stop working).
 * ``POST .../ticket/``: a single-use connect ticket for the room's socket or SSE stream (``?ticket=``).
+* ``POST .../feedback/``: the visitor rates the help of a resolved request (once).
 
 These are also the write side of the room's SSE fallback (``chat/sse.py``). Every operation goes
 through ``chat.services``, exactly as the socket and the pages do, so its effects (room frames,
@@ -38,7 +39,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from chat import events, selectors, services, visitors
+from chat import blocks, events, selectors, services, visitors
 from chat.app_settings import app_settings as app_settings_chat
 from chat.models import HelpRequest
 from chat.participants import Participant
@@ -58,6 +59,8 @@ from chat.serializers import (
     ChatMessagePageOut,
     ChatMessagePageQuery,
     ConnectTicketOut,
+    FeedbackIn,
+    FeedbackOut,
     HelpRequestCreatedOut,
     HelpRequestCreateIn,
     HelpRequestOut,
@@ -77,6 +80,8 @@ _STATUS_BY_CODE = {
     services.ChatErrorCode.CONFLICT: status.HTTP_409_CONFLICT,
     services.ChatErrorCode.READ_ONLY: status.HTTP_409_CONFLICT,
     services.ChatErrorCode.RATE_LIMITED: status.HTTP_429_TOO_MANY_REQUESTS,
+    services.ChatErrorCode.AT_CAPACITY: status.HTTP_409_CONFLICT,
+    services.ChatErrorCode.UNAVAILABLE: status.HTTP_403_FORBIDDEN,
 }
 
 _PUBLIC_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The request's id.")
@@ -122,12 +127,22 @@ class HelpRequestCreateApi(NeverCachedApi):
         responses={
             201: HelpRequestCreatedOut,
             400: OpenApiResponse(description="Field errors."),
+            403: OpenApiResponse(
+                ChatErrorOut,
+                description="unavailable: chat is not open to this visitor (the detail lists alternatives).",
+            ),
             429: OpenApiResponse(ChatErrorOut, description="Too many help requests from this address."),
         },
     )
     def post(self, request: Request) -> Response:
         serializer = HelpRequestCreateIn(data=request.data)
         serializer.is_valid(raise_exception=True)
+        address = limits.request_client_ip(request)
+        if blocks.is_blocked(address=address, grants=visitors.session_grants(request.session)):
+            return Response(
+                {"code": services.ChatErrorCode.UNAVAILABLE, "detail": app_settings_chat.UNAVAILABLE_TEXT},
+                status=status.HTTP_403_FORBIDDEN,
+            )
         if not limits.help_request_allowed(request):
             return Response(
                 {"code": "rate_limited", "detail": RATE_LIMITED},
@@ -136,7 +151,7 @@ class HelpRequestCreateApi(NeverCachedApi):
             )
         visitors.session_prepare(request)
         try:
-            help_request = services.help_request_create(**serializer.validated_data)
+            help_request = services.help_request_create(**serializer.validated_data, address=address)
         except services.ChatError as exc:
             return chat_error_response(exc)
         token = services.help_request_token_rotate(help_request=help_request)
@@ -278,6 +293,14 @@ _CHANGE_RESPONSES: dict[int | str, Any] = {
     409: OpenApiResponse(ChatErrorOut, description="conflict: not possible in the request's current status."),
     **_REFUSALS,
 }
+_TAKE_RESPONSES: dict[int | str, Any] = {
+    **_CHANGE_RESPONSES,
+    409: OpenApiResponse(
+        ChatErrorOut,
+        description="conflict: no longer waiting (or not assignable); at_capacity: the helper holds as many "
+        "active conversations as they may (the detail says so).",
+    ),
+}
 
 
 class HelpRequestClaimApi(HelpRequestApi):
@@ -285,7 +308,7 @@ class HelpRequestClaimApi(HelpRequestApi):
 
     permission_classes = [IsAuthenticated, IsHelper]
 
-    @extend_schema(summary="Take a waiting request", parameters=[_PUBLIC_ID], request=None, responses=_CHANGE_RESPONSES)
+    @extend_schema(summary="Take a waiting request", parameters=[_PUBLIC_ID], request=None, responses=_TAKE_RESPONSES)
     def post(self, request: Request, public_id: str) -> Response:
         help_request = self.get_object()
         try:
@@ -304,7 +327,7 @@ class HelpRequestAssignApi(HelpRequestApi):
         summary="Assign (or reassign) a request",
         parameters=[_PUBLIC_ID],
         request=AssignIn,
-        responses={**_CHANGE_RESPONSES, 400: OpenApiResponse(description="Field errors.")},
+        responses={**_TAKE_RESPONSES, 400: OpenApiResponse(description="Field errors.")},
     )
     def post(self, request: Request, public_id: str) -> Response:
         help_request = self.get_object()
@@ -389,3 +412,32 @@ class HelpRequestTicketApi(HelpRequestApi):
         help_request = self.get_object()
         ticket = visitors.ticket_issue(help_request)
         return Response(ConnectTicketOut({"ticket": ticket, "expires_in": app_settings_chat.TICKET_TTL}).data)
+
+
+class HelpRequestFeedbackApi(HelpRequestApi):
+    """The visitor rates the help once the request is resolved: 1 to 5 and an optional comment, once."""
+
+    permission_classes: Any = [AllowAny, IsHelpRequestParticipant, IsVisitor]
+
+    @extend_schema(
+        summary="Rate the help (visitor only, once, after resolution)",
+        parameters=_ROOM_PARAMETERS,
+        request=FeedbackIn,
+        responses={
+            201: FeedbackOut,
+            400: OpenApiResponse(description="Field errors (rating 1 to 5, comment at most 2,000 characters)."),
+            409: OpenApiResponse(ChatErrorOut, description="conflict: not resolved, or rated already."),
+            **_REFUSALS,
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        serializer = FeedbackIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            feedback = services.feedback_submit(
+                help_request=help_request, by=self.participant(help_request), **serializer.validated_data
+            )
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(FeedbackOut({"rating": feedback.rating, "comment": feedback.comment}).data, status=201)

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 
 from charity.roles import Role, is_helper, primary_role, roles_for
-from chat import events, selectors, services
+from chat import events, selectors, services, sweep
 from chat.app_settings import app_settings
 from chat.rooms import RoomMember, header_value, parse_after
 from chat.validators import FRAME_VALIDATORS, QUEUE_FRAME_VALIDATORS
@@ -58,6 +58,7 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
         await self.room_enter(after=after, after_error=after_error)
         self.start_heartbeat()
         self._presence_task = asyncio.ensure_future(self._presence_loop())
+        sweep.ensure_running()
 
     async def _presence_loop(self) -> None:
         while True:
@@ -143,9 +144,10 @@ class HelpRequestQueueConsumer(JsonSocketConsumer):
         )
         if not admitted:
             return
-        await self.join_groups([groups.help_request_queue_group()])
+        await self.join_groups([groups.help_request_queue_group(), groups.help_request_queue_user_group(self.user_id)])
         await self.send_frame(await self._read_queue(user))
         self.start_heartbeat()
+        sweep.ensure_running()
 
     async def recheck_access(self) -> None:
         assert self.user_id is not None
@@ -165,7 +167,17 @@ class HelpRequestQueueConsumer(JsonSocketConsumer):
         rows = list(selectors.queue_for(user=user)[:limit])
         positions = selectors.queue_positions(rows, offset=0)
         items = (events.queue_entry(row, queue_position=positions.get(row.pk)) for row in rows)
-        return events.queue_frame(items, waiting=selectors.waiting_count(), limit=limit)
+        capacity = selectors.helper_capacity(user_id=user.pk)
+        return events.queue_frame(
+            items,
+            waiting=selectors.waiting_count(),
+            limit=limit,
+            capacity=events.capacity_frame(active=capacity.active, limit=capacity.limit),
+        )
+
+    async def chat_capacity(self, event: events.FrameEvent) -> None:
+        if not self._closing:
+            await self.send_frame(event["frame"])
 
     async def chat_queue(self, event: events.QueueEvent) -> None:
         if self._closing or self.user_id is None:

@@ -13,6 +13,7 @@ from typing import Any, TypedDict
 from chat.app_settings import app_settings
 from chat.models import HelpRequest, Message, ReadCursor
 from chat.participants import display_name
+from chat.selectors import Capacity
 from realtime.protocol import encode
 
 # Group event types (routed to consumer methods chat_message, chat_status, ...).
@@ -22,6 +23,8 @@ TYPING = "chat.typing"
 READ = "chat.read"
 PRESENCE = "chat.presence"
 QUEUE = "chat.queue"
+CAPACITY = "chat.capacity"
+NUDGE = "chat.nudge"
 
 AUTHOR_FIELDS = frozenset({"kind", "name"})
 HELP_REQUEST_FIELDS = frozenset({"public_id", "status", "queue_position", "assigned_to"})
@@ -37,6 +40,7 @@ QUEUE_ITEM_FIELDS = frozenset(
         "queue_position",
         "assigned_to",
         "created_at",
+        "queued_at",
     }
 )
 FRAME_FIELDS: dict[str, frozenset[str]] = {
@@ -46,9 +50,11 @@ FRAME_FIELDS: dict[str, frozenset[str]] = {
     "read": frozenset({"type", "author", "up_to"}),
     "presence": frozenset({"type", "participants"}),
     "status": frozenset({"type", "status", "queue_position", "assigned_to"}),
-    "queue": frozenset({"type", "help_requests", "waiting", "limit"}),
+    "queue": frozenset({"type", "help_requests", "waiting", "limit", "capacity"}),
     "queue.item": frozenset({"type", "help_request", "waiting"}),
     "queue.removed": frozenset({"type", "public_id", "waiting"}),
+    "capacity": frozenset({"type", "active", "limit", "at_capacity", "reason"}),
+    "nudge": frozenset({"type", "reason", "detail", "suggestion"}),
     "error": frozenset({"type", "code", "detail"}),
     "pong": frozenset({"type"}),
 }
@@ -77,6 +83,21 @@ class SenderEvent(TypedDict):
 class PresenceEvent(TypedDict):
     type: str
     version: int
+    frame: dict[str, Any]
+
+
+class FrameEvent(TypedDict):
+    """An event whose ``frame`` goes as it is to every socket of the group (``capacity``)."""
+
+    type: str
+    frame: dict[str, Any]
+
+
+class NudgeEvent(TypedDict):
+    """For the assignee's connections of a room only (``assignee_id``); never the visitor's."""
+
+    type: str
+    assignee_id: int
     frame: dict[str, Any]
 
 
@@ -169,6 +190,7 @@ def queue_item(help_request: HelpRequest, *, queue_position: int | None) -> dict
         "queue_position": queue_position,
         "assigned_to": assigned_to(help_request),
         "created_at": help_request.created_at.isoformat(),
+        "queued_at": help_request.queued_at.isoformat(),
     }
 
 
@@ -182,10 +204,13 @@ def queue_entry(help_request: HelpRequest, *, queue_position: int | None) -> dic
     return item
 
 
-def queue_frame(items: Iterable[dict[str, Any]], *, waiting: int, limit: int) -> dict[str, Any]:
+def queue_frame(
+    items: Iterable[dict[str, Any]], *, waiting: int, limit: int, capacity: dict[str, Any]
+) -> dict[str, Any]:
     """The first page of a person's queue; ``waiting`` counts every waiting request, ``limit`` is the
-    page size: the client keeps at most that many waiting items (the head of the queue)."""
-    return {"type": "queue", "help_requests": list(items), "waiting": waiting, "limit": limit}
+    page size: the client keeps at most that many waiting items (the head of the queue).
+    ``capacity`` is the person's own ``capacity`` frame as it is now; later ones follow on their own."""
+    return {"type": "queue", "help_requests": list(items), "waiting": waiting, "limit": limit, "capacity": capacity}
 
 
 def queue_item_frame(item: dict[str, Any], *, waiting: int) -> dict[str, Any]:
@@ -194,6 +219,26 @@ def queue_item_frame(item: dict[str, Any], *, waiting: int) -> dict[str, Any]:
 
 def queue_removed_frame(public_id: str, *, waiting: int) -> dict[str, Any]:
     return {"type": "queue.removed", "public_id": public_id, "waiting": waiting}
+
+
+def capacity_frame(*, active: int, limit: int) -> dict[str, Any]:
+    """A helper's own count of active conversations and their cap; ``reason`` says why Take is off."""
+    at_capacity = active >= limit
+    reason = None
+    if at_capacity:
+        reason = Capacity(active=active, limit=limit).reason
+    return {"type": "capacity", "active": active, "limit": limit, "at_capacity": at_capacity, "reason": reason}
+
+
+#: Why a helper is nudged in a room.
+NUDGE_UNANSWERED = "unanswered"
+NUDGE_IDLE = "idle"
+
+
+def nudge_frame(*, reason: str, detail: str, suggestion: str | None = None) -> dict[str, Any]:
+    """A prompt for the room's helper: ``unanswered`` (reply, or it goes back to the queue) or
+    ``idle`` (the visitor went quiet: close with ``suggestion``, text to edit, never sent for them)."""
+    return {"type": "nudge", "reason": reason, "detail": detail, "suggestion": suggestion}
 
 
 # -- group events (realtime.fanout) --------------------------------------------------------------------------
@@ -242,4 +287,16 @@ def queue_event(help_request: HelpRequest, *, queue_position: int | None, waitin
         "assignee_id": help_request.assigned_to_id,
         "item": queue_entry(help_request, queue_position=queue_position),
         "waiting": waiting,
+    }
+
+
+def capacity_event(*, active: int, limit: int) -> FrameEvent:
+    return {"type": CAPACITY, "frame": capacity_frame(active=active, limit=limit)}
+
+
+def nudge_event(*, assignee_id: int, reason: str, detail: str, suggestion: str | None = None) -> NudgeEvent:
+    return {
+        "type": NUDGE,
+        "assignee_id": assignee_id,
+        "frame": nudge_frame(reason=reason, detail=detail, suggestion=suggestion),
     }

@@ -334,6 +334,11 @@ class RoomMember:
             # Reassigned: a volunteer may only be in the rooms of their own requests.
             await self.close_with(CloseCode.FORBIDDEN)
 
+    async def chat_nudge(self, event: events.NudgeEvent) -> None:
+        # For the assignee alone: never the visitor, nor a colleague watching.
+        if self.is_open() and self.participant is not None and self.participant.user_id == event["assignee_id"]:
+            await self.send_frame(event["frame"])
+
     async def chat_typing(self, event: events.SenderEvent) -> None:
         await self._send_to_others(event)
 

@@ -12,9 +12,17 @@ from rest_framework import serializers
 
 from charity.roles import is_helper, roles_for
 from chat import selectors
-from chat.models import MAX_CONTACT_CHARS, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, AuthorKind, Category, Status
+from chat.models import (
+    MAX_CONTACT_CHARS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_FEEDBACK_CHARS,
+    MAX_NAME_CHARS,
+    AuthorKind,
+    Category,
+    Status,
+)
 from chat.validators import MessageFields, ReadFields
-from realtime.validators import TextField
+from realtime.validators import StrictIntegerField, TextField
 
 MAX_ID = 2**63 - 1
 #: Most messages one ``GET .../messages/`` returns.
@@ -127,3 +135,15 @@ class ChatErrorOut(serializers.Serializer[dict[str, Any]]):
 
     code = serializers.CharField(required=False)
     detail = serializers.CharField()
+
+
+class FeedbackIn(serializers.Serializer[dict[str, Any]]):
+    rating = StrictIntegerField(min_value=1, max_value=5, help_text="1 (poor) to 5 (very good).")
+    comment = TextField(
+        max_length=MAX_FEEDBACK_CHARS, required=False, allow_blank=True, default="", trim_whitespace=True
+    )
+
+
+class FeedbackOut(serializers.Serializer[dict[str, Any]]):
+    rating = serializers.IntegerField()
+    comment = serializers.CharField()

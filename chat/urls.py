@@ -27,4 +27,6 @@ urlpatterns = [
     path(API + "close/", api_views.HelpRequestCloseApi.as_view(), name="api-help-request-close"),
     path(API + "token/", api_views.HelpRequestTokenApi.as_view(), name="api-help-request-token"),
     path(API + "ticket/", api_views.HelpRequestTicketApi.as_view(), name="api-help-request-ticket"),
+    path(API + "feedback/", api_views.HelpRequestFeedbackApi.as_view(), name="api-help-request-feedback"),
+    path("help/<uuid:public_id>/feedback/", views.help_request_feedback, name="help-request-feedback"),
 ]

@@ -21,10 +21,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from charity.roles import Role, helpers, is_helper, roles_for
-from chat import selectors, services, visitors
+from chat import blocks, selectors, services, visitors
 from chat.api_views import RATE_LIMITED
 from chat.app_settings import app_settings
-from chat.forms import HelpRequestForm
+from chat.forms import FeedbackForm, HelpRequestForm
 from chat.models import AuthorKind, HelpRequest, Status
 from chat.participants import Participant
 from realtime import limits
@@ -53,7 +53,15 @@ def _require_helper(request: HttpRequest) -> frozenset[Role]:
     return roles
 
 
+def _unavailable(request: HttpRequest) -> HttpResponse:
+    """What a blocked visitor sees: neutral, with the alternatives (never "you are blocked")."""
+    return render(request, "chat/unavailable.html", {"text": app_settings.UNAVAILABLE_TEXT}, status=403)
+
+
 def help_request_new(request: HttpRequest) -> HttpResponse:
+    address = limits.request_client_ip(request)
+    if blocks.is_blocked(address=address, grants=visitors.session_grants(request.session)):
+        return _unavailable(request)
     form = HelpRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if not limits.help_request_allowed(request):
@@ -61,7 +69,7 @@ def help_request_new(request: HttpRequest) -> HttpResponse:
             return render(request, "chat/new.html", {"form": form}, status=429)
         visitors.session_prepare(request)
         try:
-            help_request = services.help_request_create(**form.cleaned_data)
+            help_request = services.help_request_create(**form.cleaned_data, address=address)
         except services.ChatError as exc:
             form.add_error(None, str(exc.detail))
         else:
@@ -83,6 +91,10 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
         visitors.session_prepare(request)
         visitors.session_grant(request.session, help_request)
         return redirect(help_request)
+    if request.user.is_anonymous and blocks.is_blocked(
+        grants=visitors.session_grants(request.session, help_request.public_id)
+    ):
+        return _unavailable(request)
     participant = _participant_or_403(request, help_request)
     context: dict[str, Any] = {
         "help_request": help_request,
@@ -102,6 +114,9 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
         context["link_available"] = not visitors.access_ended(help_request) and not (
             help_request.status == Status.CLOSED and not help_request.visitor_token_hash
         )
+        if help_request.status == Status.RESOLVED:
+            context["feedback_given"] = selectors.feedback_given(help_request=help_request)
+            context["feedback_form"] = None if context["feedback_given"] else FeedbackForm()
         return render(request, "chat/help_request.html", context)
     context["helpers"] = list(helpers()) if participant.kind == AuthorKind.STAFF else []
     return render(request, "chat/room.html", context)
@@ -124,7 +139,14 @@ def queue(request: HttpRequest) -> HttpResponse:
         "is_staff": Role.STAFF in roles,
         "live": page.number == 1,
     }
-    context = {"rows": rows, "page": page, "waiting": selectors.waiting_count(), "queue_config": config}
+    capacity = selectors.helper_capacity(user_id=request.user.pk)
+    context = {
+        "rows": rows,
+        "page": page,
+        "waiting": selectors.waiting_count(),
+        "queue_config": config,
+        "capacity": capacity,
+    }
     return render(request, "chat/queue.html", context)
 
 
@@ -146,6 +168,26 @@ def help_request_claim(request: HttpRequest, public_id: UUID) -> HttpResponse:
     except services.ChatError as exc:
         messages.error(request, str(exc.detail))
         return redirect(reverse("chat:queue"))
+    return redirect(help_request)
+
+
+@require_POST
+def help_request_feedback(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """The visitor's rating form (the page's own form; the API has the same rule)."""
+    help_request = _help_request_or_404(public_id)
+    by = _participant_or_403(request, help_request)
+    if by.kind != AuthorKind.VISITOR:
+        raise PermissionDenied("Only the visitor can rate the help.")
+    form = FeedbackForm(request.POST)
+    if form.is_valid():
+        try:
+            services.feedback_submit(help_request=help_request, by=by, **form.cleaned_data)
+        except services.ChatError as exc:
+            messages.error(request, str(exc.detail))
+        else:
+            messages.info(request, "Thank you for your feedback.")
+    else:
+        messages.error(request, "Choose a rating from 1 to 5 (the comment is optional, at most 2,000 characters).")
     return redirect(help_request)
 
 

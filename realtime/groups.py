@@ -48,3 +48,8 @@ def help_request_queue_group() -> str:
 def control_group(user_id: int) -> str:
     """Every socket of one logged-in person, for access changes (logout, deactivation, role change)."""
     return f"control.{int(user_id)}"
+
+
+def help_request_queue_user_group(user_id: int) -> str:
+    """One helper's own queue sockets: what only they see there (their capacity)."""
+    return f"help_requests.queue.user.{int(user_id)}"

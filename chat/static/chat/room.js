@@ -96,6 +96,8 @@
       options.onTyping(frame);
     } else if (frame.type === "read" && options.onRead) {
       options.onRead(frame);
+    } else if (frame.type === "nudge" && options.onNudge) {
+      options.onNudge(frame);
     } else if (frame.type === "error" && options.onError) {
       options.onError(frame);
     }
