@@ -21,7 +21,7 @@ class FeedbackForm(forms.Form):
     rating = forms.TypedChoiceField(
         label="How helpful was this conversation?",
         choices=[
-            (str(n), f"{n} – {label}") for n, label in enumerate(["poor", "fair", "good", "very good", "excellent"], 1)
+            (str(n), f"{n}: {label}") for n, label in enumerate(["poor", "fair", "good", "very good", "excellent"], 1)
         ],
         coerce=int,
         widget=forms.RadioSelect,

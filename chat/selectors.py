@@ -95,16 +95,14 @@ def queue_position(*, help_request: HelpRequest) -> int | None:
 
 def waiting_positions(*, behind: HelpRequest | None = None) -> list[tuple[UUID, int]]:
     """``(public_id, position)`` of every waiting request after ``behind`` in queue order (all of
-    them without it), in one query."""
-    rows = waiting_queue().values_list("id", "public_id")
+    them without it; ``behind`` itself may have left the queue), in one query."""
+    rows = waiting_queue()
     if behind is None:
-        return [(public_id, position) for position, (_, public_id) in enumerate(rows, start=1)]
-    ahead_ids = set(
-        HelpRequest.objects.filter(Q(status=Status.WAITING) & queue_ahead(behind, inclusive=True)).values_list(
-            "id", flat=True
-        )
-    )
-    return [(public_id, position) for position, (pk, public_id) in enumerate(rows, start=1) if pk not in ahead_ids]
+        return [(public_id, position) for position, public_id in enumerate(rows.values_list("public_id", flat=True), 1)]
+    marked = rows.annotate(
+        _ahead=Case(When(queue_ahead(behind, inclusive=True), then=Value(True)), default=Value(False))
+    ).values_list("public_id", "_ahead")
+    return [(public_id, position) for position, (public_id, ahead) in enumerate(marked, start=1) if not ahead]
 
 
 def messages_latest(*, help_request_id: int, limit: int) -> tuple[list[Message], bool]:

@@ -139,7 +139,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "is_staff": Role.STAFF in roles,
         "live": page.number == 1,
     }
-    capacity = selectors.helper_capacity(user_id=request.user.pk)
+    capacity = selectors.helper_capacity(user_id=int(request.user.pk or 0))
     context = {
         "rows": rows,
         "page": page,
