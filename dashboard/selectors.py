@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
+from chat import selectors as chat_selectors
 from chat.models import HelpRequest, Status
 from dashboard.models import Activity
 from donations.models import Donation, DonationStatus
@@ -34,6 +35,7 @@ def help_request_figures(*, now: datetime) -> dict[str, Any]:
     )
     oldest = figures.pop("oldest_waiting")
     figures["oldest_wait_seconds"] = int((now - oldest).total_seconds()) if oldest else 0
+    figures["helpers_at_capacity"] = chat_selectors.helpers_at_capacity()
     return figures
 
 
@@ -101,9 +103,15 @@ def dashboard_snapshot(*, now: datetime | None = None) -> dict[str, Any]:
     """Everything the control room shows, computed once."""
     now = now or timezone.now()
     entries = get_registry().entries()
+    # Visitors' comments are for staff only: this snapshot goes to staff alone (the admin, the
+    # staff-only API and the staff-only live topic), never to /metrics.
+    feedback = chat_selectors.feedback_week(now=now)
     return {
         "generated_at": now.isoformat(),
+        "feedback": {"comments": feedback["comments"]},
         "metrics": {
+            "feedback_week_count": feedback["count"],
+            "feedback_week_average": feedback["average"],
             **help_request_figures(now=now),
             **donation_figures(now=now),
             **notification_figures(now=now),
