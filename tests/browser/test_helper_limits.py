@@ -33,6 +33,19 @@ def resolve(help_request: Any, user: Any) -> None:
     services.help_request_resolve(help_request=help_request, by=user_participant(user))
 
 
+def new_request() -> Any:
+    from chat import services
+
+    return services.help_request_create(name="Carol", description="Lost my job.")
+
+
+@database_sync_to_async
+def claim(help_request: Any, user: Any) -> None:
+    from chat import services
+
+    services.help_request_claim(help_request=help_request, user=user)
+
+
 async def test_take_is_disabled_with_the_reason_at_the_cap(server: Any, new_context: Any, make_user: Any) -> None:
     vera, mine, waiting = await vera_at_her_limit(make_user)
     page = await (await new_context()).new_page()
@@ -49,3 +62,10 @@ async def test_take_is_disabled_with_the_reason_at_the_cap(server: Any, new_cont
     await resolve(mine, vera)
     await expect(take).to_be_enabled()
     await expect(reason).to_contain_text("You have 0 of 1 active conversations.")
+    # At the cap again (another request is hers): Take goes off live, on the rows the socket drew.
+    third = await database_sync_to_async(new_request)()
+    row = page.locator(f"#queue-rows tr[data-public-id='{third.public_id}']")
+    await expect(row).to_contain_text("Carol")
+    await claim(waiting, vera)
+    await expect(row.get_by_role("button", name="Take")).to_be_disabled()
+    await expect(reason).to_contain_text("your limit of 1")

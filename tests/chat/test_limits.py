@@ -293,3 +293,78 @@ def test_visitors_sessions_grants_are_what_a_device_block_matches() -> None:
     visitor = open_help_request()
     session = visitor.client.session
     assert visitors.session_grants(session) == [visitor.help_request().visitor_token_hash]
+
+
+# -- the paths: REST, socket, page ---------------------------------------------------------------------
+
+
+def test_the_rest_claim_answers_409_at_capacity(make_user: Any, settings: Any) -> None:
+    settings.CHAT_MAX_ACTIVE_PER_HELPER = 1
+    vera = make_user(roles=(Role.VOLUNTEER,))
+    services.help_request_claim(help_request=create(), user=vera)
+    waiting = create()
+    client = Client()
+    client.force_login(vera)
+    response = client.post(f"/api/help-requests/{waiting.public_id}/claim/", content_type="application/json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "at_capacity" and "limit of 1" in response.json()["detail"]
+
+
+def test_the_queue_page_disables_take_with_the_reason(make_user: Any, settings: Any) -> None:
+    settings.CHAT_MAX_ACTIVE_PER_HELPER = 1
+    vera = make_user(roles=(Role.VOLUNTEER,))
+    client = Client()
+    client.force_login(vera)
+    waiting = create()
+    assert b"disabled" not in client.get("/help/queue/").content
+    services.help_request_claim(help_request=create(), user=vera)
+    page = client.get("/help/queue/").content.decode()
+    assert f"/help/{waiting.public_id}/claim/" in page
+    assert 'class="take" disabled aria-describedby="queue-capacity"' in page
+    assert "Take is off: You have 1 active conversation, your limit of 1" in page
+
+
+async def test_the_queue_socket_carries_the_count_live(make_user: Any, sockets: Any) -> None:
+    from channels.db import database_sync_to_async
+
+    from tests.chat.conftest import make, next_frame
+
+    vera = await make(make_user, roles=(Role.VOLUNTEER,))
+    other = await make(make_user, roles=(Role.VOLUNTEER,))
+    socket = await sockets("/ws/help-requests/queue/", user=vera)
+    snapshot = await next_frame(socket)
+    assert snapshot["capacity"] == {"type": "capacity", "active": 0, "limit": 3, "at_capacity": False, "reason": None}
+    help_request = await database_sync_to_async(create)()
+    assert (await next_frame(socket))["type"] == "queue.item"
+    # Someone else's claim changes nothing of hers; her own does.
+    await database_sync_to_async(services.help_request_claim)(help_request=help_request, user=other)
+    assert (await next_frame(socket))["type"] == "queue.removed"
+    second = await database_sync_to_async(create)()
+    assert (await next_frame(socket))["type"] == "queue.item"
+    await database_sync_to_async(services.help_request_claim)(help_request=second, user=vera)
+    frames = [await next_frame(socket), await next_frame(socket)]
+    assert [f["type"] for f in frames] == ["queue.item", "capacity"]
+    assert frames[1]["active"] == 1
+
+
+async def test_the_nudge_reaches_the_assignee_alone(make_user: Any, sockets: Any) -> None:
+    from channels.db import database_sync_to_async
+
+    from tests.chat.conftest import avisit, claim, joined, make, receive_until
+
+    visitor = await avisit()
+    vera = await make(make_user, roles=(Role.VOLUNTEER,))
+    sam = await make(make_user, roles=(Role.STAFF,))
+    await claim(visitor, vera)
+    helper_socket = await sockets(visitor.path, user=vera)
+    staff_socket = await sockets(visitor.path, user=sam)
+    visitor_socket = await sockets(visitor.path, cookie=visitor.cookie)
+    for socket in (helper_socket, staff_socket, visitor_socket):
+        await joined(socket)
+    await database_sync_to_async(sweep.sweep)(now=later(301))
+    frames = await receive_until(helper_socket, "nudge")
+    assert frames[-1]["reason"] == "unanswered" and frames[-1]["detail"] == sweep.UNANSWERED_DETAIL
+    # A message after it shows the others got nothing in between.
+    await database_sync_to_async(say)(await database_sync_to_async(visitor.help_request)(), user_participant(sam))
+    for socket in (staff_socket, visitor_socket):
+        assert [f["type"] for f in await receive_until(socket, "message")].count("nudge") == 0
