@@ -244,7 +244,7 @@ def test_the_visitor_rates_once_after_resolution(make_user: Any) -> None:
 
 
 def test_only_the_visitor_rates(make_user: Any) -> None:
-    visitor, vera = resolved_visit(make_user)
+    visitor, _ = resolved_visit(make_user)
     client = Client()
     client.force_login(make_user(roles=(Role.STAFF,)))
     assert client.post(feedback_url(visitor), {"rating": 5}, content_type="application/json").status_code == 403
