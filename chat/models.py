@@ -79,7 +79,6 @@ class HelpRequest(models.Model):
     queued_at = models.DateTimeField(default=timezone.now, editable=False)
     # The limits of docs/helpline.md, kept by ``chat.limits`` and the sweep (``chat_sweep``).
     claim_nudged_at = models.DateTimeField(null=True, blank=True, editable=False)
-    visitor_active_at = models.DateTimeField(default=timezone.now, editable=False)
     idle_asked_at = models.DateTimeField(null=True, blank=True, editable=False)
     idle_prompted_at = models.DateTimeField(null=True, blank=True, editable=False)
     # "<random salt>$<HMAC of the client's network under SECRET_KEY and that salt>", made when the

@@ -365,11 +365,6 @@ def message_post(*, help_request_id: int, participant: Participant, body: str, c
         except IntegrityError:
             return Message.objects.get(help_request=help_request, client_id=client_id), False
         group_send_on_commit([groups.help_request_group(help_request.public_id)], events.message_event(message))
-        if participant.kind == AuthorKind.VISITOR:
-            # The visitor is here: the idle rule starts again (chat.sweep).
-            help_request.visitor_active_at = message.created_at
-            help_request.idle_asked_at = help_request.idle_prompted_at = None
-            help_request.save(update_fields=["visitor_active_at", "idle_asked_at", "idle_prompted_at"])
         if participant.kind == AuthorKind.VISITOR and help_request.assigned_to_id is not None:
             _notify_absent_assignee(help_request, message)
     return message, True

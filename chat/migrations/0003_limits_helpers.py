@@ -11,7 +11,7 @@ from django.db import migrations, models
 def from_created_at(apps, schema_editor):
     """Existing requests keep their place: the queue's order was creation order."""
     HelpRequest = apps.get_model("chat", "HelpRequest")
-    HelpRequest.objects.update(queued_at=models.F("created_at"), visitor_active_at=models.F("created_at"))
+    HelpRequest.objects.update(queued_at=models.F("created_at"))
 
 
 class Migration(migrations.Migration):
@@ -75,11 +75,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="helprequest",
             name="queued_at",
-            field=models.DateTimeField(default=django.utils.timezone.now, editable=False),
-        ),
-        migrations.AddField(
-            model_name="helprequest",
-            name="visitor_active_at",
             field=models.DateTimeField(default=django.utils.timezone.now, editable=False),
         ),
         migrations.AddIndex(

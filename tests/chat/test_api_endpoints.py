@@ -729,6 +729,7 @@ def test_the_openapi_schema_describes_every_endpoint(client: Client) -> None:
         (base + "close/", "post"),
         (base + "token/", "post"),
         (base + "ticket/", "post"),
+        (base + "feedback/", "post"),
     }
     post = schema["paths"][base + "messages/"]["post"]
     assert {"200", "201", "400", "403", "404", "409"} <= set(post["responses"])
