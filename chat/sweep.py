@@ -29,13 +29,14 @@ from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from charity.roles import Role
 from chat import events, selectors, services
 from chat.app_settings import app_settings
-from chat.models import HelpRequest, Message, Status, VisitorBlock
+from chat.models import AuthorKind, HelpRequest, Message, Status, VisitorBlock
 from chat.participants import display_name
 from notifications import api as notifications
 from realtime import activity, groups
@@ -169,14 +170,25 @@ def claims_requeue(*, now: datetime, limit: int = 500) -> int:
     return done
 
 
-def _quiet(since: datetime) -> QuerySet[HelpRequest]:
-    return HelpRequest.objects.filter(
-        status=Status.ASSIGNED, assigned_to__isnull=False, visitor_active_at__lte=since, assigned_at__lte=since
-    ).filter(_helper_replied())
+def _with_visitor_last_seen() -> QuerySet[HelpRequest]:
+    """Active conversations with ``visitor_last`` (their visitor's latest message, else creation).
+    Read from the messages, so posting a message writes nothing more for this rule."""
+    latest = Message.objects.filter(help_request=OuterRef("pk"), author_kind=AuthorKind.VISITOR).order_by("-id")
+    return HelpRequest.objects.filter(status=Status.ASSIGNED, assigned_to__isnull=False).annotate(
+        visitor_last=Coalesce(Subquery(latest.values("created_at")[:1]), F("created_at"))
+    )
 
 
 def idle_ask(*, now: datetime, limit: int = 500) -> int:
-    candidates = _quiet(now - timedelta(seconds=app_settings.IDLE_ASK)).filter(idle_asked_at__isnull=True)
+    """Quiet since the helper spoke, and not asked since the visitor last wrote."""
+    since = now - timedelta(seconds=app_settings.IDLE_ASK)
+    quiet = Q(visitor_last__lte=since, assigned_at__lte=since)
+    candidates = (
+        _with_visitor_last_seen()
+        .filter(quiet)
+        .filter(_helper_replied())
+        .filter(Q(idle_asked_at__isnull=True) | Q(idle_asked_at__lt=F("visitor_last")))
+    )
     done = 0
     for pk in _each(candidates, limit):
         with transaction.atomic():
@@ -184,17 +196,18 @@ def idle_ask(*, now: datetime, limit: int = 500) -> int:
             if help_request is None:
                 continue
             help_request.idle_asked_at = now
-            help_request.save(update_fields=["idle_asked_at"])
+            help_request.idle_prompted_at = None
+            help_request.save(update_fields=["idle_asked_at", "idle_prompted_at"])
             services._system_message(help_request, STILL_THERE)
             done += 1
     return done
 
 
 def idle_prompt(*, now: datetime, limit: int = 500) -> int:
-    candidates = HelpRequest.objects.filter(
-        status=Status.ASSIGNED,
-        assigned_to__isnull=False,
+    """Asked, and the visitor has not written since."""
+    candidates = _with_visitor_last_seen().filter(
         idle_asked_at__lte=now - timedelta(seconds=app_settings.IDLE_PROMPT),
+        idle_asked_at__gt=F("visitor_last"),
         idle_prompted_at__isnull=True,
     )
     done = 0
