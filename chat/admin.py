@@ -26,6 +26,7 @@ from django.utils.html import format_html
 
 from charity.roles import helpers
 from chat import audit, selectors, services
+from chat.app_settings import app_settings
 from chat.exports import help_request_export
 from chat.models import (
     MAX_REASON_CHARS,
@@ -34,12 +35,14 @@ from chat.models import (
     AccessRecord,
     Alternative,
     CannedReply,
+    HelperLimit,
     HelplineSettings,
     HelpRequest,
     Message,
     OpeningHours,
     ReadCursor,
     RiskTerm,
+    VisitorBlock,
 )
 from chat.participants import user_participant
 
@@ -114,6 +117,47 @@ def erase_conversations(modeladmin: Any, request: HttpRequest, queryset: QuerySe
     return TemplateResponse(request, "admin/chat/helprequest/erase.html", context)
 
 
+class BlockForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=1000, help_text="Required; seen by staff only."
+    )
+    days = forms.IntegerField(min_value=1, max_value=365, label="Block for (days)")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["days"].initial = app_settings.BLOCK_DAYS
+
+
+@admin.action(description="Block the visitor (abuse)…")
+def block_visitor(modeladmin: Any, request: HttpRequest, queryset: QuerySet[HelpRequest]) -> HttpResponse | None:
+    """Through ``services.visitor_block``: the request closes, the visitor's device and address are
+    blocked for the chosen days; they see only the neutral text with the alternatives."""
+    form = BlockForm(request.POST if "apply" in request.POST else None)
+    if form.is_valid():
+        for help_request in queryset:
+            try:
+                services.visitor_block(
+                    help_request=help_request,
+                    by=request.user,
+                    reason=form.cleaned_data["reason"],
+                    days=form.cleaned_data["days"],
+                )
+            except services.ChatError as exc:
+                messages.error(request, f"{help_request.name}: {exc.detail}")
+            else:
+                messages.info(request, f"Blocked the visitor of {help_request.name}'s request.")
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Block visitors",
+        "form": form,
+        "queryset": queryset,
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        "opts": modeladmin.model._meta,
+    }
+    return TemplateResponse(request, "admin/chat/helprequest/block.html", context)
+
+
 class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
@@ -173,9 +217,11 @@ class HelpRequestAdmin(admin.ModelAdmin):
         "left_offline",
         "urgent",
         "urgent_reason",
+        "queued_at",
     ]
+    exclude = ["address_check"]
     inlines = [MessageInline, AccessRecordInline]
-    actions = [assign_to_volunteer, erase_conversations]
+    actions = [assign_to_volunteer, erase_conversations, block_visitor]
 
     @admin.display(description="Room")
     def join_room(self, help_request: HelpRequest) -> str:
@@ -399,3 +445,33 @@ class AlternativeAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "phone", "url", "order", "active"]
     list_editable = ["order", "active"]
     list_filter = ["kind", "active"]
+
+
+@admin.register(HelperLimit)
+class HelperLimitAdmin(admin.ModelAdmin):
+    """A person's own cap on active conversations (over ``CHAT_MAX_ACTIVE_PER_HELPER``)."""
+
+    list_display = ["user", "max_active", "note"]
+    search_fields = ["user__username"]
+    raw_id_fields = ["user"]
+
+    def save_model(self, request: HttpRequest, obj: HelperLimit, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        services.capacity_announce(obj.user_id)  # their open queue pages learn the new limit
+
+    def delete_model(self, request: HttpRequest, obj: HelperLimit) -> None:
+        user_id = obj.user_id
+        super().delete_model(request, obj)
+        services.capacity_announce(user_id)
+
+
+@admin.register(VisitorBlock)
+class VisitorBlockAdmin(admin.ModelAdmin):
+    """Blocks are made from a help request (its action); here they are read, shortened or lifted."""
+
+    list_display = ["created_at", "expires_at", "created_by", "help_request", "reason"]
+    fields = ["help_request", "reason", "created_by", "created_at", "expires_at"]
+    readonly_fields = ["help_request", "reason", "created_by", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -13,6 +13,7 @@
 * ``POST .../erase/``: the visitor deletes their conversation (``services.help_request_erase``).
 * ``GET .../transcript/``: the visitor's copy of the conversation, plain text.
 * ``POST .../transcript-email/``: the visitor's choice to get it by email on resolution.
+* ``POST .../feedback/``: the visitor rates the help of a resolved request (once).
 
 These are also the write side of the room's SSE fallback (``chat/sse.py``). Every operation goes
 through ``chat.services``, exactly as the socket and the pages do, so its effects (room frames,
@@ -45,7 +46,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from chat import audit, events, selectors, services, transcripts, visitors
+from chat import audit, blocks, events, selectors, services, transcripts, visitors
 from chat.app_settings import app_settings as app_settings_chat
 from chat.models import AccessChannel, HelpRequest
 from chat.participants import Participant
@@ -67,6 +68,8 @@ from chat.serializers import (
     ChatMessagePageOut,
     ChatMessagePageQuery,
     ConnectTicketOut,
+    FeedbackIn,
+    FeedbackOut,
     HelpRequestCreatedOut,
     HelpRequestCreateIn,
     HelpRequestOut,
@@ -89,6 +92,8 @@ _STATUS_BY_CODE = {
     services.ChatErrorCode.CONFLICT: status.HTTP_409_CONFLICT,
     services.ChatErrorCode.READ_ONLY: status.HTTP_409_CONFLICT,
     services.ChatErrorCode.RATE_LIMITED: status.HTTP_429_TOO_MANY_REQUESTS,
+    services.ChatErrorCode.AT_CAPACITY: status.HTTP_409_CONFLICT,
+    services.ChatErrorCode.UNAVAILABLE: status.HTTP_403_FORBIDDEN,
 }
 
 _PUBLIC_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The request's id.")
@@ -134,12 +139,22 @@ class HelpRequestCreateApi(NeverCachedApi):
         responses={
             201: HelpRequestCreatedOut,
             400: OpenApiResponse(description="Field errors."),
+            403: OpenApiResponse(
+                ChatErrorOut,
+                description="unavailable: chat is not open to this visitor (the detail lists alternatives).",
+            ),
             429: OpenApiResponse(ChatErrorOut, description="Too many help requests from this address."),
         },
     )
     def post(self, request: Request) -> Response:
         serializer = HelpRequestCreateIn(data=request.data)
         serializer.is_valid(raise_exception=True)
+        address = limits.request_client_ip(request)
+        if blocks.is_blocked(address=address, grants=visitors.session_grants(request.session)):
+            return Response(
+                {"code": services.ChatErrorCode.UNAVAILABLE, "detail": app_settings_chat.UNAVAILABLE_TEXT},
+                status=status.HTTP_403_FORBIDDEN,
+            )
         if not limits.help_request_allowed(request):
             return Response(
                 {"code": "rate_limited", "detail": RATE_LIMITED},
@@ -148,7 +163,7 @@ class HelpRequestCreateApi(NeverCachedApi):
             )
         visitors.session_prepare(request)
         try:
-            help_request = services.help_request_create(**serializer.validated_data)
+            help_request = services.help_request_create(**serializer.validated_data, address=address)
         except services.ChatError as exc:
             return chat_error_response(exc)
         token = services.help_request_token_rotate(help_request=help_request)
@@ -340,6 +355,14 @@ _CHANGE_RESPONSES: dict[int | str, Any] = {
     409: OpenApiResponse(ChatErrorOut, description="conflict: not possible in the request's current status."),
     **_REFUSALS,
 }
+_TAKE_RESPONSES: dict[int | str, Any] = {
+    **_CHANGE_RESPONSES,
+    409: OpenApiResponse(
+        ChatErrorOut,
+        description="conflict: no longer waiting (or not assignable); at_capacity: the helper holds as many "
+        "active conversations as they may (the detail says so).",
+    ),
+}
 
 
 class HelpRequestClaimApi(HelpRequestApi):
@@ -347,7 +370,7 @@ class HelpRequestClaimApi(HelpRequestApi):
 
     permission_classes = [IsAuthenticated, IsHelper]
 
-    @extend_schema(summary="Take a waiting request", parameters=[_PUBLIC_ID], request=None, responses=_CHANGE_RESPONSES)
+    @extend_schema(summary="Take a waiting request", parameters=[_PUBLIC_ID], request=None, responses=_TAKE_RESPONSES)
     def post(self, request: Request, public_id: str) -> Response:
         help_request = self.get_object()
         try:
@@ -366,7 +389,7 @@ class HelpRequestAssignApi(HelpRequestApi):
         summary="Assign (or reassign) a request",
         parameters=[_PUBLIC_ID],
         request=AssignIn,
-        responses={**_CHANGE_RESPONSES, 400: OpenApiResponse(description="Field errors.")},
+        responses={**_TAKE_RESPONSES, 400: OpenApiResponse(description="Field errors.")},
     )
     def post(self, request: Request, public_id: str) -> Response:
         help_request = self.get_object()
@@ -555,3 +578,32 @@ class HelpRequestTranscriptEmailApi(HelpRequestApi):
         return Response(
             TranscriptEmailOut({"transcript_email_requested": help_request.transcript_email_requested}).data
         )
+
+
+class HelpRequestFeedbackApi(HelpRequestApi):
+    """The visitor rates the help once the request is resolved: 1 to 5 and an optional comment, once."""
+
+    permission_classes: Any = [AllowAny, IsHelpRequestParticipant, IsVisitor]
+
+    @extend_schema(
+        summary="Rate the help (visitor only, once, after resolution)",
+        parameters=_ROOM_PARAMETERS,
+        request=FeedbackIn,
+        responses={
+            201: FeedbackOut,
+            400: OpenApiResponse(description="Field errors (rating 1 to 5, comment at most 2,000 characters)."),
+            409: OpenApiResponse(ChatErrorOut, description="conflict: not resolved, or rated already."),
+            **_REFUSALS,
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        serializer = FeedbackIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            feedback = services.feedback_submit(
+                help_request=help_request, by=self.participant(help_request), **serializer.validated_data
+            )
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(FeedbackOut({"rating": feedback.rating, "comment": feedback.comment}).data, status=201)

@@ -135,5 +135,70 @@ class AppSettings(PrefixedSettings):
         read again; a helper's queue socket opening or closing, or an admin edit, reads them at once (30)."""
         return float(self._get("WAIT_ESTIMATE_CACHE_SECONDS", 30))  # type: ignore[arg-type]
 
+    # -- limits that protect volunteers and visitors (docs/helpline.md) --------------------------
+
+    @property
+    def MAX_ACTIVE_PER_HELPER(self) -> int:
+        """Active conversations one helper may hold at once (3); staff set a person's own cap in the
+        admin (Helper limits)."""
+        return int(self._get("MAX_ACTIVE_PER_HELPER", 3))  # type: ignore[call-overload]
+
+    @property
+    def UNANSWERED_CLAIM_NUDGE(self) -> float:
+        """Seconds after a claim without a reply from the helper before they are nudged (300); at
+        twice this the request goes back to the front of the queue and staff are told."""
+        return float(self._get("UNANSWERED_CLAIM_NUDGE", 300))  # type: ignore[arg-type]
+
+    @property
+    def IDLE_ASK(self) -> float:
+        """Seconds without a visitor message in an active conversation before the visitor is asked
+        "Are you still there?" (600)."""
+        return float(self._get("IDLE_ASK", 600))  # type: ignore[arg-type]
+
+    @property
+    def IDLE_PROMPT(self) -> float:
+        """Further seconds after that question before the helper is prompted to close (300)."""
+        return float(self._get("IDLE_PROMPT", 300))  # type: ignore[arg-type]
+
+    @property
+    def IDLE_CLOSING_TEXT(self) -> str:
+        """The closing message suggested to the helper of an idle conversation."""
+        return str(
+            self._get(
+                "IDLE_CLOSING_TEXT",
+                "It looks like you've stepped away, so I'm going to close this chat now. You can start a "
+                "new one at any time. Take care.",
+            )
+        )
+
+    @property
+    def SWEEP_INTERVAL(self) -> float:
+        """Seconds between two sweeps of the limits (``chat_sweep --loop`` and the in-process loop, 30)."""
+        return float(self._get("SWEEP_INTERVAL", 30))  # type: ignore[arg-type]
+
+    @property
+    def SWEEP_IN_PROCESS(self) -> bool:
+        """Whether the server runs the sweep itself (True in the embedded default: no ``REDIS_URL``).
+        In scale-out run ``manage.py chat_sweep --loop`` (or cron ``chat_sweep``) instead."""
+        from django.conf import settings
+
+        return bool(self._get("SWEEP_IN_PROCESS", not getattr(settings, "REDIS_URL", "")))
+
+    @property
+    def BLOCK_DAYS(self) -> int:
+        """Days a block lasts unless staff choose otherwise (7)."""
+        return int(self._get("BLOCK_DAYS", 7))  # type: ignore[call-overload]
+
+    @property
+    def UNAVAILABLE_TEXT(self) -> str:
+        """What a blocked visitor sees (neutral: never "blocked"), with the alternatives."""
+        return str(
+            self._get(
+                "UNAVAILABLE_TEXT",
+                "Chat is not available to you at the moment. You can still get support: call the helpline "
+                "free on 0800 000 000 (any time), or in an emergency call 999.",
+            )
+        )
+
 
 app_settings = AppSettings()

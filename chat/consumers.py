@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 
 from charity.roles import Role, is_helper, primary_role, roles_for
-from chat import events, selectors, services
+from chat import events, selectors, services, sweep
 from chat.app_settings import app_settings
 from chat.models import AccessChannel
 from chat.rooms import RoomMember, header_value, parse_after
@@ -63,6 +63,7 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
         await self.room_enter(after=after, after_error=after_error)
         self.start_heartbeat()
         self._presence_task = asyncio.ensure_future(self._presence_loop())
+        sweep.ensure_running()
 
     async def _presence_loop(self) -> None:
         while True:
@@ -155,6 +156,7 @@ class HelpRequestQueueConsumer(JsonSocketConsumer):
         await self.send_frame(await self._read_queue(user))
         await self.send_frame(await self._read_desk())
         self.start_heartbeat()
+        sweep.ensure_running()
         # A helper with the queue open is on duty: the waiting rooms learn it (chat.selectors).
         self._on_duty = True
         await self._duty_changed()
@@ -187,7 +189,17 @@ class HelpRequestQueueConsumer(JsonSocketConsumer):
         rows = list(selectors.queue_for(user=user)[:limit])
         positions = selectors.queue_positions(rows, offset=0)
         items = (events.queue_entry(row, queue_position=positions.get(row.pk)) for row in rows)
-        return events.queue_frame(items, waiting=selectors.waiting_count(), limit=limit)
+        capacity = selectors.helper_capacity(user_id=user.pk)
+        return events.queue_frame(
+            items,
+            waiting=selectors.waiting_count(),
+            limit=limit,
+            capacity=events.capacity_frame(active=capacity.active, limit=capacity.limit),
+        )
+
+    async def chat_capacity(self, event: events.FrameEvent) -> None:
+        if not self._closing:
+            await self.send_frame(event["frame"])
 
     @database_sync_to_async
     def _read_desk(self) -> dict[str, Any]:

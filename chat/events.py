@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from chat.app_settings import app_settings
 from chat.models import HelpRequest, Message, ReadCursor
 from chat.participants import display_name
+from chat.selectors import Capacity
 from realtime.protocol import encode
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ DESK_READ = "chat.desk_read"
 ERASED = "chat.erased"
 WAIT = "chat.wait"
 URGENT = "chat.urgent"
+CAPACITY = "chat.capacity"
+NUDGE = "chat.nudge"
 
 AUTHOR_FIELDS = frozenset({"kind", "name"})
 HELP_REQUEST_FIELDS = frozenset({"public_id", "status", "queue_position", "assigned_to", "urgent"})
@@ -48,6 +51,7 @@ QUEUE_ITEM_FIELDS = frozenset(
         "assigned_to",
         "created_at",
         "left_offline",
+        "queued_at",
     }
 )
 FRAME_FIELDS: dict[str, frozenset[str]] = {
@@ -62,9 +66,11 @@ FRAME_FIELDS: dict[str, frozenset[str]] = {
         {"type", "queue_position", "low_minutes", "high_minutes", "helpers_available", "next_opening"}
     ),
     "urgent": frozenset({"type", "urgent"}),
-    "queue": frozenset({"type", "help_requests", "waiting", "limit"}),
+    "queue": frozenset({"type", "help_requests", "waiting", "limit", "capacity"}),
     "queue.item": frozenset({"type", "help_request", "waiting"}),
     "queue.removed": frozenset({"type", "public_id", "waiting"}),
+    "capacity": frozenset({"type", "active", "limit", "at_capacity", "reason"}),
+    "nudge": frozenset({"type", "reason", "detail", "suggestion"}),
     "desk": frozenset({"type", "help_requests"}),
     "desk.message": frozenset({"type", "public_id", "id", "author", "created_at"}),
     "desk.read": frozenset({"type", "public_id", "up_to"}),
@@ -119,9 +125,18 @@ class DeskEvent(TypedDict):
 
 
 class FrameEvent(TypedDict):
-    """An event every connection of the room turns into ``frame`` as it is (``wait_estimate``, ``urgent``)."""
+    """An event whose ``frame`` goes as it is to the group's connections (``wait_estimate``, ``urgent``
+    to a room; ``capacity`` to one helper's queue sockets)."""
 
     type: str
+    frame: dict[str, Any]
+
+
+class NudgeEvent(TypedDict):
+    """For the assignee's connections of a room only (``assignee_id``); never the visitor's."""
+
+    type: str
+    assignee_id: int
     frame: dict[str, Any]
 
 
@@ -251,6 +266,7 @@ def queue_item(help_request: HelpRequest, *, queue_position: int | None) -> dict
         "assigned_to": assigned_to(help_request),
         "created_at": help_request.created_at.isoformat(),
         "left_offline": help_request.left_offline,
+        "queued_at": help_request.queued_at.isoformat(),
     }
 
 
@@ -264,10 +280,13 @@ def queue_entry(help_request: HelpRequest, *, queue_position: int | None) -> dic
     return item
 
 
-def queue_frame(items: Iterable[dict[str, Any]], *, waiting: int, limit: int) -> dict[str, Any]:
+def queue_frame(
+    items: Iterable[dict[str, Any]], *, waiting: int, limit: int, capacity: dict[str, Any]
+) -> dict[str, Any]:
     """The first page of a person's queue; ``waiting`` counts every waiting request, ``limit`` is the
-    page size: the client keeps at most that many waiting items (the head of the queue)."""
-    return {"type": "queue", "help_requests": list(items), "waiting": waiting, "limit": limit}
+    page size: the client keeps at most that many waiting items (the head of the queue).
+    ``capacity`` is the person's own ``capacity`` frame as it is now; later ones follow on their own."""
+    return {"type": "queue", "help_requests": list(items), "waiting": waiting, "limit": limit, "capacity": capacity}
 
 
 def queue_item_frame(item: dict[str, Any], *, waiting: int) -> dict[str, Any]:
@@ -315,6 +334,26 @@ def desk_message_frame(help_request: HelpRequest, message: Message) -> dict[str,
 
 def desk_read_frame(*, public_id: str, up_to: int) -> dict[str, Any]:
     return {"type": "desk.read", "public_id": public_id, "up_to": up_to}
+
+
+def capacity_frame(*, active: int, limit: int) -> dict[str, Any]:
+    """A helper's own count of active conversations and their cap; ``reason`` says why Take is off."""
+    at_capacity = active >= limit
+    reason = None
+    if at_capacity:
+        reason = Capacity(active=active, limit=limit).reason
+    return {"type": "capacity", "active": active, "limit": limit, "at_capacity": at_capacity, "reason": reason}
+
+
+#: Why a helper is nudged in a room.
+NUDGE_UNANSWERED = "unanswered"
+NUDGE_IDLE = "idle"
+
+
+def nudge_frame(*, reason: str, detail: str, suggestion: str | None = None) -> dict[str, Any]:
+    """A prompt for the room's helper: ``unanswered`` (reply, or it goes back to the queue) or
+    ``idle`` (the visitor went quiet: close with ``suggestion``, text to edit, never sent for them)."""
+    return {"type": "nudge", "reason": reason, "detail": detail, "suggestion": suggestion}
 
 
 # -- group events (realtime.fanout) --------------------------------------------------------------------------
@@ -392,3 +431,15 @@ def desk_message_event(help_request: HelpRequest, message: Message) -> DeskEvent
 
 def desk_read_event(*, public_id: str, up_to: int) -> DeskEvent:
     return {"type": DESK_READ, "frame": desk_read_frame(public_id=public_id, up_to=up_to)}
+
+
+def capacity_event(*, active: int, limit: int) -> FrameEvent:
+    return {"type": CAPACITY, "frame": capacity_frame(active=active, limit=limit)}
+
+
+def nudge_event(*, assignee_id: int, reason: str, detail: str, suggestion: str | None = None) -> NudgeEvent:
+    return {
+        "type": NUDGE,
+        "assignee_id": assignee_id,
+        "frame": nudge_frame(reason=reason, detail=detail, suggestion=suggestion),
+    }

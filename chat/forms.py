@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from chat.models import DEFAULT_VISITOR_NAME, HelpRequest
+from chat.models import DEFAULT_VISITOR_NAME, MAX_FEEDBACK_CHARS, HelpRequest
 
 
 class HelpRequestForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -30,3 +30,22 @@ class HelpRequestForm(forms.ModelForm):  # type: ignore[type-arg]
         # The model's default would pre-fill the box; an empty box with a placeholder says the same.
         self.fields["name"].initial = ""
         self.fields["name"].widget.attrs["placeholder"] = DEFAULT_VISITOR_NAME
+
+
+class FeedbackForm(forms.Form):
+    """The visitor's rating of the help, on their page once the request is resolved."""
+
+    rating = forms.TypedChoiceField(
+        label="How helpful was this conversation?",
+        choices=[
+            (str(n), f"{n}: {label}") for n, label in enumerate(["poor", "fair", "good", "very good", "excellent"], 1)
+        ],
+        coerce=int,
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label="Anything you'd like to tell us? (optional)",
+        required=False,
+        max_length=MAX_FEEDBACK_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )

@@ -32,6 +32,7 @@ MAX_CONTACT_CHARS = 200
 MAX_DESCRIPTION_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 64
 MAX_URGENT_REASON_CHARS = 200
+MAX_FEEDBACK_CHARS = 2000
 
 
 class Category(models.TextChoices):
@@ -107,6 +108,17 @@ class HelpRequest(models.Model):
     # emergency text above the conversation. The reason is for helpers only, never for the visitor.
     urgent = models.BooleanField(default=False, editable=False)
     urgent_reason = models.CharField(max_length=MAX_URGENT_REASON_CHARS, blank=True, editable=False)
+    # The queue's order (``selectors.queue_order``): when the request joined the queue. A request
+    # handed back by the unanswered-claim rule keeps its first value, so it goes back to the front.
+    queued_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The limits of docs/helpline.md, kept by ``chat.limits`` and the sweep (``chat_sweep``).
+    claim_nudged_at = models.DateTimeField(null=True, blank=True, editable=False)
+    idle_asked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    idle_prompted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # "<random salt>$<HMAC of the client's network under SECRET_KEY and that salt>", made when the
+    # request was opened: only a block can use it (chat.blocks), no two requests share a salt so it
+    # links nothing, and it goes with the request. Never the address itself.
+    address_check = models.CharField(max_length=120, blank=True, editable=False)
 
     class Meta:
         indexes = [
@@ -114,6 +126,7 @@ class HelpRequest(models.Model):
             models.Index(fields=["status", "id"], name="help_request_status_id"),
             # The wait estimate's history: the most recently answered requests.
             models.Index(fields=["first_reply_at"], name="help_request_first_reply"),
+            models.Index(fields=["status", "queued_at"], name="help_request_status_queued"),
         ]
 
     def __str__(self) -> str:
@@ -387,3 +400,55 @@ class Alternative(models.Model):
             raise ValidationError("Give a phone number or a web address.")
         if self.url and not self.url.lower().startswith(("https://", "http://")):
             raise ValidationError({"url": "Only http and https addresses."})
+
+
+class HelperLimit(models.Model):
+    """One helper's own cap on concurrent active conversations (over ``CHAT_MAX_ACTIVE_PER_HELPER``)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="helper_limit")
+    max_active = models.PositiveSmallIntegerField(help_text="Conversations this person may hold at once.")
+    note = models.CharField(max_length=200, blank=True, help_text="Why (seen by staff only).")
+
+    def __str__(self) -> str:
+        return f"{self.user} may hold {self.max_active}"
+
+
+class VisitorBlock(models.Model):
+    """Staff stopped an abusive visitor until ``expires_at``: their device (the request's visitor
+    secret, so every session it vouched for) and their address (``HelpRequest.address_check``)."""
+
+    help_request = models.ForeignKey(
+        HelpRequest, on_delete=models.SET_NULL, null=True, blank=True, related_name="blocks"
+    )
+    token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    address_check = models.CharField(max_length=120, blank=True, editable=False)
+    reason = models.TextField(max_length=1000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="visitor_block_expires")]
+
+    def __str__(self) -> str:
+        return f"Block until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class Feedback(models.Model):
+    """The visitor's rating of the help, once per request; it goes with the request."""
+
+    help_request = models.OneToOneField(HelpRequest, on_delete=models.CASCADE, related_name="feedback")
+    rating = models.PositiveSmallIntegerField()
+    comment = models.TextField(max_length=MAX_FEEDBACK_CHARS, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="feedback_created")]
+        constraints = [
+            models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="feedback_rating_1_to_5"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rating}/5"

@@ -384,6 +384,11 @@ class RoomMember:
         if self.is_open():
             await self.send_frame(event["frame"])
 
+    async def chat_nudge(self, event: events.NudgeEvent) -> None:
+        # For the assignee alone: never the visitor, nor a colleague watching.
+        if self.is_open() and self.participant is not None and self.participant.user_id == event["assignee_id"]:
+            await self.send_frame(event["frame"])
+
     async def chat_typing(self, event: events.SenderEvent) -> None:
         await self._send_to_others(event)
 

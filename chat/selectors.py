@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import Case, Exists, F, Max, OuterRef, Q, QuerySet, Value, When, Window
+from django.db.models import Avg, Case, Count, Exists, F, Max, OuterRef, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -31,6 +31,8 @@ from chat.models import (
     AuthorKind,
     CannedReply,
     Category,
+    Feedback,
+    HelperLimit,
     HelplineSettings,
     HelpRequest,
     Message,
@@ -84,17 +86,47 @@ def user_get_active(*, username: str) -> Any | None:
     return users.first()
 
 
+#: The queue's order: the one place it is written. Every field is ascending; a request handed back
+#: to the queue keeps its ``queued_at`` (so it goes back to where it was). An urgency flag slots in
+#: here, first, as a descending field (``queue_ahead`` then compares it the other way).
+QUEUE_ORDER: tuple[str, ...] = ("queued_at", "id")
+
+
+def waiting_queue() -> QuerySet[HelpRequest]:
+    """Waiting requests in queue order."""
+    return HelpRequest.objects.filter(status=Status.WAITING).order_by(*QUEUE_ORDER)
+
+
+def queue_ahead(help_request: HelpRequest, *, inclusive: bool = False) -> Q:
+    """Requests before ``help_request`` in queue order (and itself with ``inclusive``)."""
+    ahead = Q(pk__in=[]) if not inclusive else Q(pk=help_request.pk)
+    equal = Q()
+    for ordering in QUEUE_ORDER:
+        descending = ordering.startswith("-")
+        name = ordering.lstrip("-")
+        value = getattr(help_request, "pk" if name == "id" else name)
+        ahead |= equal & Q(**{f"{name}__{'gt' if descending else 'lt'}": value})
+        equal &= Q(**{name: value})
+    return ahead
+
+
 def queue_position(*, help_request: HelpRequest) -> int | None:
-    """1-based place among waiting requests in creation order; None once it left the queue."""
+    """1-based place among waiting requests in queue order; None once it left the queue."""
     if help_request.status != Status.WAITING:
         return None
-    return HelpRequest.objects.filter(status=Status.WAITING, id__lte=help_request.pk).count()
+    return HelpRequest.objects.filter(Q(status=Status.WAITING) & queue_ahead(help_request, inclusive=True)).count()
 
 
-def waiting_positions(*, after_id: int = 0) -> list[tuple[UUID, int]]:
-    """``(public_id, position)`` of every waiting request with an id over ``after_id``, in one query."""
-    rows = HelpRequest.objects.filter(status=Status.WAITING).order_by("id").values_list("id", "public_id")
-    return [(public_id, position) for position, (pk, public_id) in enumerate(rows, start=1) if pk > after_id]
+def waiting_positions(*, behind: HelpRequest | None = None) -> list[tuple[UUID, int]]:
+    """``(public_id, position)`` of every waiting request after ``behind`` in queue order (all of
+    them without it; ``behind`` itself may have left the queue), in one query."""
+    rows = waiting_queue()
+    if behind is None:
+        return [(public_id, position) for position, public_id in enumerate(rows.values_list("public_id", flat=True), 1)]
+    marked = rows.annotate(
+        _ahead=Case(When(queue_ahead(behind, inclusive=True), then=Value(True)), default=Value(False))
+    ).values_list("public_id", "_ahead")
+    return [(public_id, position) for position, (public_id, ahead) in enumerate(marked, start=1) if not ahead]
 
 
 def messages_latest(*, help_request_id: int, limit: int) -> tuple[list[Message], bool]:
@@ -154,7 +186,7 @@ def queue_for(*, user: Any) -> QuerySet[HelpRequest]:
         HelpRequest.objects.filter(Q(status=Status.WAITING) | assigned)
         .select_related("assigned_to")
         .annotate(_assigned=Case(When(status=Status.WAITING, then=Value(0)), default=Value(1)))
-        .order_by("_assigned", "id")
+        .order_by("_assigned", *QUEUE_ORDER)
     )
 
 
@@ -170,7 +202,7 @@ def waiting_count() -> int:
 
 def waiting_at(*, position: int) -> HelpRequest | None:
     """The waiting request at ``position`` (1-based) in the queue, or None."""
-    rows = HelpRequest.objects.filter(status=Status.WAITING).select_related("assigned_to").order_by("id")
+    rows = waiting_queue().select_related("assigned_to")
     return next(iter(rows[position - 1 : position]), None)
 
 
@@ -483,5 +515,75 @@ def wait_snapshot_clear() -> None:
 
 def waiting_rooms() -> list[tuple[int, UUID, str, int]]:
     """``(id, public_id, category, position)`` of every waiting request, in queue order; one query."""
-    rows = HelpRequest.objects.filter(status=Status.WAITING).order_by("id").values_list("id", "public_id", "category")
+    rows = waiting_queue().values_list("id", "public_id", "category")
     return [(pk, public_id, category, position) for position, (pk, public_id, category) in enumerate(rows, start=1)]
+
+
+# -- the limits (docs/helpline.md) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """How many active conversations a helper holds, and may hold (``CHAT_MAX_ACTIVE_PER_HELPER`` or
+    their own ``HelperLimit``)."""
+
+    active: int
+    limit: int
+
+    @property
+    def at_capacity(self) -> bool:
+        return self.active >= self.limit
+
+    @property
+    def reason(self) -> str:
+        """Why Take is off, in words (the page, the API's 409 and the admin say the same)."""
+        return (
+            f"You have {self.active} active conversation{'s' if self.active != 1 else ''}, your limit of "
+            f"{self.limit}: finish one before taking another."
+        )
+
+
+def helper_capacity(*, user_id: int) -> Capacity:
+    own = HelperLimit.objects.filter(user_id=user_id).values_list("max_active", flat=True).first()
+    active = HelpRequest.objects.filter(status=Status.ASSIGNED, assigned_to_id=user_id).count()
+    return Capacity(active=active, limit=own if own is not None else app_settings.MAX_ACTIVE_PER_HELPER)
+
+
+def helpers_at_capacity() -> int:
+    """How many helpers hold as many active conversations as they may (the control room's figure)."""
+    counts = (
+        HelpRequest.objects.filter(status=Status.ASSIGNED, assigned_to__isnull=False)
+        .values("assigned_to_id")
+        .annotate(active=Count("pk"))
+    )
+    own = dict(HelperLimit.objects.values_list("user_id", "max_active"))
+    default = app_settings.MAX_ACTIVE_PER_HELPER
+    return sum(1 for row in counts if row["active"] >= own.get(row["assigned_to_id"], default))
+
+
+def feedback_given(*, help_request: HelpRequest) -> bool:
+    return Feedback.objects.filter(help_request=help_request).exists()
+
+
+def feedback_visible(*, user: Any) -> bool:
+    """Visitors' comments are for staff only (docs/helpline.md, "Feedback")."""
+    return Role.STAFF in roles_for(user)
+
+
+def feedback_week(*, now: datetime) -> dict[str, Any]:
+    """The last seven days of visitors' ratings: count, average (None without any) and the comments,
+    newest first. Staff only: callers check ``feedback_visible``."""
+    rows = Feedback.objects.filter(created_at__gte=now - timedelta(days=7))
+    figures = rows.aggregate(count=Count("pk"), average=Avg("rating"))
+    average = figures["average"]
+    comments = [
+        {"rating": rating, "comment": comment, "created_at": created_at.isoformat()}
+        for rating, comment, created_at in rows.exclude(comment="")
+        .order_by("-created_at")
+        .values_list("rating", "comment", "created_at")[:50]
+    ]
+    return {
+        "count": figures["count"],
+        "average": round(average, 2) if average is not None else None,
+        "comments": comments,
+    }

@@ -16,6 +16,7 @@ from chat.models import (
     DEFAULT_VISITOR_NAME,
     MAX_CONTACT_CHARS,
     MAX_DESCRIPTION_CHARS,
+    MAX_FEEDBACK_CHARS,
     MAX_NAME_CHARS,
     MAX_REASON_CHARS,
     AuthorKind,
@@ -23,7 +24,7 @@ from chat.models import (
     Status,
 )
 from chat.validators import MessageFields, ReadFields
-from realtime.validators import TextField
+from realtime.validators import StrictIntegerField, TextField
 
 MAX_ID = 2**63 - 1
 #: Most messages one ``GET .../messages/`` returns.
@@ -162,3 +163,15 @@ class CannedReplyOut(serializers.Serializer[dict[str, Any]]):
     text = serializers.CharField(help_text="Placeholders already filled for this room.")
     category = serializers.CharField(help_text="Blank: offered in every category.")
     language = serializers.CharField()
+
+
+class FeedbackIn(serializers.Serializer[dict[str, Any]]):
+    rating = StrictIntegerField(min_value=1, max_value=5, help_text="1 (poor) to 5 (very good).")
+    comment = TextField(
+        max_length=MAX_FEEDBACK_CHARS, required=False, allow_blank=True, default="", trim_whitespace=True
+    )
+
+
+class FeedbackOut(serializers.Serializer[dict[str, Any]]):
+    rating = serializers.IntegerField()
+    comment = serializers.CharField()

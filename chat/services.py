@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from charity.roles import Role, is_helper, roles_for
-from chat import audit, events, presence, selectors, transcripts, visitors
+from chat import audit, blocks, events, presence, selectors, transcripts, visitors
 from chat.app_settings import app_settings
 from chat.models import (
     DEFAULT_VISITOR_NAME,
@@ -28,6 +28,7 @@ from chat.models import (
     MAX_CLIENT_ID_CHARS,
     MAX_CONTACT_CHARS,
     MAX_DESCRIPTION_CHARS,
+    MAX_FEEDBACK_CHARS,
     MAX_NAME_CHARS,
     MAX_REASON_CHARS,
     MAX_URGENT_REASON_CHARS,
@@ -36,10 +37,12 @@ from chat.models import (
     AccessChannel,
     AuthorKind,
     Category,
+    Feedback,
     HelpRequest,
     Message,
     ReadCursor,
     Status,
+    VisitorBlock,
 )
 from chat.participants import Participant, display_name, system_author, user_key
 from notifications import api as notifications
@@ -56,6 +59,8 @@ class ChatErrorCode:
     CONFLICT = "conflict"
     READ_ONLY = "read_only"
     RATE_LIMITED = "rate_limited"
+    AT_CAPACITY = "at_capacity"
+    UNAVAILABLE = "unavailable"
 
 
 class ChatError(ValueError):
@@ -95,13 +100,14 @@ def _require_helper(user: Any) -> None:
 
 
 def help_request_create(
-    *, description: str, name: str = "", contact: str = "", category: str = Category.GENERAL
+    *, description: str, name: str = "", contact: str = "", category: str = Category.GENERAL, address: str = ""
 ) -> HelpRequest:
     """Put a new request at the end of the queue; volunteers' and staff's queues show it live.
 
     A name is never required: a visitor who gives none (or only spaces) is ``DEFAULT_VISITOR_NAME``.
 
-    It has no visitor secret yet: the caller makes one with ``help_request_token_rotate``."""
+    It has no visitor secret yet: the caller makes one with ``help_request_token_rotate``. The client
+    ``address`` is not kept: only a block-ready check of it (``chat.blocks``)."""
     if category not in Category.values:
         raise ChatError({"category": [f"Must be one of {Category.values}."]})
     with transaction.atomic():
@@ -112,13 +118,14 @@ def help_request_create(
             category=category,
             # Nobody on duty: a message left for later, shown as such to the visitor and the helpers.
             left_offline=not selectors.wait_snapshot().on_duty,
+            address_check=blocks.address_check_make(address),
         )
         position = selectors.queue_position(help_request=help_request)
         group_send_on_commit(
             [groups.help_request_queue_group()],
             events.queue_event(help_request, queue_position=position, waiting=selectors.waiting_count()),
         )
-        _announce_waits_on_commit(moved_after_id=None)
+        _announce_waits_on_commit()
         # The activity feed is kept without a retention period: it never names the visitor.
         activity.activity_report(kind="help_request.created", text=f"New help request ({category})")
     return help_request
@@ -156,7 +163,7 @@ def _desk_changed(*user_ids: int | None) -> None:
         group_send_on_commit(desks, events.desk_changed_event())
 
 
-def _announce_change(help_request: HelpRequest, *, left_queue: bool) -> None:
+def _announce_change(help_request: HelpRequest, *, left_queue: bool, joined_queue: bool = False) -> None:
     _desk_changed(help_request.assigned_to_id)
     position = selectors.queue_position(help_request=help_request)
     group_send_on_commit(
@@ -166,9 +173,10 @@ def _announce_change(help_request: HelpRequest, *, left_queue: bool) -> None:
     waiting = selectors.waiting_count()
     queue = [groups.help_request_queue_group()]
     group_send_on_commit(queue, events.queue_event(help_request, queue_position=position, waiting=waiting))
-    if left_queue:
-        # Everyone who was behind it moved up one place; one query for all their positions.
-        behind = selectors.waiting_positions(after_id=help_request.pk)
+    behind: list[tuple[Any, int]] = []
+    if left_queue or joined_queue:
+        # Everyone behind it moved up (or down) one place; one read for all their positions.
+        behind = selectors.waiting_positions(behind=help_request)
         for public_id, waiting_position in behind:
             group_send_on_commit(
                 [groups.help_request_group(public_id)], events.position_event(queue_position=waiting_position)
@@ -177,11 +185,15 @@ def _announce_change(help_request: HelpRequest, *, left_queue: bool) -> None:
         # that moved onto the page's last place joins them.
         page_size = app_settings.QUEUE_PAGE_SIZE
         was_on_first_page = waiting - len(behind) < page_size
-        moved_up = selectors.waiting_at(position=page_size) if was_on_first_page and waiting >= page_size else None
+        moved_up = (
+            selectors.waiting_at(position=page_size)
+            if left_queue and was_on_first_page and waiting >= page_size
+            else None
+        )
         if moved_up is not None:
             group_send_on_commit(queue, events.queue_event(moved_up, queue_position=page_size, waiting=waiting))
     # After the status frames: the waiting rooms' places and estimates.
-    _announce_waits_on_commit(moved_after_id=help_request.pk if left_queue else None)
+    _announce_waits_on_commit(moved=frozenset(public_id for public_id, _ in behind))
 
 
 def _system_message(help_request: HelpRequest, body: str) -> Message:
@@ -193,6 +205,31 @@ def _system_message(help_request: HelpRequest, body: str) -> Message:
     return message
 
 
+def capacity_announce(user_id: int | None) -> None:
+    """Tell one helper's queue sockets their count and limit (after commit)."""
+    if user_id is None:
+        return
+    capacity = selectors.helper_capacity(user_id=user_id)
+    group_send_on_commit(
+        [groups.help_desk_group(user_id)],
+        events.capacity_event(active=capacity.active, limit=capacity.limit),
+    )
+
+
+def _capacity_check(user: Any) -> None:
+    """Refuse a new conversation to a helper at their cap. Called in the claim's transaction after
+    locking the helper's account row, so two claims of one person are counted one after the other."""
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    capacity = selectors.helper_capacity(user_id=user.pk)
+    if capacity.at_capacity:
+        raise ChatError(capacity.reason, code=ChatErrorCode.AT_CAPACITY)
+
+
+def _reset_limits(help_request: HelpRequest) -> list[str]:
+    help_request.claim_nudged_at = help_request.idle_asked_at = help_request.idle_prompted_at = None
+    return ["claim_nudged_at", "idle_asked_at", "idle_prompted_at"]
+
+
 def _take(help_request: HelpRequest, *, assignee: Any) -> None:
     left_queue = help_request.status == Status.WAITING
     previous_id = help_request.assigned_to_id
@@ -200,7 +237,16 @@ def _take(help_request: HelpRequest, *, assignee: Any) -> None:
     help_request.assigned_to = assignee
     help_request.assigned_at = timezone.now()
     help_request.assignee_notified_at = None
-    help_request.save(update_fields=["status", "assigned_to", "assigned_at", "assignee_notified_at", "updated_at"])
+    help_request.save(
+        update_fields=[
+            "status",
+            "assigned_to",
+            "assigned_at",
+            "assignee_notified_at",
+            "updated_at",
+            *_reset_limits(help_request),
+        ]
+    )
     _system_message(help_request, f"{display_name(assignee)} is now helping with this request.")
     notifications.notify_user(
         assignee,
@@ -210,6 +256,9 @@ def _take(help_request: HelpRequest, *, assignee: Any) -> None:
         data={"public_id": str(help_request.public_id), "url": help_request.get_absolute_url()},
     )
     _announce_change(help_request, left_queue=left_queue)
+    capacity_announce(assignee.pk)
+    if previous_id is not None and previous_id != assignee.pk:
+        capacity_announce(previous_id)
     activity.activity_report(
         kind="help_request.claimed", text=f"{display_name(assignee)} is helping a visitor ({help_request.category})"
     )
@@ -226,12 +275,15 @@ def help_request_claim(*, help_request: HelpRequest, user: Any) -> HelpRequest:
         locked = _lock(help_request.pk)
         if locked.status != Status.WAITING:
             raise ChatError("This request is no longer waiting.", code=ChatErrorCode.CONFLICT)
+        _capacity_check(user)
         _take(locked, assignee=user)
     return locked
 
 
 def help_request_assign(*, help_request: HelpRequest, assignee: Any, by: Any) -> HelpRequest:
-    """Staff give a waiting or assigned request to a volunteer or staff member (reassigning it)."""
+    """Staff give a waiting or assigned request to a volunteer or staff member (reassigning it).
+
+    Never past the assignee's cap: staff who mean it raise that person's limit in the admin first."""
     if Role.STAFF not in roles_for(by):
         raise ChatError("Only staff can assign help requests.", code=ChatErrorCode.FORBIDDEN)
     _require_helper(assignee)
@@ -240,6 +292,7 @@ def help_request_assign(*, help_request: HelpRequest, assignee: Any, by: Any) ->
         if locked.status not in (Status.WAITING, Status.ASSIGNED):
             raise ChatError("A resolved or closed request cannot be assigned.", code=ChatErrorCode.CONFLICT)
         if locked.assigned_to_id != assignee.pk:
+            _capacity_check(assignee)
             _take(locked, assignee=assignee)
     return locked
 
@@ -264,6 +317,7 @@ def help_request_resolve(*, help_request: HelpRequest, by: Participant) -> HelpR
         _announce_change(locked, left_queue=left_queue)
         if locked.transcript_email_requested:
             _email_transcript_on_commit(locked)
+        capacity_announce(locked.assigned_to_id)
         activity.activity_report(kind="help_request.resolved", text=f"{by.name} resolved a request ({locked.category})")
     return locked
 
@@ -290,6 +344,7 @@ def help_request_close(*, help_request: HelpRequest, by: Participant) -> HelpReq
             _revoke_visitor_connections(locked)
         locked.save(update_fields=fields)
         _announce_change(locked, left_queue=left_queue)
+        capacity_announce(locked.assigned_to_id)
     return locked
 
 
@@ -433,23 +488,24 @@ def help_request_set_urgent(*, help_request: HelpRequest, urgent: bool, reason: 
 WAIT_ANNOUNCED_KEY = "chat:wait-announced"
 
 
-def _announce_waits_on_commit(*, moved_after_id: int | None) -> None:
-    transaction.on_commit(lambda: _announce_waits(moved_after_id=moved_after_id), robust=True)
+def _announce_waits_on_commit(*, moved: frozenset[Any] = frozenset()) -> None:
+    transaction.on_commit(lambda: _announce_waits(moved=moved), robust=True)
 
 
-def _announce_waits(*, moved_after_id: int | None) -> None:
+def _announce_waits(*, moved: frozenset[Any] = frozenset()) -> None:
     """Send ``wait_estimate`` to the waiting rooms that need it: all of them when the shared figures
-    (estimates, helpers on duty, opening) changed since they were last told, else only those behind
-    a request that left the queue (id over ``moved_after_id``). The figures are read at most once per
-    ``CHAT_WAIT_ESTIMATE_CACHE_SECONDS``; the rooms' places in one query."""
+    (estimates, helpers on duty, opening) changed since they were last told, else only those whose
+    place changed (``moved``: public ids of the requests behind one that left or joined the queue).
+    The figures are read at most once per ``CHAT_WAIT_ESTIMATE_CACHE_SECONDS``; the rooms' places in
+    one query."""
     snapshot = selectors.wait_snapshot()
     changed = cache.get(WAIT_ANNOUNCED_KEY) != snapshot
     if changed:
         cache.set(WAIT_ANNOUNCED_KEY, snapshot, None)
-    elif moved_after_id is None:
+    elif not moved:
         return
-    for pk, public_id, category, position in selectors.waiting_rooms():
-        if changed or (moved_after_id is not None and pk > moved_after_id):
+    for _, public_id, category, position in selectors.waiting_rooms():
+        if changed or public_id in moved:
             frame = events.wait_estimate_frame(snapshot, queue_position=position, category=category)
             group_send_now_unsafe((groups.help_request_group(public_id),), dict(events.wait_event(frame)))
 
@@ -458,7 +514,7 @@ def wait_duty_changed() -> None:
     """A helper's queue socket opened or closed: read who is on duty now and tell the waiting rooms
     if that changed what they see. Call outside any transaction (it sends at once)."""
     selectors.wait_snapshot_clear()
-    _announce_waits(moved_after_id=None)
+    _announce_waits()
 
 
 # -- messages --------------------------------------------------------------------------------------
@@ -634,6 +690,69 @@ def message_redact(*, message: Message, by: Any, reason: str, channel: str = Acc
     return locked
 
 
+# -- feedback and blocks ---------------------------------------------------------------------------
+
+
+def feedback_submit(*, help_request: HelpRequest, by: Participant, rating: Any, comment: Any = "") -> Feedback:
+    """The visitor rates the help of a resolved request: 1 to 5 and an optional comment, once."""
+    if by.kind != AuthorKind.VISITOR:
+        raise ChatError("Only the visitor can rate the help.", code=ChatErrorCode.FORBIDDEN)
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise ChatError({"rating": ["A whole number from 1 to 5."]})
+    comment = _text(
+        comment if comment is not None else "", field="comment", max_chars=MAX_FEEDBACK_CHARS, required=False
+    )
+    with transaction.atomic():
+        locked = _lock(help_request.pk)
+        if locked.status != Status.RESOLVED:
+            raise ChatError("Help can be rated once the request is resolved.", code=ChatErrorCode.CONFLICT)
+        if Feedback.objects.filter(help_request=locked).exists():
+            raise ChatError("This help was rated already; thank you.", code=ChatErrorCode.CONFLICT)
+        return Feedback.objects.create(help_request=locked, rating=rating, comment=comment)
+
+
+def visitor_block(
+    *, help_request: HelpRequest, by: Any, reason: str, days: int | None = None, now: datetime | None = None
+) -> VisitorBlock:
+    """Staff block an abusive visitor for ``days`` (``CHAT_BLOCK_DAYS``): their device and address
+    (``chat.blocks``). The request is closed and the visitor's secret revoked, so their links,
+    sessions and connections end; they see the neutral ``CHAT_UNAVAILABLE_TEXT``."""
+    if Role.STAFF not in roles_for(by):
+        raise ChatError("Only staff can block a visitor.", code=ChatErrorCode.FORBIDDEN)
+    reason = _text(reason, field="reason", max_chars=1000)
+    days = app_settings.BLOCK_DAYS if days is None else days
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
+        raise ChatError({"days": ["A whole number of days from 1 to 365."]})
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _lock(help_request.pk)
+        block = VisitorBlock.objects.create(
+            help_request=locked,
+            token_hash=locked.visitor_token_hash,
+            address_check=locked.address_check,
+            reason=reason,
+            created_by=by,
+            created_at=now,
+            expires_at=now + timedelta(days=days),
+        )
+        fields = ["visitor_token_hash", "updated_at"]
+        if locked.status != Status.CLOSED:
+            left_queue = locked.status == Status.WAITING
+            _system_message(locked, "This conversation has ended.")
+            locked.status = Status.CLOSED
+            locked.resolved_at = locked.resolved_at or now
+            fields += ["status", "resolved_at"]
+            locked.visitor_token_hash = ""
+            locked.save(update_fields=fields)
+            _announce_change(locked, left_queue=left_queue)
+            capacity_announce(locked.assigned_to_id)
+        else:
+            locked.visitor_token_hash = ""
+            locked.save(update_fields=fields)
+        _revoke_visitor_connections(locked)
+    return block
+
+
 # -- not persisted ---------------------------------------------------------------------------------
 
 
@@ -656,6 +775,8 @@ __all__ = [
     "ChatErrorCode",
     "apresence_announce",
     "atyping_announce",
+    "capacity_announce",
+    "feedback_submit",
     "help_request_assign",
     "help_request_claim",
     "help_request_close",
@@ -669,5 +790,6 @@ __all__ = [
     "message_post",
     "message_redact",
     "read_mark",
+    "visitor_block",
     "wait_duty_changed",
 ]

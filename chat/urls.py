@@ -49,4 +49,6 @@ urlpatterns = [
         api_views.HelpRequestTranscriptEmailApi.as_view(),
         name="api-help-request-transcript-email",
     ),
+    path(API + "feedback/", api_views.HelpRequestFeedbackApi.as_view(), name="api-help-request-feedback"),
+    path("help/<uuid:public_id>/feedback/", views.help_request_feedback, name="help-request-feedback"),
 ]

@@ -22,10 +22,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from charity.roles import Role, helpers, is_helper, roles_for
-from chat import audit, events, selectors, services, transcripts, visitors
+from chat import audit, blocks, events, selectors, services, transcripts, visitors
 from chat.api_views import RATE_LIMITED
 from chat.app_settings import app_settings
-from chat.forms import HelpRequestForm
+from chat.forms import FeedbackForm, HelpRequestForm
 from chat.models import AuthorKind, HelpRequest, Status
 from chat.participants import Participant
 from realtime import limits
@@ -71,8 +71,16 @@ def _waiting_room_context() -> dict[str, Any]:
     }
 
 
+def _unavailable(request: HttpRequest) -> HttpResponse:
+    """What a blocked visitor sees: neutral, with the alternatives (never "you are blocked")."""
+    return render(request, "chat/unavailable.html", {"text": app_settings.UNAVAILABLE_TEXT}, status=403)
+
+
 def help_request_new(request: HttpRequest) -> HttpResponse:
     """The form; when nobody is on duty it says so first and offers to leave a message instead."""
+    address = limits.request_client_ip(request)
+    if blocks.is_blocked(address=address, grants=visitors.session_grants(request.session)):
+        return _unavailable(request)
     form = HelpRequestForm(request.POST or None)
     context: dict[str, Any] = {"form": form, **_waiting_room_context()}
     if request.method == "POST" and form.is_valid():
@@ -81,7 +89,7 @@ def help_request_new(request: HttpRequest) -> HttpResponse:
             return render(request, "chat/new.html", context, status=429)
         visitors.session_prepare(request)
         try:
-            help_request = services.help_request_create(**form.cleaned_data)
+            help_request = services.help_request_create(**form.cleaned_data, address=address)
         except services.ChatError as exc:
             form.add_error(None, str(exc.detail))
         else:
@@ -103,6 +111,10 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
         visitors.session_prepare(request)
         visitors.session_grant(request.session, help_request)
         return redirect(help_request)
+    if request.user.is_anonymous and blocks.is_blocked(
+        grants=visitors.session_grants(request.session, help_request.public_id)
+    ):
+        return _unavailable(request)
     participant = selectors.help_request_participant(
         help_request=help_request, user=request.user, session=request.session, token=None
     )
@@ -142,6 +154,9 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
             context["wait_estimate"] = events.wait_estimate_frame(
                 context["wait"], queue_position=context["queue_position"], category=help_request.category
             )
+        if help_request.status == Status.RESOLVED:
+            context["feedback_given"] = selectors.feedback_given(help_request=help_request)
+            context["feedback_form"] = None if context["feedback_given"] else FeedbackForm()
         return render(request, "chat/help_request.html", context)
     context["helpers"] = list(helpers()) if participant.kind == AuthorKind.STAFF else []
     context["canned_replies"] = selectors.canned_replies_for(help_request=help_request, helper=request.user)
@@ -165,12 +180,14 @@ def queue(request: HttpRequest) -> HttpResponse:
         "is_staff": Role.STAFF in roles,
         "live": page.number == 1,
     }
+    capacity = selectors.helper_capacity(user_id=int(request.user.pk or 0))
     context = {
         "rows": rows,
         "page": page,
         "waiting": selectors.waiting_count(),
         "queue_config": config,
         "desk": selectors.desk_for(user=request.user),
+        "capacity": capacity,
     }
     return render(request, "chat/queue.html", context)
 
@@ -193,6 +210,26 @@ def help_request_claim(request: HttpRequest, public_id: UUID) -> HttpResponse:
     except services.ChatError as exc:
         messages.error(request, str(exc.detail))
         return redirect(reverse("chat:queue"))
+    return redirect(help_request)
+
+
+@require_POST
+def help_request_feedback(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """The visitor's rating form (the page's own form; the API has the same rule)."""
+    help_request = _help_request_or_404(public_id)
+    by = _participant_or_403(request, help_request)
+    if by.kind != AuthorKind.VISITOR:
+        raise PermissionDenied("Only the visitor can rate the help.")
+    form = FeedbackForm(request.POST)
+    if form.is_valid():
+        try:
+            services.feedback_submit(help_request=help_request, by=by, **form.cleaned_data)
+        except services.ChatError as exc:
+            messages.error(request, str(exc.detail))
+        else:
+            messages.info(request, "Thank you for your feedback.")
+    else:
+        messages.error(request, "Choose a rating from 1 to 5 (the comment is optional, at most 2,000 characters).")
     return redirect(help_request)
 
 

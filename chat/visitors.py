@@ -97,6 +97,16 @@ def session_owns(session: Any, help_request: HelpRequest) -> bool:
     return constant_time_compare(owned[hex_id], grant)
 
 
+def session_grants(session: Any, public_id: Any = None) -> list[str]:
+    """The secret hashes this session holds (for one request with ``public_id``): what a block of
+    a device matches (``chat.blocks``)."""
+    owned = _owned(session)
+    if public_id is not None:
+        grant = owned.get(UUID(str(public_id)).hex)
+        return [grant] if grant else []
+    return [grant for grant in owned.values() if grant]
+
+
 def session_grant(session: Any, help_request: HelpRequest) -> None:
     """Make ``session`` an owner under the request's current secret (saved by the middleware)."""
     hex_id = UUID(str(help_request.public_id)).hex

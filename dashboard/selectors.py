@@ -41,6 +41,7 @@ def help_request_figures(*, now: datetime) -> dict[str, Any]:
     estimate = wait.range_for(Category.GENERAL)
     figures["helpers_on_duty"] = wait.helpers_available
     figures["wait_estimate"] = f"{estimate[0]} to {estimate[1]} min" if estimate else ""
+    figures["helpers_at_capacity"] = chat_selectors.helpers_at_capacity()
     return figures
 
 
@@ -108,9 +109,15 @@ def dashboard_snapshot(*, now: datetime | None = None) -> dict[str, Any]:
     """Everything the control room shows, computed once."""
     now = now or timezone.now()
     entries = get_registry().entries()
+    # Visitors' comments are for staff only: this snapshot goes to staff alone (the admin, the
+    # staff-only API and the staff-only live topic), never to /metrics.
+    feedback = chat_selectors.feedback_week(now=now)
     return {
         "generated_at": now.isoformat(),
+        "feedback": {"comments": feedback["comments"]},
         "metrics": {
+            "feedback_week_count": feedback["count"],
+            "feedback_week_average": feedback["average"],
             **help_request_figures(now=now),
             **donation_figures(now=now),
             **notification_figures(now=now),

@@ -51,5 +51,5 @@ def control_group(user_id: int) -> str:
 
 
 def help_desk_group(user_id: int) -> str:
-    """One helper's desk: the conversations assigned to them (their queue sockets)."""
+    """One helper's own queue sockets: what only they see there (their desk, their capacity)."""
     return f"help_desk.{int(user_id)}"

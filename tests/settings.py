@@ -14,3 +14,5 @@ import os
 os.environ.setdefault("DEBUG", "1")
 
 from charity.settings import *  # noqa: F403
+
+CHAT_SWEEP_IN_PROCESS = False  # tests sweep explicitly, with their own clock (chat.sweep.sweep(now=...))

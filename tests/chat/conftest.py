@@ -117,6 +117,7 @@ def check_frame(frame: dict[str, Any]) -> dict[str, Any]:
     if frame["type"] == "presence":
         authors.extend(frame["participants"])
     if frame["type"] == "queue":
+        check_frame(frame["capacity"])
         for item in frame["help_requests"]:
             assert set(item) == QUEUE_ITEM_FIELDS
     if frame["type"] == "queue.item":

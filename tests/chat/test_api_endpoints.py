@@ -749,6 +749,7 @@ def test_the_openapi_schema_describes_every_endpoint(client: Client) -> None:
         (base + "erase/", "post"),
         (base + "transcript/", "get"),
         (base + "transcript-email/", "post"),
+        (base + "feedback/", "post"),
     }
     assert "text/plain" in schema["paths"][base + "transcript/"]["get"]["responses"]["200"]["content"]
     assert {"204", "403", "404", "409"} <= set(schema["paths"][base + "erase/"]["post"]["responses"])

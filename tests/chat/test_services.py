@@ -70,7 +70,7 @@ def test_queue_position_counts_waiting_requests_in_creation_order(make_user: Any
 def test_waiting_positions_is_one_query(django_assert_num_queries: Any) -> None:
     requests = [create() for _ in range(20)]
     with django_assert_num_queries(1):
-        positions = selectors.waiting_positions(after_id=requests[9].pk)
+        positions = selectors.waiting_positions(behind=requests[9])
     assert positions == [(r.public_id, i) for i, r in enumerate(requests[10:], start=11)]
 
 

@@ -159,6 +159,12 @@
       if (config.me === "visitor") text = "This conversation was deleted.";
       $("chat-erased").textContent = text;
     },
+    // A prompt for the helper (unanswered claim, idle visitor): said in words; a suggested closing
+    // message goes into an empty message box to edit, and is never sent by itself.
+    onNudge: function (frame) {
+      $("chat-nudge").textContent = frame.detail;
+      if (frame.suggestion && !$("chat-body").value) $("chat-body").value = frame.suggestion;
+    },
     onError: function (frame) {
       $("chat-error").textContent = typeof frame.detail === "string" ? frame.detail : JSON.stringify(frame.detail);
     },

@@ -12,6 +12,23 @@
   var config = JSON.parse(document.getElementById("queue-config").textContent);
   var items = new Map();
   var limit = 50;
+  // The helper's own count and cap (a `capacity` frame): at the cap every Take is disabled, and
+  // the reason is written out (not shown by colour alone).
+  var capacity = null;
+
+  function showCapacity() {
+    var note = document.getElementById("queue-capacity");
+    if (capacity === null) return;
+    note.dataset.atCapacity = capacity.at_capacity ? "true" : "false";
+    note.textContent = capacity.at_capacity
+      ? "Take is off: " + capacity.reason
+      : "You have " + capacity.active + " of " + capacity.limit + " active conversations.";
+    document.querySelectorAll("#queue-rows button.take").forEach(function (button) {
+      button.disabled = capacity.at_capacity;
+      if (capacity.at_capacity) button.setAttribute("aria-describedby", "queue-capacity");
+      else button.removeAttribute("aria-describedby");
+    });
+  }
 
   function held(status) {
     var count = 0;
@@ -39,7 +56,7 @@
     var all = Array.from(items.values());
     var waiting = all
       .filter(function (item) { return item.status === "waiting"; })
-      .sort(function (a, b) { return a.created_at.localeCompare(b.created_at); });
+      .sort(function (a, b) { return a.queued_at.localeCompare(b.queued_at) || a.created_at.localeCompare(b.created_at); });
     var assigned = all.filter(function (item) { return item.status === "assigned"; });
     var rows = waiting.concat(assigned).slice(0, limit).map(function (item) {
       var tr = document.createElement("tr");
@@ -84,6 +101,7 @@
       rows.push(empty);
     }
     document.getElementById("queue-rows").replaceChildren.apply(document.getElementById("queue-rows"), rows);
+    showCapacity();
   }
 
   if (!config.live) {
@@ -105,12 +123,17 @@
         items.clear();
         limit = frame.limit;
         frame.help_requests.forEach(function (item) { items.set(item.public_id, item); });
+        capacity = frame.capacity;
       } else if (frame.type === "queue.item") {
         var item = frame.help_request;
         if (item.status !== "waiting" && item.status !== "assigned") items.delete(item.public_id);
         else if (items.has(item.public_id) || fits(item)) items.set(item.public_id, item);
       } else if (frame.type === "queue.removed") {
         items.delete(frame.public_id);
+      } else if (frame.type === "capacity") {
+        capacity = frame;
+        showCapacity();
+        return;
       } else {
         return;
       }

@@ -117,6 +117,8 @@
       options.onWaitEstimate(frame);
     } else if (frame.type === "urgent" && options.onUrgent) {
       options.onUrgent(frame);
+    } else if (frame.type === "nudge" && options.onNudge) {
+      options.onNudge(frame);
     } else if (frame.type === "error" && options.onError) {
       options.onError(frame);
     }

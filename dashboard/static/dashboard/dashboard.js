@@ -19,6 +19,9 @@
     ["connections", "Open connections"],
     ["notifications_last_hour", "Notifications, last hour"],
     ["undelivered", "Undelivered notifications"],
+    ["helpers_at_capacity", "Helpers at their limit"],
+    ["feedback_week_average", "Visitors' rating, last 7 days (of 5)"],
+    ["feedback_week_count", "Ratings, last 7 days"],
   ];
 
   function text(tag, value, className) {
@@ -41,7 +44,8 @@
       var value = snapshot.metrics[pair[0]];
       var box = text("div", "", "figure");
       box.dataset.metric = pair[0];
-      box.appendChild(text("span", pair[0] === "oldest_wait_seconds" ? duration(value) : String(value === "" ? "none" : value), "value"));
+      var shown = pair[0] === "oldest_wait_seconds" ? duration(value) : value === null || value === "" ? "none" : String(value);
+      box.appendChild(text("span", shown, "value"));
       box.appendChild(text("span", pair[1]));
       figures.appendChild(box);
     });
@@ -51,6 +55,13 @@
     byRole.appendChild(text("span", Object.keys(roles).map(function (r) { return r + " " + roles[r]; }).join(", ") || "none", "value"));
     byRole.appendChild(text("span", "Connections by role"));
     figures.appendChild(byRole);
+
+    var comments = document.getElementById("cr-feedback");
+    comments.textContent = "";
+    ((snapshot.feedback || {}).comments || []).forEach(function (item) {
+      comments.appendChild(text("li", item.rating + "/5: " + item.comment));
+    });
+    if (!comments.childNodes.length) comments.appendChild(text("li", "No comments this week."));
 
     var activity = document.getElementById("cr-activity");
     activity.textContent = "";
