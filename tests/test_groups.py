@@ -26,6 +26,7 @@ SAMPLES: dict[str, list[tuple[Any, ...]]] = {
     "role_group": [(role,) for role in Role] + [(role.value,) for role in Role],
     "help_request_group": [(uuid4(),), (REQUEST_ID,), (str(REQUEST_ID),), (str(REQUEST_ID).upper(),)],
     "topic_group": [(topic,) for topic in topic_names()],
+    "help_desk_group": [(1,), (2**63 - 1,)],
 }
 
 
