@@ -73,5 +73,10 @@ class AppSettings(PrefixedSettings):
         """Messages one room accepts a minute, every sender together (socket and REST alike)."""
         return int(self._get("ROOM_MESSAGES_PER_MINUTE", 120))  # type: ignore[call-overload]
 
+    @property
+    def SUPPORT_REQUESTS_PER_HOUR(self) -> int:
+        """ "Ask for support" presses one room may send staff an hour (each a critical notification)."""
+        return int(self._get("SUPPORT_REQUESTS_PER_HOUR", 5))  # type: ignore[call-overload]
+
 
 app_settings = AppSettings()

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any, TypedDict
 
 from chat.app_settings import app_settings
-from chat.models import HelpRequest, Message, ReadCursor
+from chat.models import HelpRequest, Message, Note, ReadCursor
 from chat.participants import display_name
 from realtime.protocol import encode
 
@@ -22,6 +22,8 @@ TYPING = "chat.typing"
 READ = "chat.read"
 PRESENCE = "chat.presence"
 QUEUE = "chat.queue"
+# Sent to the room's helpers-only group (realtime.groups.help_request_helpers_group), never the room's.
+NOTE = "chat.note"
 
 AUTHOR_FIELDS = frozenset({"kind", "name"})
 HELP_REQUEST_FIELDS = frozenset({"public_id", "status", "queue_position", "assigned_to"})
@@ -50,6 +52,9 @@ FRAME_FIELDS: dict[str, frozenset[str]] = {
     "queue.item": frozenset({"type", "help_request", "waiting"}),
     "queue.removed": frozenset({"type", "public_id", "waiting"}),
     "error": frozenset({"type", "code", "detail"}),
+    # Helpers and staff only (internal notes): never sent to a visitor's connection.
+    "note": frozenset({"type", "id", "author", "body", "created_at"}),
+    "notes": frozenset({"type", "notes"}),
     "pong": frozenset({"type"}),
 }
 
@@ -80,6 +85,12 @@ class PresenceEvent(TypedDict):
     frame: dict[str, Any]
 
 
+class NoteEvent(TypedDict):
+    type: str
+    id: int
+    frame: dict[str, Any]
+
+
 class QueueEvent(TypedDict):
     type: str
     public_id: str
@@ -101,6 +112,22 @@ def message_frame(message: Message) -> dict[str, Any]:
         "body": message.body,
         "created_at": message.created_at.isoformat(),
     }
+
+
+def note_frame(note: Note) -> dict[str, Any]:
+    """An internal note (helpers and staff only)."""
+    return {
+        "type": "note",
+        "id": note.pk,
+        "author": {"kind": note.author_kind, "name": note.author_name},
+        "body": note.body,
+        "created_at": note.created_at.isoformat(),
+    }
+
+
+def notes_frame(notes: Iterable[Note]) -> dict[str, Any]:
+    """The room's internal notes, oldest first, sent to a helper's connection after ``history``."""
+    return {"type": "notes", "notes": [note_frame(note) for note in notes]}
 
 
 def assigned_to(help_request: HelpRequest) -> dict[str, str] | None:
@@ -231,6 +258,10 @@ def read_event(*, sender: str, author: dict[str, str], up_to: int) -> SenderEven
 
 def presence_event(*, version: int, participants: Iterable[dict[str, str]]) -> PresenceEvent:
     return {"type": PRESENCE, "version": version, "frame": presence_frame(participants)}
+
+
+def note_event(note: Note) -> NoteEvent:
+    return {"type": NOTE, "id": note.pk, "frame": note_frame(note)}
 
 
 def queue_event(help_request: HelpRequest, *, queue_position: int | None, waiting: int) -> QueueEvent:

@@ -75,6 +75,17 @@ class IsVisitor(BasePermission):
         return participant is not None and participant.kind == AuthorKind.VISITOR
 
 
+class IsRoomHelper(BasePermission):
+    """A helper or staff member of the request's room (the view's object), never its visitor: who
+    may read and write internal notes, ask for support and hand the request over."""
+
+    message = "Only the room's helpers and staff can do this."
+
+    def has_object_permission(self, request: Request, view: Any, obj: HelpRequest) -> bool:
+        participant = request_participant(request, obj)
+        return participant is not None and participant.is_helper
+
+
 class IsHelper(BasePermission):
     """A volunteer or a staff member (who may take requests from the queue)."""
 

@@ -28,6 +28,7 @@ from chat.models import (
     Category,
     HelpRequest,
     Message,
+    Note,
     ReadCursor,
     Status,
 )
@@ -144,11 +145,7 @@ def _announce_change(help_request: HelpRequest, *, left_queue: bool) -> None:
     group_send_on_commit(queue, events.queue_event(help_request, queue_position=position, waiting=waiting))
     if left_queue:
         # Everyone who was behind it moved up one place; one query for all their positions.
-        behind = selectors.waiting_positions(after_id=help_request.pk)
-        for public_id, waiting_position in behind:
-            group_send_on_commit(
-                [groups.help_request_group(public_id)], events.position_event(queue_position=waiting_position)
-            )
+        behind = _announce_positions_behind(help_request)
         # Queue clients hold the first page of waiting requests: when this one left it, the request
         # that moved onto the page's last place joins them.
         page_size = app_settings.QUEUE_PAGE_SIZE
@@ -156,6 +153,16 @@ def _announce_change(help_request: HelpRequest, *, left_queue: bool) -> None:
         moved_up = selectors.waiting_at(position=page_size) if was_on_first_page and waiting >= page_size else None
         if moved_up is not None:
             group_send_on_commit(queue, events.queue_event(moved_up, queue_position=page_size, waiting=waiting))
+
+
+def _announce_positions_behind(help_request: HelpRequest) -> list[tuple[Any, int]]:
+    """Tell every waiting request behind this one its place now (it left or re-entered the queue)."""
+    behind = selectors.waiting_positions(after_id=help_request.pk)
+    for public_id, waiting_position in behind:
+        group_send_on_commit(
+            [groups.help_request_group(public_id)], events.position_event(queue_position=waiting_position)
+        )
+    return behind
 
 
 def _system_message(help_request: HelpRequest, body: str) -> Message:
@@ -167,7 +174,9 @@ def _system_message(help_request: HelpRequest, body: str) -> Message:
     return message
 
 
-def _take(help_request: HelpRequest, *, assignee: Any) -> None:
+def _take(help_request: HelpRequest, *, assignee: Any, notice: tuple[str, str] | None = None) -> None:
+    """Give the request to ``assignee``; ``notice`` is the ``(title, body)`` of their notification
+    (by default: the request is theirs, with its description)."""
     left_queue = help_request.status == Status.WAITING
     previous_id = help_request.assigned_to_id
     help_request.status = Status.ASSIGNED
@@ -176,11 +185,12 @@ def _take(help_request: HelpRequest, *, assignee: Any) -> None:
     help_request.assignee_notified_at = None
     help_request.save(update_fields=["status", "assigned_to", "assigned_at", "assignee_notified_at", "updated_at"])
     _system_message(help_request, f"{display_name(assignee)} is now helping with this request.")
+    title, body = notice or (f"Help request from {help_request.name} is yours", help_request.description[:200])
     notifications.notify_user(
         assignee,
         kind="help_request.assigned",
-        title=f"Help request from {help_request.name} is yours",
-        body=help_request.description[:200],
+        title=title,
+        body=body,
         data={"public_id": str(help_request.public_id), "url": help_request.get_absolute_url()},
     )
     _announce_change(help_request, left_queue=left_queue)
@@ -261,6 +271,118 @@ def help_request_close(*, help_request: HelpRequest, by: Participant) -> HelpReq
             _revoke_visitor_connections(locked)
         locked.save(update_fields=fields)
         _announce_change(locked, left_queue=left_queue)
+    return locked
+
+
+# -- supervision and handoff -------------------------------------------------------------------------
+
+SUPERVISOR_JOINED = "A supervisor joined the conversation."
+BACK_IN_QUEUE = "You are back in the queue; someone will be with you soon."
+
+
+def _note_create(help_request: HelpRequest, *, by: Participant, body: str) -> Note:
+    """Persist an internal note and send it, after commit, to the room's helpers-only group."""
+    note = Note.objects.create(
+        help_request=help_request, author_kind=by.kind, author_name=by.name, author_user_id=by.user_id, body=body
+    )
+    group_send_on_commit([groups.help_request_helpers_group(help_request.public_id)], events.note_event(note))
+    return note
+
+
+def note_post(*, help_request_id: int, participant: Participant, body: str) -> Note:
+    """An internal note (a supervisor's whisper, a helper's remark): the assignee and staff only.
+
+    Allowed in a resolved or closed room too (a debrief note); counted in the room's message rate.
+    """
+    body = _text(body, field="body", max_chars=MAX_BODY_CHARS)
+    with transaction.atomic():
+        help_request = _lock(help_request_id)
+        if not _may_manage(help_request, participant):
+            raise ChatError("Only the assigned helper and staff can write notes.", code=ChatErrorCode.FORBIDDEN)
+        _room_rate_check(help_request)
+        return _note_create(help_request, by=participant, body=body)
+
+
+def help_request_support(*, help_request_id: int, by: Participant) -> Note:
+    """The helper presses "ask for support": staff get a critical notification with a link to watch
+    the room, and the room's notes record it. At most ``CHAT_SUPPORT_REQUESTS_PER_HOUR`` a room."""
+    with transaction.atomic():
+        locked = _lock(help_request_id)
+        if not _may_manage(locked, by):
+            raise ChatError("Only the assigned helper and staff can ask for support.", code=ChatErrorCode.FORBIDDEN)
+        if locked.is_read_only:
+            raise ChatError(f"This request is {locked.status}.", code=ChatErrorCode.READ_ONLY)
+        keys = [(f"support:{locked.public_id.hex}", app_settings.SUPPORT_REQUESTS_PER_HOUR)]
+        if not limits.within_limits(keys, window=3600, kind="support"):
+            raise ChatError(
+                "Support was asked for several times already; staff have been told.",
+                code=ChatErrorCode.RATE_LIMITED,
+                retry_after=limits.seconds_left(3600),
+            )
+        note = _note_create(locked, by=by, body=f"{by.name} asked for support.")
+        notifications.notify_role(
+            Role.STAFF,
+            kind="help_request.support",
+            title=f"{by.name} asks for support",
+            body=f"In the conversation with {locked.name}. Open it to watch.",
+            data={"public_id": str(locked.public_id), "url": locked.get_watch_url()},
+            priority=notifications.CRITICAL,
+        )
+        activity.activity_report(kind="help_request.support", text=f"{by.name} asked for support")
+    return note
+
+
+def supervisor_join(*, help_request: HelpRequest, by: Participant) -> Message:
+    """A staff member joins the conversation visibly: the visitor sees a system message (and, once
+    the staff member's room connection is no longer a watcher, their presence)."""
+    if by.kind != AuthorKind.STAFF:
+        raise ChatError("Only staff can join a conversation as a supervisor.", code=ChatErrorCode.FORBIDDEN)
+    with transaction.atomic():
+        locked = _lock(help_request.pk)
+        if locked.is_read_only:
+            raise ChatError(f"This request is {locked.status}.", code=ChatErrorCode.READ_ONLY)
+        return _system_message(locked, SUPERVISOR_JOINED)
+
+
+def help_request_transfer(*, help_request: HelpRequest, by: Participant, to: Any | None, note: str) -> HelpRequest:
+    """The assignee (or staff) hands an assigned request to a colleague (``to``), or back to the
+    queue (``to=None``), with a note for whoever takes it next.
+
+    The note is an internal note; the new helper is notified and reads the whole history and every
+    note in the room; the visitor sees who helps now (or that they are back in the queue); the
+    previous assignee's connections re-check their access (a volunteer loses the room).
+    """
+    note = _text(note, field="note", max_chars=MAX_BODY_CHARS)
+    if to is not None and not is_helper(roles_for(to)):
+        raise ChatError({"to": ["Requests can only be handed to volunteers and staff."]})
+    with transaction.atomic():
+        locked = _lock(help_request.pk)
+        if not _may_manage(locked, by):
+            raise ChatError(
+                "Only the assigned helper and staff can hand this request over.", code=ChatErrorCode.FORBIDDEN
+            )
+        if locked.status != Status.ASSIGNED:
+            raise ChatError("Only a request someone is helping with can be handed over.", code=ChatErrorCode.CONFLICT)
+        if to is not None and to.pk == locked.assigned_to_id:
+            raise ChatError({"to": ["This person is already helping with this request."]})
+        previous_id = locked.assigned_to_id
+        if to is not None:
+            _note_create(locked, by=by, body=f"Handed over to {display_name(to)}: {note}")
+            _take(locked, assignee=to, notice=(f"{by.name} handed you the request from {locked.name}", note[:200]))
+            return locked
+        _note_create(locked, by=by, body=f"Handed back to the queue: {note}")
+        locked.status = Status.WAITING
+        locked.assigned_to = None
+        locked.assigned_at = None
+        locked.assignee_notified_at = None
+        locked.save(update_fields=["status", "assigned_to", "assigned_at", "assignee_notified_at", "updated_at"])
+        _system_message(locked, BACK_IN_QUEUE)
+        _announce_change(locked, left_queue=False)
+        # Back in its old place (the queue is in creation order): those behind it moved down one.
+        _announce_positions_behind(locked)
+        activity.activity_report(kind="help_request.transferred", text=f"{by.name} put {locked.name} back in the queue")
+        if previous_id is not None:
+            access_revoke(user_id=previous_id)
     return locked
 
 
@@ -410,7 +532,11 @@ __all__ = [
     "help_request_close",
     "help_request_create",
     "help_request_resolve",
+    "help_request_support",
     "help_request_token_rotate",
+    "help_request_transfer",
     "message_post",
+    "note_post",
     "read_mark",
+    "supervisor_join",
 ]

@@ -22,7 +22,8 @@
    *
    * options: publicId, onHistory(frame), onMessage(message, {mine}),
    *          onPending(list of {client_id, body}), onStatus, onPresence, onTyping, onRead, onError,
-   *          onState, and connection options.
+   *          onNote(note) (helpers and staff: each internal note, from "notes" and "note" frames),
+   *          mode ("watch": staff watching, read-only and not in presence), onState, and connection options.
    */
   function ChatRoom(options) {
     this.options = Object.assign(
@@ -46,10 +47,10 @@
     this.connection = new Connection(
       Object.assign({}, options, {
         wsPath: function () {
-          return withQuery(self.options.wsPath, { after: self.lastId || "" });
+          return withQuery(self.options.wsPath, { after: self.lastId || "", mode: self.options.mode || "" });
         },
         ssePath: function () {
-          return withQuery(self.options.ssePath, { after: self.lastId || "" });
+          return withQuery(self.options.ssePath, { after: self.lastId || "", mode: self.options.mode || "" });
         },
         onFrame: function (frame) {
           self._onFrame(frame);
@@ -96,6 +97,10 @@
       options.onTyping(frame);
     } else if (frame.type === "read" && options.onRead) {
       options.onRead(frame);
+    } else if (frame.type === "notes" && options.onNote) {
+      frame.notes.forEach(options.onNote);
+    } else if (frame.type === "note" && options.onNote) {
+      options.onNote(frame);
     } else if (frame.type === "error" && options.onError) {
       options.onError(frame);
     }
