@@ -729,7 +729,15 @@ def test_the_openapi_schema_describes_every_endpoint(client: Client) -> None:
         (base + "close/", "post"),
         (base + "token/", "post"),
         (base + "ticket/", "post"),
+        (base + "notes/", "get"),
+        (base + "notes/", "post"),
+        (base + "transfer/", "post"),
+        (base + "support/", "post"),
+        (base + "join/", "post"),
     }
+    transfer = schema["paths"][base + "transfer/"]["post"]
+    assert {"200", "400", "403", "404", "409"} <= set(transfer["responses"])
+    assert {"201", "400", "403", "404", "429"} <= set(schema["paths"][base + "notes/"]["post"]["responses"])
     post = schema["paths"][base + "messages/"]["post"]
     assert {"200", "201", "400", "403", "404", "409"} <= set(post["responses"])
     assert post["requestBody"]["content"]["application/json"]["schema"] == {
