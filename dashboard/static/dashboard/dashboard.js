@@ -89,8 +89,8 @@
       tr.appendChild(text("td", row.name));
       tr.appendChild(text("td", row.status));
       tr.appendChild(text("td", row.assigned_to ? row.assigned_to.name : "nobody yet"));
-      tr.appendChild(text("td", row.since_visitor === null ? "never" : duration(row.since_visitor)));
-      tr.appendChild(text("td", row.since_helper === null ? "no reply yet" : duration(row.since_helper)));
+      tr.appendChild(text("td", row.since_visitor === null ? "never" : duration(row.since_visitor) + " ago"));
+      tr.appendChild(text("td", row.since_helper === null ? "no reply yet" : duration(row.since_helper) + " ago"));
       var actions = text("td", "");
       var watch = link(row.watch_url, "Watch");
       watch.setAttribute("aria-label", "Watch the conversation with " + row.name);
