@@ -14,6 +14,10 @@
 * ``GET .../transcript/``: the visitor's copy of the conversation, plain text.
 * ``POST .../transcript-email/``: the visitor's choice to get it by email on resolution.
 * ``POST .../feedback/``: the visitor rates the help of a resolved request (once).
+* ``GET|POST .../notes/``: the room's internal notes (helpers and staff only, never the visitor).
+* ``POST .../transfer/``: the assignee or staff hand the request to a colleague or back to the queue.
+* ``POST .../support/``: the assignee asks staff for support (a critical notification).
+* ``POST .../join/``: a staff member joins the conversation visibly ("A supervisor joined").
 
 These are also the write side of the room's SSE fallback (``chat/sse.py``). Every operation goes
 through ``chat.services``, exactly as the socket and the pages do, so its effects (room frames,
@@ -73,11 +77,15 @@ from chat.serializers import (
     HelpRequestCreatedOut,
     HelpRequestCreateIn,
     HelpRequestOut,
+    NoteIn,
+    NoteListOut,
+    NoteOut,
     ReadCursorIn,
     ReadCursorOut,
     RedactIn,
     TranscriptEmailIn,
     TranscriptEmailOut,
+    TransferIn,
     VisitorTokenOut,
 )
 from realtime import limits
@@ -607,3 +615,137 @@ class HelpRequestFeedbackApi(HelpRequestApi):
         except services.ChatError as exc:
             return chat_error_response(exc)
         return Response(FeedbackOut({"rating": feedback.rating, "comment": feedback.comment}).data, status=201)
+
+
+# -- supervision, notes and handoff ------------------------------------------------------------------
+
+
+class RoomHelperApi(HelpRequestApi):
+    """The room's helpers and staff only: a visitor (by session or token) gets 403."""
+
+    permission_classes: Any = [AllowAny, IsHelpRequestParticipant, IsRoomHelper]
+
+
+_HELPERS_ONLY: dict[int | str, Any] = {
+    403: OpenApiResponse(ChatErrorOut, description="Not one of the room's helpers or staff (a visitor, for one)."),
+    404: _REFUSALS[404],
+}
+
+
+class HelpRequestNotesApi(RoomHelperApi):
+    @extend_schema(
+        summary="The room's internal notes (helpers and staff only)",
+        parameters=[_PUBLIC_ID],
+        responses={200: NoteListOut, **_HELPERS_ONLY},
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        return Response(NoteListOut(events.notes_frame(selectors.notes_for(help_request_id=help_request.pk))).data)
+
+    @extend_schema(
+        summary="Write an internal note (a supervisor's whisper)",
+        description="The room's helpers and staff get it as a `note` frame; the visitor never does.",
+        parameters=[_PUBLIC_ID],
+        request=NoteIn,
+        responses={
+            201: NoteOut,
+            400: OpenApiResponse(description="Field errors."),
+            403: OpenApiResponse(ChatErrorOut, description="Not the assignee or staff."),
+            404: _REFUSALS[404],
+            429: OpenApiResponse(ChatErrorOut, description="rate_limited: too many messages (Retry-After)."),
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        serializer = NoteIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            note = services.note_post(
+                help_request_id=help_request.pk,
+                participant=self.participant(help_request),
+                body=serializer.validated_data["body"],
+            )
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(NoteOut(events.note_frame(note)).data, status=status.HTTP_201_CREATED)
+
+
+class HelpRequestTransferApi(RoomHelperApi):
+    """The assignee or staff hand an assigned request to a colleague, or back to the queue."""
+
+    @extend_schema(
+        summary="Hand the request over (to a colleague, or back to the queue with to=null)",
+        parameters=[_PUBLIC_ID],
+        request=TransferIn,
+        responses={
+            200: HelpRequestOut,
+            400: OpenApiResponse(description="Field errors (to, note)."),
+            403: OpenApiResponse(ChatErrorOut, description="Not the assignee or staff."),
+            404: _REFUSALS[404],
+            409: OpenApiResponse(ChatErrorOut, description="conflict: nobody is helping with it (not assigned)."),
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        serializer = TransferIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            help_request = services.help_request_transfer(
+                help_request=help_request,
+                by=self.participant(help_request),
+                to=serializer.validated_data["to"],
+                note=serializer.validated_data["note"],
+            )
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(help_request_data(help_request))
+
+
+class HelpRequestSupportApi(RoomHelperApi):
+    """ "Ask for support": staff get a critical notification with a link to watch the room."""
+
+    @extend_schema(
+        summary="Ask staff for support",
+        parameters=[_PUBLIC_ID],
+        request=None,
+        responses={
+            201: NoteOut,
+            403: OpenApiResponse(ChatErrorOut, description="Not the assignee or staff."),
+            404: _REFUSALS[404],
+            409: OpenApiResponse(ChatErrorOut, description="read_only: the request is resolved or closed."),
+            429: OpenApiResponse(ChatErrorOut, description="rate_limited: asked too often this hour."),
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        try:
+            note = services.help_request_support(help_request_id=help_request.pk, by=self.participant(help_request))
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(NoteOut(events.note_frame(note)).data, status=status.HTTP_201_CREATED)
+
+
+class HelpRequestJoinApi(RoomHelperApi):
+    """A staff member joins the conversation visibly (after watching it)."""
+
+    permission_classes: Any = [IsAuthenticated, IsStaff, IsHelpRequestParticipant]
+
+    @extend_schema(
+        summary="Join the conversation as a supervisor",
+        description='The visitor sees the system message "A supervisor joined the conversation".',
+        parameters=[_PUBLIC_ID],
+        request=None,
+        responses={
+            201: OpenApiResponse(ChatMessageOut, description="The system message, sent to the room."),
+            403: OpenApiResponse(ChatErrorOut, description="Not staff."),
+            404: _REFUSALS[404],
+            409: OpenApiResponse(ChatErrorOut, description="read_only: the request is resolved or closed."),
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        try:
+            message = services.supervisor_join(help_request=help_request, by=self.participant(help_request))
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(ChatMessageOut(events.message_frame(message)).data, status=status.HTTP_201_CREATED)

@@ -200,5 +200,10 @@ class AppSettings(PrefixedSettings):
             )
         )
 
+    @property
+    def SUPPORT_REQUESTS_PER_HOUR(self) -> int:
+        """ "Ask for support" presses one room may send staff an hour (each a critical notification)."""
+        return int(self._get("SUPPORT_REQUESTS_PER_HOUR", 5))  # type: ignore[call-overload]
+
 
 app_settings = AppSettings()

@@ -22,7 +22,7 @@ from charity.roles import Role, is_helper, primary_role, roles_for
 from chat import events, selectors, services, sweep
 from chat.app_settings import app_settings
 from chat.models import AccessChannel
-from chat.rooms import RoomMember, header_value, parse_after
+from chat.rooms import WATCHING, RoomMember, header_value, parse_after
 from chat.validators import FRAME_VALIDATORS, QUEUE_FRAME_VALIDATORS
 from realtime import groups
 from realtime.protocol import CloseCode
@@ -54,7 +54,8 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
         token = header_value(self.scope, b"x-help-request-token")
         ticket = params["ticket"][-1] if params.get("ticket") else None
         after, after_error = parse_after(params["after"][-1] if params.get("after") else None)
-        refused = await self.room_identify(self.scope["url_route"]["kwargs"]["public_id"], token, ticket)
+        mode = params["mode"][-1] if params.get("mode") else None
+        refused = await self.room_identify(self.scope["url_route"]["kwargs"]["public_id"], token, ticket, mode=mode)
         if refused is not None:
             await self.close_with(refused)
             return
@@ -84,8 +85,16 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
 
     # -- client frames --------------------------------------------------------------------------
 
+    async def _refuse_watcher(self) -> bool:
+        """A watcher writes nothing to the conversation: True (and an error frame) if this is one."""
+        if self.watching:
+            await self.send_error(services.ChatErrorCode.FORBIDDEN, WATCHING)
+        return self.watching
+
     async def handle_message(self, frame: dict[str, Any]) -> None:
         assert self.participant is not None and self.help_request_id is not None
+        if await self._refuse_watcher():
+            return
         try:
             message, created = await database_sync_to_async(services.message_post)(
                 help_request_id=self.help_request_id,
@@ -103,6 +112,8 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
 
     async def handle_typing(self, frame: dict[str, Any]) -> None:
         assert self.participant is not None
+        if await self._refuse_watcher():
+            return
         now = asyncio.get_running_loop().time()
         if now - self._last_typing < app_settings.TYPING_INTERVAL:
             return  # throttled: dropped without an error
@@ -111,9 +122,31 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
 
     async def handle_read(self, frame: dict[str, Any]) -> None:
         assert self.participant is not None and self.help_request_id is not None
+        if await self._refuse_watcher():
+            return
         try:
             await database_sync_to_async(services.read_mark)(
                 help_request_id=self.help_request_id, participant=self.participant, up_to=frame["up_to"]
+            )
+        except services.ChatError as exc:
+            await self.send_error(exc.code, exc.detail)
+
+    async def handle_note(self, frame: dict[str, Any]) -> None:
+        """An internal note (a watcher's whisper included): the room's helpers and staff get it."""
+        assert self.participant is not None and self.help_request_id is not None
+        try:
+            await database_sync_to_async(services.note_post)(
+                help_request_id=self.help_request_id, participant=self.participant, body=frame["body"]
+            )
+        except services.ChatError as exc:
+            await self.send_error(exc.code, exc.detail)
+
+    async def handle_support(self, frame: dict[str, Any]) -> None:
+        """ "Ask for support": staff are notified; the room's helpers get the note that says so."""
+        assert self.participant is not None and self.help_request_id is not None
+        try:
+            await database_sync_to_async(services.help_request_support)(
+                help_request_id=self.help_request_id, by=self.participant
             )
         except services.ChatError as exc:
             await self.send_error(exc.code, exc.detail)

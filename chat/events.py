@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from chat.app_settings import app_settings
-from chat.models import HelpRequest, Message, ReadCursor
+from chat.models import HelpRequest, Message, Note, ReadCursor
 from chat.participants import display_name
 from chat.selectors import Capacity
 from realtime.protocol import encode
@@ -35,6 +35,8 @@ WAIT = "chat.wait"
 URGENT = "chat.urgent"
 CAPACITY = "chat.capacity"
 NUDGE = "chat.nudge"
+# Sent to the room's helpers-only group (realtime.groups.help_request_helpers_group), never the room's.
+NOTE = "chat.note"
 
 AUTHOR_FIELDS = frozenset({"kind", "name"})
 HELP_REQUEST_FIELDS = frozenset({"public_id", "status", "queue_position", "assigned_to", "urgent"})
@@ -76,6 +78,9 @@ FRAME_FIELDS: dict[str, frozenset[str]] = {
     "desk.read": frozenset({"type", "public_id", "up_to"}),
     "erased": frozenset({"type", "by"}),
     "error": frozenset({"type", "code", "detail"}),
+    # Helpers and staff only (internal notes): never sent to a visitor's connection.
+    "note": frozenset({"type", "id", "author", "body", "created_at"}),
+    "notes": frozenset({"type", "notes"}),
     "pong": frozenset({"type"}),
 }
 
@@ -140,6 +145,12 @@ class NudgeEvent(TypedDict):
     frame: dict[str, Any]
 
 
+class NoteEvent(TypedDict):
+    type: str
+    id: int
+    frame: dict[str, Any]
+
+
 class QueueEvent(TypedDict):
     type: str
     public_id: str
@@ -168,6 +179,22 @@ def message_frame(message: Message) -> dict[str, Any]:
 def redacted_frame(message: Message) -> dict[str, Any]:
     """Staff removed a message's text: clients replace the shown ``body`` of message ``id``."""
     return {"type": "redacted", "id": message.pk, "body": message.body}
+
+
+def note_frame(note: Note) -> dict[str, Any]:
+    """An internal note (helpers and staff only)."""
+    return {
+        "type": "note",
+        "id": note.pk,
+        "author": {"kind": note.author_kind, "name": note.author_name},
+        "body": note.body,
+        "created_at": note.created_at.isoformat(),
+    }
+
+
+def notes_frame(notes: Iterable[Note]) -> dict[str, Any]:
+    """The room's internal notes, oldest first, sent to a helper's connection after ``history``."""
+    return {"type": "notes", "notes": [note_frame(note) for note in notes]}
 
 
 def assigned_to(help_request: HelpRequest) -> dict[str, str] | None:
@@ -407,6 +434,10 @@ def presence_event(*, version: int, participants: Iterable[dict[str, str]]) -> P
 
 def erased_event(*, by: str) -> ErasedEvent:
     return {"type": ERASED, "frame": erased_frame(by=by)}
+
+
+def note_event(note: Note) -> NoteEvent:
+    return {"type": NOTE, "id": note.pk, "frame": note_frame(note)}
 
 
 def queue_event(help_request: HelpRequest, *, queue_position: int | None, waiting: int) -> QueueEvent:

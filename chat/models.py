@@ -135,6 +135,10 @@ class HelpRequest(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("chat:help-request", kwargs={"public_id": self.public_id})
 
+    def get_watch_url(self) -> str:
+        """The room page for staff in watch mode: read-only, and not in the visitor's presence list."""
+        return f"{self.get_absolute_url()}?mode=watch"
+
     @property
     def is_read_only(self) -> bool:
         return self.status in READ_ONLY_STATUSES
@@ -452,3 +456,30 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating}/5"
+
+
+class Note(models.Model):
+    """An internal note in a room: written by a helper or staff (a supervisor's whisper, a handoff's
+    context, a request for support), read by helpers and staff only.
+
+    A table of its own, never a kind of ``Message``: the visitor's history, replay, REST messages,
+    SSE stream and transcript read ``Message`` only, so no filter can be forgotten on any of them.
+    Notes travel to the room's helpers-only group (``realtime.groups.help_request_helpers_group``)
+    as ``note`` frames, which no visitor connection joins.
+    """
+
+    help_request = models.ForeignKey(HelpRequest, on_delete=models.CASCADE, related_name="notes")
+    author_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
+    author_name = models.CharField(max_length=150)
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField(max_length=MAX_BODY_CHARS)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["help_request", "id"], name="note_request_id")]
+
+    def __str__(self) -> str:
+        return f"{self.author_name} (note): {self.body[:50]}"

@@ -25,6 +25,11 @@ class Participant:
     def author(self) -> dict[str, str]:
         return {"kind": self.kind.value, "name": self.name}
 
+    @property
+    def is_helper(self) -> bool:
+        """A volunteer or staff member: may read the room's internal notes (a visitor never)."""
+        return self.kind in (AuthorKind.VOLUNTEER, AuthorKind.STAFF)
+
 
 def display_name(user: Any) -> str:
     full_name = str(user.get_full_name() or "").strip() if hasattr(user, "get_full_name") else ""

@@ -76,13 +76,14 @@ class IsVisitor(BasePermission):
 
 
 class IsRoomHelper(BasePermission):
-    """A volunteer or staff member in the room of the request (the view's object), not its visitor."""
+    """A helper or staff member of the request's room (the view's object), never its visitor: who
+    may read and write internal notes, ask for support and hand the request over."""
 
-    message = "Only the helpers of this help request can do this."
+    message = "Only the room's helpers and staff can do this."
 
     def has_object_permission(self, request: Request, view: Any, obj: HelpRequest) -> bool:
         participant = request_participant(request, obj)
-        return participant is not None and participant.kind != AuthorKind.VISITOR
+        return participant is not None and participant.is_helper
 
 
 class IsHelper(BasePermission):

@@ -16,6 +16,12 @@ A ``RoomMember`` is one connection to one help request's room, whatever carries 
   someone else, redactions to everyone, presence lists never older than the last one,
   ``wait_estimate`` to the visitor and ``urgent`` to all as they are, and a volunteer's
   reassignment closes the connection (4403);
+* gives helpers and staff (never the visitor) the room's internal notes: their connections alone
+  join the helpers-only group (``groups.help_request_helpers_group``) and get a ``notes`` frame
+  after ``history``;
+* lets staff watch (``?mode=watch``): the connection gets everything a helper gets but is absent
+  from presence and writes nothing to the conversation (``watching``; the socket refuses its
+  ``message``, ``typing`` and ``read`` frames);
 * re-checks access when told to (logout, lost role, reassignment; for the visitor, a rotated or
   revoked secret).
 
@@ -57,6 +63,9 @@ _presence_refresh = sync_to_async(presence.presence_refresh, thread_sensitive=Fa
 _presence_connections = sync_to_async(presence.presence_connections, thread_sensitive=False)
 
 TOO_MANY_VISITOR_CONNECTIONS = "Too many open connections to this conversation; close some tabs."
+WATCHING = "You are watching this conversation: join it to write."
+#: The ``mode`` query parameter of a staff member's read-only, invisible connection.
+WATCH_MODE = "watch"
 
 
 def parse_public_id(raw: str) -> UUID | None:
@@ -99,6 +108,12 @@ def visitor_grant_current(*, public_id: UUID, grant: str) -> bool:
     """Whether a visitor admitted under ``grant`` may stay in the room."""
     help_request = selectors.help_request_get(public_id=public_id)
     return help_request is not None and visitors.grant_is_current(help_request, grant)
+
+
+def room_notes(*, help_request_id: int) -> tuple[dict[str, Any], list[int]]:
+    """The ``notes`` frame of a helper's (re)joining connection and the ids in it."""
+    notes = selectors.notes_for(help_request_id=help_request_id)
+    return events.notes_frame(notes), [note.pk for note in notes]
 
 
 def room_history(*, public_id: UUID, after: int | None) -> tuple[dict[str, Any], list[int], list[dict[str, Any]]]:
@@ -175,6 +190,10 @@ class RoomMember:
         # The visitor secret's hash when this connection was let in: rotating or revoking it ends us.
         self.visitor_grant = ""
         self._sent: OrderedDict[int, None] = OrderedDict()
+        # Note ids sent (the join's overlap of group and read); a room has few notes (rate-limited).
+        self._notes_sent: set[int] = set()
+        # Staff watching (?mode=watch): not in presence, writes nothing to the conversation.
+        self.watching = False
         self._presence_version = -1
         self._present = False
 
@@ -207,8 +226,11 @@ class RoomMember:
             user_id=participant.user_id, username=username, role=participant.kind.value, rate_key=rate_key
         )
 
-    async def room_identify(self, raw_public_id: str, token: str | None, ticket: str | None = None) -> int | None:
-        """Who is connecting to which room. Returns the close code that refuses them, or None."""
+    async def room_identify(
+        self, raw_public_id: str, token: str | None, ticket: str | None = None, *, mode: str | None = None
+    ) -> int | None:
+        """Who is connecting to which room. Returns the close code that refuses them, or None.
+        ``mode="watch"`` is for staff only (anyone else: 4403)."""
         public_id = parse_public_id(raw_public_id)
         if public_id is None:
             return CloseCode.NOT_FOUND
@@ -217,6 +239,10 @@ class RoomMember:
             return CloseCode.NOT_FOUND
         if participant is None:
             return CloseCode.FORBIDDEN
+        if mode == WATCH_MODE:
+            if participant.kind != AuthorKind.STAFF:
+                return CloseCode.FORBIDDEN
+            self.watching = True
         self.public_id, self.help_request_id, self.participant, self.token = (
             public_id,
             help_request_id,
@@ -241,7 +267,10 @@ class RoomMember:
         """Join the room's group, send ``history`` (after an ``invalid`` error for a bad ``after``),
         then register presence. The group comes first, so nothing committed meanwhile is lost."""
         assert self.public_id is not None and self.participant is not None and self.help_request_id is not None
-        await self.join_groups([groups.help_request_group(self.public_id)])
+        room_groups = [groups.help_request_group(self.public_id)]
+        if self.participant.is_helper:
+            room_groups.append(groups.help_request_helpers_group(self.public_id))
+        await self.join_groups(room_groups)
         if self.participant.user_id is None:
             # A new link or the visitor's close published before the join would have missed us.
             await self.recheck_access()
@@ -265,7 +294,18 @@ class RoomMember:
             self.remember(message_id)
         for redacted in redactions:
             await self.send_frame(redacted)
-        await self.presence_enter()
+        if self.participant.is_helper:
+            await self.send_notes()
+        if self.watching:
+            await self.presence_watch()
+        else:
+            await self.presence_enter()
+
+    async def send_notes(self) -> None:
+        assert self.help_request_id is not None
+        frame, note_ids = await database_sync_to_async(room_notes)(help_request_id=self.help_request_id)
+        self._notes_sent.update(note_ids)
+        await self.send_frame(frame)
 
     async def read_history(self, after: int | None) -> tuple[dict[str, Any], list[int], list[dict[str, Any]]]:
         assert self.public_id is not None
@@ -290,6 +330,13 @@ class RoomMember:
             # Another tab of this person was here already: nothing changed for the others.
             self._presence_version = snapshot.version
             await self.send_frame(events.presence_frame(snapshot.participants))
+
+    async def presence_watch(self) -> None:
+        """A watcher sees who is here, without an entry of its own (nobody is told it came)."""
+        assert self.public_id is not None
+        snapshot = await sync_to_async(presence.presence_snapshot, thread_sensitive=False)(public_id=self.public_id)
+        self._presence_version = snapshot.version
+        await self.send_frame(events.presence_frame(snapshot.participants))
 
     async def presence_refresh(self) -> None:
         """Renew this connection's entry; never raises (the cache may be down for a moment)."""
@@ -398,6 +445,15 @@ class RoomMember:
     async def _send_to_others(self, event: events.SenderEvent) -> None:
         if self.is_open() and self.participant is not None and event["sender"] != self.participant.key:
             await self.send_frame(event["frame"])
+
+    async def chat_note(self, event: events.NoteEvent) -> None:
+        # Only helpers' connections join the helpers-only group; the check guards that rule too.
+        if not self.is_open() or self.participant is None or not self.participant.is_helper:
+            return
+        if event["id"] in self._notes_sent:
+            return
+        self._notes_sent.add(event["id"])
+        await self.send_frame(event["frame"])
 
     async def chat_presence(self, event: events.PresenceEvent) -> None:
         if not self.is_open() or event["version"] <= self._presence_version:

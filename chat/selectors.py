@@ -36,6 +36,7 @@ from chat.models import (
     HelplineSettings,
     HelpRequest,
     Message,
+    Note,
     OpeningHours,
     ReadCursor,
     Status,
@@ -587,3 +588,32 @@ def feedback_week(*, now: datetime) -> dict[str, Any]:
         "average": round(average, 2) if average is not None else None,
         "comments": comments,
     }
+
+
+#: Most internal notes a helper's connection gets on joining (the newest ones).
+NOTES_LIMIT = 500
+
+
+def notes_for(*, help_request_id: int, limit: int = NOTES_LIMIT) -> list[Note]:
+    """The room's internal notes, oldest first (the newest ``limit``). Helpers and staff only: callers
+    check ``Participant.is_helper``; nothing the visitor reads calls this."""
+    newest_first = list(Note.objects.filter(help_request_id=help_request_id).order_by("-id")[:limit])
+    return newest_first[::-1]
+
+
+def live_conversations(*, limit: int) -> list[HelpRequest]:
+    """Waiting and assigned requests for the control room (waiting first, in queue order), each with
+    ``last_visitor_at`` and ``last_helper_at``: when the visitor and a helper last wrote (None: never)."""
+    return list(
+        HelpRequest.objects.filter(status__in=(Status.WAITING, Status.ASSIGNED))
+        .select_related("assigned_to")
+        .annotate(
+            _assigned=Case(When(status=Status.WAITING, then=Value(0)), default=Value(1)),
+            last_visitor_at=Max("messages__created_at", filter=Q(messages__author_kind=AuthorKind.VISITOR)),
+            last_helper_at=Max(
+                "messages__created_at",
+                filter=Q(messages__author_kind__in=(AuthorKind.VOLUNTEER, AuthorKind.STAFF)),
+            ),
+        )
+        .order_by("_assigned", "id")[:limit]
+    )

@@ -14,6 +14,7 @@ from charity.roles import is_helper, roles_for
 from chat import selectors
 from chat.models import (
     DEFAULT_VISITOR_NAME,
+    MAX_BODY_CHARS,
     MAX_CONTACT_CHARS,
     MAX_DESCRIPTION_CHARS,
     MAX_FEEDBACK_CHARS,
@@ -23,7 +24,7 @@ from chat.models import (
     Category,
     Status,
 )
-from chat.validators import MessageFields, ReadFields
+from chat.validators import MessageFields, NoteFields, ReadFields
 from realtime.validators import StrictIntegerField, TextField
 
 MAX_ID = 2**63 - 1
@@ -90,17 +91,34 @@ class HelpRequestOut(serializers.Serializer[dict[str, Any]]):
     created_at = serializers.DateTimeField()
 
 
+def helper_by_username(username: str) -> Any:
+    """The active volunteer or staff member with this username, or a field error."""
+    user = selectors.user_get_active(username=username)
+    if user is None:
+        raise serializers.ValidationError("No active user with this username.")
+    roles = roles_for(user)
+    if not is_helper(roles):
+        raise serializers.ValidationError("Help requests can only be assigned to volunteers and staff.")
+    return user
+
+
 class AssignIn(serializers.Serializer[dict[str, Any]]):
     user = TextField(max_length=150, help_text="Username of the volunteer or staff member to give it to.")
 
     def validate_user(self, username: str) -> Any:
-        user = selectors.user_get_active(username=username)
-        if user is None:
-            raise serializers.ValidationError("No active user with this username.")
-        roles = roles_for(user)
-        if not is_helper(roles):
-            raise serializers.ValidationError("Help requests can only be assigned to volunteers and staff.")
-        return user
+        return helper_by_username(username)
+
+
+class TransferIn(serializers.Serializer[dict[str, Any]]):
+    to = TextField(
+        max_length=150,
+        allow_null=True,
+        help_text="Username of the volunteer or staff member to hand it to; null: back to the queue.",
+    )
+    note = TextField(max_length=MAX_BODY_CHARS, help_text="For whoever helps next (an internal note).")
+
+    def validate_to(self, username: str | None) -> Any:
+        return None if username is None else helper_by_username(username)
 
 
 # -- messages --------------------------------------------------------------------------------------
@@ -148,6 +166,27 @@ class ReadCursorIn(ReadFields):
 class ReadCursorOut(serializers.Serializer[dict[str, Any]]):
     up_to = serializers.IntegerField()
     moved = serializers.BooleanField(help_text="False when the cursor was already there or further.")
+
+
+class NoteIn(NoteFields):
+    """``body``, validated exactly as the socket's ``note`` frame."""
+
+
+class NoteOut(serializers.Serializer[dict[str, Any]]):
+    """The socket's ``note`` frame (helpers and staff only)."""
+
+    type = serializers.ChoiceField(choices=["note"])
+    id = serializers.IntegerField()
+    author = ChatAuthorOut()
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class NoteListOut(serializers.Serializer[dict[str, Any]]):
+    """The socket's ``notes`` frame."""
+
+    type = serializers.ChoiceField(choices=["notes"])
+    notes = NoteOut(many=True)
 
 
 class ChatErrorOut(serializers.Serializer[dict[str, Any]]):

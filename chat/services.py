@@ -40,6 +40,7 @@ from chat.models import (
     Feedback,
     HelpRequest,
     Message,
+    Note,
     ReadCursor,
     Status,
     VisitorBlock,
@@ -230,7 +231,9 @@ def _reset_limits(help_request: HelpRequest) -> list[str]:
     return ["claim_nudged_at", "idle_asked_at", "idle_prompted_at"]
 
 
-def _take(help_request: HelpRequest, *, assignee: Any) -> None:
+def _take(help_request: HelpRequest, *, assignee: Any, notice: tuple[str, str] | None = None) -> None:
+    """Give the request to ``assignee``; ``notice`` is the ``(title, body)`` of their notification
+    (by default: the request is theirs, with its description)."""
     left_queue = help_request.status == Status.WAITING
     previous_id = help_request.assigned_to_id
     help_request.status = Status.ASSIGNED
@@ -248,11 +251,12 @@ def _take(help_request: HelpRequest, *, assignee: Any) -> None:
         ]
     )
     _system_message(help_request, f"{display_name(assignee)} is now helping with this request.")
+    title, body = notice or (f"Help request from {help_request.name} is yours", help_request.description[:200])
     notifications.notify_user(
         assignee,
         kind="help_request.assigned",
-        title=f"Help request from {help_request.name} is yours",
-        body=help_request.description[:200],
+        title=title,
+        body=body,
         data={"public_id": str(help_request.public_id), "url": help_request.get_absolute_url()},
     )
     _announce_change(help_request, left_queue=left_queue)
@@ -515,6 +519,131 @@ def wait_duty_changed() -> None:
     if that changed what they see. Call outside any transaction (it sends at once)."""
     selectors.wait_snapshot_clear()
     _announce_waits()
+
+
+# -- supervision and handoff -------------------------------------------------------------------------
+
+SUPERVISOR_JOINED = "A supervisor joined the conversation."
+BACK_IN_QUEUE = "You are back in the queue ({place}); someone will be with you soon."
+
+
+def _note_create(help_request: HelpRequest, *, by: Participant, body: str) -> Note:
+    """Persist an internal note and send it, after commit, to the room's helpers-only group."""
+    note = Note.objects.create(
+        help_request=help_request, author_kind=by.kind, author_name=by.name, author_user_id=by.user_id, body=body
+    )
+    group_send_on_commit([groups.help_request_helpers_group(help_request.public_id)], events.note_event(note))
+    return note
+
+
+def note_post(*, help_request_id: int, participant: Participant, body: str) -> Note:
+    """An internal note (a supervisor's whisper, a helper's remark): the assignee and staff only.
+
+    Allowed in a resolved or closed room too (a debrief note); counted in the room's message rate.
+    """
+    body = _text(body, field="body", max_chars=MAX_BODY_CHARS)
+    with transaction.atomic():
+        help_request = _lock(help_request_id)
+        if not _may_manage(help_request, participant):
+            raise ChatError("Only the assigned helper and staff can write notes.", code=ChatErrorCode.FORBIDDEN)
+        _room_rate_check(help_request)
+        return _note_create(help_request, by=participant, body=body)
+
+
+def help_request_support(*, help_request_id: int, by: Participant) -> Note:
+    """The helper presses "ask for support": staff get a critical notification with a link to watch
+    the room, and the room's notes record it. At most ``CHAT_SUPPORT_REQUESTS_PER_HOUR`` a room."""
+    with transaction.atomic():
+        locked = _lock(help_request_id)
+        if not _may_manage(locked, by):
+            raise ChatError("Only the assigned helper and staff can ask for support.", code=ChatErrorCode.FORBIDDEN)
+        if locked.is_read_only:
+            raise ChatError(f"This request is {locked.status}.", code=ChatErrorCode.READ_ONLY)
+        keys = [(f"support:{locked.public_id.hex}", app_settings.SUPPORT_REQUESTS_PER_HOUR)]
+        if not limits.within_limits(keys, window=3600, kind="support"):
+            raise ChatError(
+                "Support was asked for several times already; staff have been told.",
+                code=ChatErrorCode.RATE_LIMITED,
+                retry_after=limits.seconds_left(3600),
+            )
+        note = _note_create(locked, by=by, body=f"{by.name} asked for support.")
+        notifications.notify_role(
+            Role.STAFF,
+            kind="help_request.support",
+            title=f"{by.name} asks for support",
+            body=f"In the conversation with {locked.name}. Open it to watch.",
+            data={"public_id": str(locked.public_id), "url": locked.get_watch_url()},
+            priority=notifications.CRITICAL,
+        )
+        activity.activity_report(kind="help_request.support", text=f"{by.name} asked for support")
+    return note
+
+
+def supervisor_join(*, help_request: HelpRequest, by: Participant) -> Message:
+    """A staff member joins the conversation visibly: the visitor sees a system message (and, once
+    the staff member's room connection is no longer a watcher, their presence)."""
+    if by.kind != AuthorKind.STAFF:
+        raise ChatError("Only staff can join a conversation as a supervisor.", code=ChatErrorCode.FORBIDDEN)
+    with transaction.atomic():
+        locked = _lock(help_request.pk)
+        if locked.is_read_only:
+            raise ChatError(f"This request is {locked.status}.", code=ChatErrorCode.READ_ONLY)
+        return _system_message(locked, SUPERVISOR_JOINED)
+
+
+def help_request_transfer(*, help_request: HelpRequest, by: Participant, to: Any | None, note: str) -> HelpRequest:
+    """The assignee (or staff) hands an assigned request to a colleague (``to``), or back to the
+    queue (``to=None``), with a note for whoever takes it next.
+
+    The note is an internal note; the new helper is notified and reads the whole history and every
+    note in the room; the visitor sees who helps now (or that they are back in the queue); the
+    previous assignee's connections re-check their access (a volunteer loses the room).
+    """
+    note = _text(note, field="note", max_chars=MAX_BODY_CHARS)
+    if to is not None and not is_helper(roles_for(to)):
+        raise ChatError({"to": ["Requests can only be handed to volunteers and staff."]})
+    with transaction.atomic():
+        locked = _lock(help_request.pk)
+        if not _may_manage(locked, by):
+            raise ChatError(
+                "Only the assigned helper and staff can hand this request over.", code=ChatErrorCode.FORBIDDEN
+            )
+        if locked.status != Status.ASSIGNED:
+            raise ChatError("Only a request someone is helping with can be handed over.", code=ChatErrorCode.CONFLICT)
+        if to is not None and to.pk == locked.assigned_to_id:
+            raise ChatError({"to": ["This person is already helping with this request."]})
+        if to is not None:
+            _capacity_check(to)
+            _note_create(locked, by=by, body=f"Handed over to {display_name(to)}: {note}")
+            _take(locked, assignee=to, notice=(f"{by.name} handed you the request from {locked.name}", note[:200]))
+            return locked
+        _note_create(locked, by=by, body=f"Handed back to the queue: {note}")
+        help_request_requeue(locked, notice=BACK_IN_QUEUE)
+        activity.activity_report(kind="help_request.transferred", text=f"{by.name} put a request back in the queue")
+    return locked
+
+
+def help_request_requeue(locked: HelpRequest, *, notice: str) -> Any:
+    """Put a row-locked assigned request back in the queue, at the place it had (its ``queued_at``):
+    a handover to the queue, or a claim nobody answered (``chat.sweep``). The visitor reads
+    ``notice`` (``{place}`` becomes their place now); the previous helper's count, desk and access
+    follow. Returns the previous helper."""
+    helper = locked.assigned_to
+    locked.status = Status.WAITING
+    locked.assigned_to = None
+    locked.assigned_at = None
+    locked.assignee_notified_at = None
+    fields = ["status", "assigned_to", "assigned_at", "assignee_notified_at", "updated_at"]
+    locked.save(update_fields=fields + _reset_limits(locked))
+    position = selectors.queue_position(help_request=locked)
+    place = "you are first in the queue" if position == 1 else f"you are number {position} in the queue"
+    _system_message(locked, notice.format(place=place))
+    _announce_change(locked, left_queue=False, joined_queue=True)
+    if helper is not None:
+        capacity_announce(helper.pk)
+        _desk_changed(helper.pk)
+        access_revoke(user_id=helper.pk)  # their connections to the room re-check (and leave)
+    return helper
 
 
 # -- messages --------------------------------------------------------------------------------------
@@ -784,12 +913,16 @@ __all__ = [
     "help_request_erase",
     "help_request_resolve",
     "help_request_set_urgent",
+    "help_request_support",
     "help_request_token_rotate",
     "help_request_transcript_email_set",
+    "help_request_transfer",
     "help_requests_anonymise",
     "message_post",
     "message_redact",
+    "note_post",
     "read_mark",
+    "supervisor_join",
     "visitor_block",
     "wait_duty_changed",
 ]

@@ -2,7 +2,9 @@
 
 ``GET /sse/help-requests/<public_id>/?after=ID`` streams the same frames as the room socket
 (docs/chat-protocol.md), one ``data:`` line each: ``history``, then ``presence``, then live
-``message``, ``status``, ``presence``, ``typing``, ``read`` and ``redacted``. Message events carry
+``message``, ``status``, ``presence``, ``typing``, ``read`` and ``redacted``; a helper's stream also
+gets ``notes`` after ``history`` and live ``note`` events, and staff may watch with ``?mode=watch``.
+Message events carry
 ``id: <message id>`` (the ``history`` event the id of its last message), so the browser's own
 reconnection resumes with ``Last-Event-ID``, which takes precedence over ``?after``. Who may listen,
 the lossless join, presence and losing access are the socket's, shared through ``chat.rooms``.
@@ -33,7 +35,10 @@ class HelpRequestStreamConsumer(RoomMember, SseStream):
         # The browser's own reconnection sends Last-Event-ID; it is newer than the URL's after.
         after, after_error = parse_after(self.header(b"last-event-id") or self.query_param("after"))
         refused = await self.room_identify(
-            self.scope["url_route"]["kwargs"]["public_id"], token, self.query_param("ticket")
+            self.scope["url_route"]["kwargs"]["public_id"],
+            token,
+            self.query_param("ticket"),
+            mode=self.query_param("mode"),
         )
         if refused is not None:
             await self.end_with(refused)

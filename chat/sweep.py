@@ -34,17 +34,17 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from charity.roles import Role
-from chat import events, selectors, services
+from chat import events, services
 from chat.app_settings import app_settings
 from chat.models import AuthorKind, HelpRequest, Message, Status, VisitorBlock
 from chat.participants import display_name
 from notifications import api as notifications
 from realtime import activity, groups
 from realtime.publish import group_send_on_commit
-from realtime.revocation import access_revoke
 
 logger = logging.getLogger("chat.sweep")
 
+STEPPED_AWAY = "Your helper had to step away; {place}."
 STILL_THERE = "Are you still there? Take your time: write when you're ready."
 UNANSWERED_DETAIL = (
     "You took this request but haven't replied yet. Say hello, or it goes back to the queue for someone else."
@@ -142,20 +142,7 @@ def claims_requeue(*, now: datetime, limit: int = 500) -> int:
             help_request = _locked(pk, candidates)
             if help_request is None:
                 continue
-            helper = help_request.assigned_to
-            help_request.status = Status.WAITING
-            help_request.assigned_to = None
-            help_request.assigned_at = None
-            help_request.assignee_notified_at = None
-            fields = ["status", "assigned_to", "assigned_at", "assignee_notified_at", "updated_at"]
-            help_request.save(update_fields=fields + services._reset_limits(help_request))
-            position = selectors.queue_position(help_request=help_request)
-            place = "you are first in the queue" if position == 1 else f"you are number {position} in the queue"
-            services._system_message(help_request, f"Your helper had to step away; {place}.")
-            services._announce_change(help_request, left_queue=False, joined_queue=True)
-            if helper is not None:
-                services.capacity_announce(helper.pk)
-                access_revoke(user_id=helper.pk)  # their sockets of the room re-check (and leave)
+            helper = services.help_request_requeue(help_request, notice=STEPPED_AWAY)
             notifications.notify_role(
                 Role.STAFF,
                 kind="help_request.requeued",

@@ -39,6 +39,12 @@ class ReadFields(serializers.Serializer[dict[str, Any]]):
     up_to = StrictIntegerField(min_value=1, max_value=2**63 - 1)
 
 
+class NoteFields(serializers.Serializer[dict[str, Any]]):
+    """An internal note: the socket's ``note`` frame and the body of ``POST .../notes/``."""
+
+    body = TextField(max_length=MAX_BODY_CHARS)
+
+
 class MessageFrame(Frame, MessageFields):
     pass
 
@@ -51,11 +57,21 @@ class ReadFrame(Frame, ReadFields):
     pass
 
 
+class NoteFrame(Frame, NoteFields):
+    pass
+
+
+class SupportFrame(Frame):
+    pass
+
+
 FRAME_VALIDATORS: dict[str, type[Frame]] = {
     "ping": PingFrame,
     "message": MessageFrame,
     "typing": TypingFrame,
     "read": ReadFrame,
+    "note": NoteFrame,
+    "support": SupportFrame,
 }
 
 # The queue socket only listens; it accepts nothing but pings.

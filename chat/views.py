@@ -28,6 +28,7 @@ from chat.app_settings import app_settings
 from chat.forms import FeedbackForm, HelpRequestForm
 from chat.models import AuthorKind, HelpRequest, Status
 from chat.participants import Participant
+from chat.rooms import WATCH_MODE
 from realtime import limits
 
 
@@ -128,6 +129,7 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
     audit.access_read(
         help_request_id=help_request.pk, participant=participant, user=request.user, channel=audit.AccessChannel.PAGE
     )
+    watching = _watching(request, participant)
     context: dict[str, Any] = {
         "help_request": help_request,
         "participant": participant,
@@ -136,6 +138,7 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
             "public_id": str(help_request.public_id),
             "ws_path": f"/ws/help-requests/{help_request.public_id}/",
             "me": participant.key,
+            "mode": WATCH_MODE if watching else "",
         },
     }
     if participant.kind == AuthorKind.VISITOR:
@@ -158,9 +161,98 @@ def help_request_page(request: HttpRequest, public_id: UUID) -> HttpResponse:
             context["feedback_given"] = selectors.feedback_given(help_request=help_request)
             context["feedback_form"] = None if context["feedback_given"] else FeedbackForm()
         return render(request, "chat/help_request.html", context)
+    # A helper's room: the internal notes (never on the visitor's page, above) and the handoff form.
     context["helpers"] = list(helpers()) if participant.kind == AuthorKind.STAFF else []
     context["canned_replies"] = selectors.canned_replies_for(help_request=help_request, helper=request.user)
+    context["watching"] = watching
+    context["notes"] = selectors.notes_for(help_request_id=help_request.pk)
+    context["colleagues"] = [user for user in helpers() if user.pk != help_request.assigned_to_id]
     return render(request, "chat/room.html", context)
+
+
+def _watching(request: HttpRequest, participant: Participant) -> bool:
+    """``?mode=watch`` (also a form's ``mode`` field): staff watching, read-only and invisible."""
+    if (request.GET.get("mode") or request.POST.get("mode")) != WATCH_MODE:
+        return False
+    if participant.kind != AuthorKind.STAFF:
+        raise PermissionDenied("Only staff can watch a conversation.")
+    return True
+
+
+def _room_helper_or_403(request: HttpRequest, help_request: HelpRequest) -> Participant:
+    participant = _participant_or_403(request, help_request)
+    if not participant.is_helper:
+        raise PermissionDenied("Only the room's helpers and staff can do this.")
+    return participant
+
+
+def _back_to_room(help_request: HelpRequest, *, watching: bool) -> HttpResponse:
+    return redirect(help_request.get_watch_url() if watching else help_request.get_absolute_url())
+
+
+@require_POST
+def help_request_note(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """An internal note from the room page's form (the page's script posts to the API instead)."""
+    help_request = _help_request_or_404(public_id)
+    by = _room_helper_or_403(request, help_request)
+    try:
+        services.note_post(help_request_id=help_request.pk, participant=by, body=request.POST.get("body", ""))
+    except services.ChatError as exc:
+        messages.error(request, _error_text(exc))
+    return _back_to_room(help_request, watching=_watching(request, by))
+
+
+@require_POST
+def help_request_support(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    help_request = _help_request_or_404(public_id)
+    by = _room_helper_or_403(request, help_request)
+    try:
+        services.help_request_support(help_request_id=help_request.pk, by=by)
+    except services.ChatError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.info(request, "Staff on duty have been asked to support you.")
+    return redirect(help_request)
+
+
+@require_POST
+def help_request_join(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """A watching staff member joins visibly; the room page opens in its usual (visible) mode."""
+    help_request = _help_request_or_404(public_id)
+    by = _participant_or_403(request, help_request)
+    try:
+        services.supervisor_join(help_request=help_request, by=by)
+    except services.ChatError as exc:
+        messages.error(request, _error_text(exc))
+        return _back_to_room(help_request, watching=by.kind == AuthorKind.STAFF)
+    return redirect(help_request)
+
+
+@require_POST
+def help_request_transfer(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Hand the request to a colleague (``to``: a username) or back to the queue (``to`` empty)."""
+    help_request = _help_request_or_404(public_id)
+    by = _room_helper_or_403(request, help_request)
+    username = request.POST.get("to", "")
+    to = selectors.user_get_active(username=username) if username else None
+    if username and to is None:
+        messages.error(request, "Choose a colleague, or the queue.")
+        return redirect(help_request)
+    try:
+        services.help_request_transfer(help_request=help_request, by=by, to=to, note=request.POST.get("note", ""))
+    except services.ChatError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect(help_request)
+    messages.info(request, "Handed over.")
+    if by.kind == AuthorKind.STAFF:
+        return redirect(help_request)
+    return redirect(reverse("chat:queue"))  # a volunteer no longer has this room
+
+
+def _error_text(exc: services.ChatError) -> str:
+    if isinstance(exc.detail, dict):
+        return " ".join(str(error) for errors in exc.detail.values() for error in errors)
+    return str(exc.detail)
 
 
 @never_cache

@@ -12,6 +12,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from chat import selectors as chat_selectors
+from chat.events import assigned_to
 from chat.models import Category, HelpRequest, Status
 from dashboard.models import Activity
 from donations.models import Donation, DonationStatus
@@ -19,6 +20,8 @@ from notifications.models import Notification, Recipient
 from realtime.registry import SocketEntry, get_registry
 
 ACTIVITY_LINES = 20
+#: Live conversations the control room lists (waiting first, then assigned, oldest first).
+CONVERSATION_LINES = 50
 
 
 def _start_of_day(now: datetime) -> datetime:
@@ -105,6 +108,32 @@ def recent_activity(limit: int = ACTIVITY_LINES) -> list[dict[str, Any]]:
     ]
 
 
+def _seconds_since(now: datetime, then: datetime | None) -> int | None:
+    return None if then is None else max(0, int((now - then).total_seconds()))
+
+
+def live_conversations(*, now: datetime, limit: int = CONVERSATION_LINES) -> list[dict[str, Any]]:
+    """Every waiting and assigned request with what a supervisor looks at: how long since the visitor
+    last wrote (their description counts, for one who has not written yet) and since a helper last
+    replied (None: no reply yet), and the links to watch it or open it."""
+    rows = []
+    for help_request in chat_selectors.live_conversations(limit=limit):
+        visitor_at = help_request.last_visitor_at or help_request.created_at  # type: ignore[attr-defined]
+        rows.append(
+            {
+                "public_id": str(help_request.public_id),
+                "name": help_request.name,
+                "status": help_request.status,
+                "assigned_to": assigned_to(help_request),
+                "since_visitor": _seconds_since(now, visitor_at),
+                "since_helper": _seconds_since(now, help_request.last_helper_at),  # type: ignore[attr-defined]
+                "url": help_request.get_absolute_url(),
+                "watch_url": help_request.get_watch_url(),
+            }
+        )
+    return rows
+
+
 def dashboard_snapshot(*, now: datetime | None = None) -> dict[str, Any]:
     """Everything the control room shows, computed once."""
     now = now or timezone.now()
@@ -124,6 +153,7 @@ def dashboard_snapshot(*, now: datetime | None = None) -> dict[str, Any]:
             **connection_figures(entries),
         },
         "online": online_people(entries),
+        "conversations": live_conversations(now=now),
         "activity": recent_activity(),
     }
 

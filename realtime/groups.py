@@ -35,6 +35,11 @@ def help_request_group(public_id: UUID | str) -> str:
     return f"help_request.{UUID(str(public_id)).hex}"
 
 
+def help_request_helpers_group(public_id: UUID | str) -> str:
+    """The helpers and staff in one room (never its visitor): internal notes travel here only."""
+    return f"help_request_helpers.{UUID(str(public_id)).hex}"
+
+
 def topic_group(topic: str) -> str:
     """Group for a named live topic such as ``dashboard``."""
     return f"topic.{topic}"

@@ -25,6 +25,7 @@ SAMPLES: dict[str, list[tuple[Any, ...]]] = {
     "control_group": [(1,), (2**63 - 1,)],
     "role_group": [(role,) for role in Role] + [(role.value,) for role in Role],
     "help_request_group": [(uuid4(),), (REQUEST_ID,), (str(REQUEST_ID),), (str(REQUEST_ID).upper(),)],
+    "help_request_helpers_group": [(uuid4(),), (REQUEST_ID,), (str(REQUEST_ID),)],
     "topic_group": [(topic,) for topic in topic_names()],
     "help_desk_group": [(1,), (2**63 - 1,)],
 }
@@ -69,6 +70,7 @@ def test_different_things_get_different_groups() -> None:
         groups.everyone_group(),
         groups.help_request_group(REQUEST_ID),
         groups.help_request_group(uuid4()),
+        groups.help_request_helpers_group(REQUEST_ID),
         *(groups.role_group(role) for role in Role),
         *(groups.topic_group(topic) for topic in topic_names()),
     ]

@@ -150,10 +150,13 @@ async def receive_until(socket: Any, frame_type: str, timeout: float = 3) -> lis
 
 
 async def joined(socket: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The two frames every join starts with: ``history`` then ``presence``."""
+    """The frames every join starts with: ``history``, for a helper or staff ``notes``, then
+    ``presence`` (the notes are checked by tests/chat/test_supervise.py)."""
     history = await next_frame(socket)
     assert history["type"] == "history", history
     presence = await next_frame(socket)
+    if presence["type"] == "notes":
+        presence = await next_frame(socket)
     assert presence["type"] == "presence", presence
     return history, presence
 

@@ -750,9 +750,17 @@ def test_the_openapi_schema_describes_every_endpoint(client: Client) -> None:
         (base + "transcript/", "get"),
         (base + "transcript-email/", "post"),
         (base + "feedback/", "post"),
+        (base + "notes/", "get"),
+        (base + "notes/", "post"),
+        (base + "transfer/", "post"),
+        (base + "support/", "post"),
+        (base + "join/", "post"),
     }
     assert "text/plain" in schema["paths"][base + "transcript/"]["get"]["responses"]["200"]["content"]
     assert {"204", "403", "404", "409"} <= set(schema["paths"][base + "erase/"]["post"]["responses"])
+    transfer = schema["paths"][base + "transfer/"]["post"]
+    assert {"200", "400", "403", "404", "409"} <= set(transfer["responses"])
+    assert {"201", "400", "403", "404", "429"} <= set(schema["paths"][base + "notes/"]["post"]["responses"])
     post = schema["paths"][base + "messages/"]["post"]
     assert {"200", "201", "400", "403", "404", "409"} <= set(post["responses"])
     assert post["requestBody"]["content"]["application/json"]["schema"] == {

@@ -35,12 +35,12 @@ async def recv(socket: ClientConnection) -> dict[str, Any]:
 
 
 async def recv_type(socket: ClientConnection, frame_type: str) -> dict[str, Any]:
-    """The next frame of ``frame_type``, failing on any other frame but presence."""
+    """The next frame of ``frame_type``, failing on any other frame but presence (and a helper's notes)."""
     while True:
         frame = await recv(socket)
         if frame["type"] == frame_type:
             return frame
-        assert frame["type"] == "presence", frame
+        assert frame["type"] in ("presence", "notes"), frame
 
 
 async def say(socket: ClientConnection, body: str, client_id: str) -> None:
@@ -65,6 +65,7 @@ async def test_visitor_and_volunteer_on_two_processes(daphne_servers: Any, make_
         async with open_socket(second, visitor.path, vera_cookie) as hers:
             history = await recv(hers)
             assert history["help_request"]["assigned_to"] == {"kind": "volunteer", "name": "vera"}
+            assert await recv(hers) == {"type": "notes", "notes": []}  # a helper's join
             assert names(await recv(hers)) == ["Alice", "vera"]
             assert names(await recv(alice)) == ["Alice", "vera"]  # presence crossed processes
 

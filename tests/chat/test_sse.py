@@ -232,6 +232,7 @@ async def test_the_stream_gets_the_others_typing_and_reads_but_not_its_own(
     staff_user = await make(make_user, "sam", roles=(Role.STAFF,))
     stream = await streams(stream_path(visitor.public_id), user=staff_user)
     await stream.frame()  # history
+    await stream.frame()  # notes (a helper's or staff member's stream)
     await stream.frame()  # presence
     socket = await sockets(visitor.path, cookie=visitor.cookie)
     await joined(socket)
@@ -328,6 +329,7 @@ async def test_a_reassigned_volunteer_gets_the_status_then_a_4403_close(make_use
     await assign(help_request=await database_sync_to_async(visitor.help_request)(), assignee=vera, by=staff_user)
     stream = await streams(stream_path(visitor.public_id), user=vera)
     await stream.frame()  # history
+    await stream.frame()  # notes (a helper's or staff member's stream)
     await stream.frame()  # presence
     await assign(help_request=await database_sync_to_async(visitor.help_request)(), assignee=victor, by=staff_user)
     while (frame := await stream.event())["data"].get("type") != "status":
@@ -342,6 +344,7 @@ async def test_losing_the_staff_role_ends_the_stream_with_4403(make_user: Any, s
     staff_user = await make(make_user, roles=(Role.STAFF,))
     stream = await streams(stream_path(visitor.public_id), user=staff_user)
     await stream.frame()  # history
+    await stream.frame()  # notes (a helper's or staff member's stream)
     await stream.frame()  # presence
 
     def demote() -> None:
@@ -365,6 +368,7 @@ async def test_logging_out_ends_that_sessions_stream_with_4401(make_user: Any, s
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
     stream = await open_room_stream(stream_path(visitor.public_id), cookie=cookie)
     await stream.frame()  # history
+    await stream.frame()  # notes (a helper's or staff member's stream)
     await stream.frame()  # presence
     assert [p["kind"] for p in (await next_frame(watcher))["participants"]] == ["visitor", "staff"]
     await database_sync_to_async(client.post)("/accounts/logout/")

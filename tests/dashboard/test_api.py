@@ -71,7 +71,7 @@ def test_bad_announcements_are_400_with_field_errors(make_user: Any, payload: di
 
 def test_dashboard_api_is_the_same_snapshot(make_user: Any) -> None:
     body = client_for(make_user(roles=("staff",))).get("/api/dashboard/").json()
-    assert set(body) == {"generated_at", "metrics", "online", "activity", "feedback"}
+    assert set(body) == {"generated_at", "metrics", "online", "conversations", "activity", "feedback"}
     assert body["metrics"]["waiting"] == 0
 
 

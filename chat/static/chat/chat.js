@@ -97,8 +97,10 @@
     status.dataset.queuePosition = state.status === "waiting" && state.queue_position ? state.queue_position : "";
     if (waiting && state.status !== "waiting") waiting.showWait(null);
     var readOnly = state.status === "resolved" || state.status === "closed";
-    $("chat-body").disabled = readOnly;
-    $("chat-form").querySelector("button").disabled = readOnly;
+    if ($("chat-form")) {
+      $("chat-body").disabled = readOnly;
+      $("chat-form").querySelector("button").disabled = readOnly;
+    }
   }
 
   function showPresence(frame) {
@@ -115,8 +117,24 @@
     });
   }
 
+  var watching = config.mode === "watch";
+
+  // Internal notes (helpers' room only: the visitor's page has no #notes-log and gets no notes).
+  function showNote(note) {
+    var notes = $("notes-log");
+    if (!notes || notes.querySelector('li[data-id="' + note.id + '"]')) return;
+    var item = el("li", "note");
+    item.dataset.id = note.id;
+    item.appendChild(el("strong", "chat-author", label(note.author) + ": "));
+    item.appendChild(el("span", "chat-body", note.body));
+    item.appendChild(el("span", "chat-meta", " " + time(note.created_at)));
+    notes.appendChild(item);
+  }
+
   var room = new window.CharityRealtime.ChatRoom({
     publicId: config.public_id,
+    mode: config.mode,
+    onNote: showNote,
     // No token and no ticket: this page's session is what lets its visitor (or helper) in.
     forceFallback: document.body.dataset.forceFallback === "true",
     onState: function (state, detail) {
@@ -172,6 +190,7 @@
 
   var readTimer = null;
   function markReadSoon() {
+    if (watching) return; // a watcher leaves no read receipts
     if (document.visibilityState !== "visible" || readTimer) return;
     readTimer = setTimeout(function () {
       readTimer = null;
@@ -180,14 +199,33 @@
   }
   document.addEventListener("visibilitychange", markReadSoon);
 
-  $("chat-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    var body = $("chat-body").value.trim();
-    if (!body) return;
-    $("chat-error").textContent = "";
-    room.send(body);
-    $("chat-body").value = "";
-  });
-  $("chat-body").addEventListener("input", function () { room.typing(); });
+  if ($("chat-form")) {
+    $("chat-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = $("chat-body").value.trim();
+      if (!body) return;
+      $("chat-error").textContent = "";
+      room.send(body);
+      $("chat-body").value = "";
+    });
+    $("chat-body").addEventListener("input", function () { room.typing(); });
+  }
+  if ($("note-form")) {
+    // Posted over HTTP on both transports; the note comes back in the answer and as a "note" frame.
+    $("note-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = $("note-body").value.trim();
+      if (!body) return;
+      window.CharityRealtime.postJson("/api/help-requests/" + config.public_id + "/notes/", { body: body })
+        .then(function (note) {
+          showNote(note);
+          $("note-body").value = "";
+          $("note-error").textContent = "";
+        })
+        .catch(function (error) {
+          $("note-error").textContent = (error.data && (error.data.detail || (error.data.body || [])[0])) || "The note was not saved.";
+        });
+    });
+  }
   window.charityChat = room.start();
 })();

@@ -24,8 +24,9 @@
    *          onPending(list of {client_id, body}), onStatus, onPresence, onTyping, onRead,
    *          onRedacted(frame: staff removed message frame.id's text, frame.body replaces it), onError,
    *          onErased (the conversation was deleted: the room has already stopped and forgotten it),
-   *          onWaitEstimate, onUrgent (the visitor's waiting room),
-   *          onState, and connection options.
+   *          onWaitEstimate, onUrgent (the visitor's waiting room), onNudge (the helper's prompts),
+   *          onNote(note) (helpers and staff: each internal note, from "notes" and "note" frames),
+   *          mode ("watch": staff watching, read-only and not in presence), onState, and connection options.
    */
   function ChatRoom(options) {
     this.options = Object.assign(
@@ -49,10 +50,10 @@
     this.connection = new Connection(
       Object.assign({}, options, {
         wsPath: function () {
-          return withQuery(self.options.wsPath, { after: self.lastId || "" });
+          return withQuery(self.options.wsPath, { after: self.lastId || "", mode: self.options.mode || "" });
         },
         ssePath: function () {
-          return withQuery(self.options.ssePath, { after: self.lastId || "" });
+          return withQuery(self.options.ssePath, { after: self.lastId || "", mode: self.options.mode || "" });
         },
         onFrame: function (frame) {
           self._onFrame(frame);
@@ -119,6 +120,10 @@
       options.onUrgent(frame);
     } else if (frame.type === "nudge" && options.onNudge) {
       options.onNudge(frame);
+    } else if (frame.type === "notes" && options.onNote) {
+      frame.notes.forEach(options.onNote);
+    } else if (frame.type === "note" && options.onNote) {
+      options.onNote(frame);
     } else if (frame.type === "error" && options.onError) {
       options.onError(frame);
     }

@@ -62,6 +62,7 @@
       comments.appendChild(text("li", item.rating + "/5: " + item.comment));
     });
     if (!comments.childNodes.length) comments.appendChild(text("li", "No comments this week."));
+    renderConversations(snapshot.conversations || []);
 
     var activity = document.getElementById("cr-activity");
     activity.textContent = "";
@@ -82,6 +83,44 @@
     });
     if (!snapshot.online.length) online.appendChild(text("li", "Nobody."));
     document.getElementById("control-room").dataset.generatedAt = snapshot.generated_at;
+  }
+
+  function link(href, label) {
+    var a = text("a", label);
+    a.href = href;
+    return a;
+  }
+
+  // Every waiting and assigned request; "Watch" opens it read-only and invisible to the visitor.
+  function renderConversations(rows) {
+    var body = document.querySelector("#cr-conversations tbody");
+    body.textContent = "";
+    rows.forEach(function (row) {
+      var tr = document.createElement("tr");
+      tr.dataset.publicId = row.public_id;
+      tr.appendChild(text("td", row.name));
+      tr.appendChild(text("td", row.status));
+      tr.appendChild(text("td", row.assigned_to ? row.assigned_to.name : "nobody yet"));
+      tr.appendChild(text("td", row.since_visitor === null ? "never" : duration(row.since_visitor) + " ago"));
+      tr.appendChild(text("td", row.since_helper === null ? "no reply yet" : duration(row.since_helper) + " ago"));
+      var actions = text("td", "");
+      var watch = link(row.watch_url, "Watch");
+      watch.setAttribute("aria-label", "Watch the conversation with " + row.name);
+      actions.appendChild(watch);
+      actions.appendChild(document.createTextNode(" · "));
+      var open = link(row.url, "Open");
+      open.setAttribute("aria-label", "Open the conversation with " + row.name);
+      actions.appendChild(open);
+      tr.appendChild(actions);
+      body.appendChild(tr);
+    });
+    if (!rows.length) {
+      var empty = document.createElement("tr");
+      var cell = text("td", "No live conversations.");
+      cell.colSpan = 6;
+      empty.appendChild(cell);
+      body.appendChild(empty);
+    }
   }
 
   var poller = null;
