@@ -32,6 +32,9 @@ class NotificationPushEvent(TypedDict):
 class UnreadChangedEvent(TypedDict):
     type: str
     unread: int
+    # What was just read (on any tab or device): these ids, or everything (``all_read``).
+    read: list[int]
+    all_read: bool
 
 
 def notification_frame(notification: Notification) -> dict[str, Any]:
@@ -62,16 +65,23 @@ def notification_push_event(notification: Notification) -> NotificationPushEvent
     }
 
 
-def unread_changed_event(unread: int) -> UnreadChangedEvent:
-    return {"type": UNREAD_CHANGED, "unread": unread}
+def unread_changed_event(unread: int, *, read: list[int] | None = None, all_read: bool = False) -> UnreadChangedEvent:
+    return {"type": UNREAD_CHANGED, "unread": unread, "read": read or [], "all_read": all_read}
 
 
 def synced_frame(*, last_id: int, unread: int) -> dict[str, Any]:
     return {"type": "synced", "last_id": last_id, "unread": unread}
 
 
-def unread_frame(unread: int) -> dict[str, Any]:
-    return {"type": "unread", "unread": unread}
+def unread_frame(unread: int, *, read: list[int] | None = None, all_read: bool = False) -> dict[str, Any]:
+    """The unread count, and what was just read (ids, or "all") so every tab and device clears it
+    from its list and toasts (``read`` is left out when nothing was read)."""
+    frame: dict[str, Any] = {"type": "unread", "unread": unread}
+    if all_read:
+        frame["read"] = "all"
+    elif read:
+        frame["read"] = read
+    return frame
 
 
 def acked_frame(*, up_to: int, count: int) -> dict[str, Any]:

@@ -280,7 +280,7 @@ def recipient_mark_read(*, user_id: int, notification_ids: Iterable[int]) -> int
                 user_id=user_id, notification_id__in=chunk, read_at__isnull=True
             ).update(read_at=now, delivered_at=Coalesce("delivered_at", now))
         if changed:
-            _send_unread(user_id)
+            _send_unread(user_id, read=ids)
     return changed
 
 
@@ -291,15 +291,18 @@ def recipient_mark_all_read(*, user_id: int) -> int:
             read_at=now, delivered_at=Coalesce("delivered_at", now)
         )
         if changed:
-            _send_unread(user_id)
+            _send_unread(user_id, all_read=True)
     return changed
 
 
-def _send_unread(user_id: int) -> None:
+def _send_unread(user_id: int, *, read: list[int] | None = None, all_read: bool = False) -> None:
+    """Every tab and device of the person: the new count, and what was read, to clear it there too."""
     from notifications.selectors import notification_unread_count
 
     unread = notification_unread_count(user_id=user_id)
-    group_send_on_commit([groups.user_group(user_id)], events.unread_changed_event(unread))
+    group_send_on_commit(
+        [groups.user_group(user_id)], events.unread_changed_event(unread, read=read, all_read=all_read)
+    )
 
 
 def notifications_purge_expired(*, now: Any = None) -> int:

@@ -179,7 +179,9 @@ class NotificationMember:
 
     async def notification_unread(self, event: events.UnreadChangedEvent) -> None:
         if self.is_open():
-            await self.send_frame(events.unread_frame(event["unread"]))
+            await self.send_frame(
+                events.unread_frame(event["unread"], read=event.get("read"), all_read=event.get("all_read", False))
+            )
 
     async def realtime_event(self, event: dict[str, Any]) -> None:
         """A host app's live event (``realtime.layer``): forwarded as an ``event`` frame."""

@@ -250,7 +250,9 @@ async def test_ack_covers_only_what_this_socket_sent(make_user: Any, sockets: An
     assert states[quiet.pk] is None and states[loud.pk] is not None
 
 
-async def test_read_marks_read_and_every_socket_gets_the_unread_count(make_user: Any, sockets: Any) -> None:
+async def test_read_marks_read_and_every_socket_gets_the_unread_count_and_what_was_read(
+    make_user: Any, sockets: Any
+) -> None:
     user = await make(make_user)
     first = await anotify_user(user, kind="test.n", title="a")
     await anotify_user(user, kind="test.n", title="b")
@@ -259,8 +261,9 @@ async def test_read_marks_read_and_every_socket_gets_the_unread_count(make_user:
     await synced(tab1)
     await synced(tab2)
     await tab1.send_json_to({"type": "read", "ids": [first.pk]})
-    assert json.loads(await tab1.receive_from()) == {"type": "unread", "unread": 1}
-    assert json.loads(await tab2.receive_from()) == {"type": "unread", "unread": 1}
+    # Every tab and device clears what was read (docs/protocol.md, unread).
+    assert json.loads(await tab1.receive_from()) == {"type": "unread", "unread": 1, "read": [first.pk]}
+    assert json.loads(await tab2.receive_from()) == {"type": "unread", "unread": 1, "read": [first.pk]}
     read_at = await database_sync_to_async(lambda: Recipient.objects.get(user=user, notification=first).read_at)()
     assert read_at is not None
 

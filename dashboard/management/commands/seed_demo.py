@@ -14,6 +14,7 @@ from django.utils import timezone
 from charity.roles import GROUP_ROLES, Role
 from notifications import api
 from notifications.models import Notification
+from notifications.services import preferences_update
 from shifts.models import Shift
 
 DEMO_PASSWORD = "charity-demo"  # noqa: S105 (printed for the demo on purpose)
@@ -51,5 +52,16 @@ class Command(BaseCommand):
             api.notify_all(kind="system.welcome", title="Welcome to the charity's live updates")
             api.notify_role(Role.VOLUNTEER, kind="shift.changed", title="Saturday's food bank shift starts at 10:00")
             api.notify_role(Role.DONOR, kind="impact.update", title="Your gifts fed 120 families this week")
+        # What people choose on /notifications/preferences/: vera wants shift changes pushed to her
+        # phone rather than emailed; dana reads her impact updates in one daily email.
+        vera, dana = User.objects.get(username="vera"), User.objects.get(username="dana")
+        preferences_update(user_id=vera.pk, kinds=[{"kind": "shift.changed", "email": False, "push": True}])
+        preferences_update(
+            user_id=dana.pk,
+            kinds=[
+                {"kind": "impact.update", "email": True, "email_digest": True},
+                {"kind": "donation.confirmed", "email": True, "email_digest": True},
+            ],
+        )
         logins = ", ".join(f"{username} ({role.value})" for username, role in DEMO_USERS)
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}): {logins}")
