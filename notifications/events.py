@@ -15,6 +15,7 @@ from notifications.models import Notification
 
 NOTIFICATION_PUSH = "notification.push"
 UNREAD_CHANGED = "notification.unread"
+PREFERENCES_CHANGED = "notification.preferences"
 #: What host code sends with Channels' ``group_send`` to reach the module's notification sockets and
 #: streams with a frame of its own (nothing persisted: for live-only signals).
 HOST_EVENT = "realtime.event"
@@ -35,6 +36,15 @@ class UnreadChangedEvent(TypedDict):
     # What was just read (on any tab or device): these ids, or everything (``all_read``).
     read: list[int]
     all_read: bool
+
+
+class PreferencesChangedEvent(TypedDict):
+    type: str
+    in_app_off: list[str]  # the kinds the person's connections leave out from now on
+
+
+def preferences_changed_event(in_app_off: frozenset[str]) -> PreferencesChangedEvent:
+    return {"type": PREFERENCES_CHANGED, "in_app_off": sorted(in_app_off)}
 
 
 def notification_frame(notification: Notification) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from django.utils import timezone
 
 from charity.roles import Role
-from notifications.kinds import Channel, Kind, declared, kind_for
+from notifications.kinds import Channel, Kind, declared, kind_for, kind_get
 from notifications.models import DeliverySettings, NotificationPreference
 
 
@@ -70,13 +70,21 @@ class Resolver:
     """Answers "is this channel on for this person and kind" for many people with few queries:
     the role-wide defaults once, each person's own choices once (``load``)."""
 
-    def __init__(self) -> None:
-        self._roles: dict[tuple[str, str, str], Choice] = {
-            (pref.role, pref.kind, pref.channel): Choice(pref.enabled, pref.digest)
-            for pref in NotificationPreference.objects.filter(user__isnull=True)
-        }
+    def __init__(self, rows: Iterable[NotificationPreference] | None = None, *, user_id: int | None = None) -> None:
+        """Reads every role-wide default; or, with ``rows`` (and the ``user_id`` they are all of),
+        only those rows: role defaults and that person's own choices."""
+        self._roles: dict[tuple[str, str, str], Choice] = {}
         self._own: dict[tuple[int, str, str], Choice] = {}
         self._loaded: set[int] = set()
+        if rows is None:
+            rows = NotificationPreference.objects.filter(user__isnull=True)
+        elif user_id is not None:
+            self._loaded.add(user_id)
+        for pref in rows:
+            if pref.user_id is None:
+                self._roles[(pref.role, pref.kind, pref.channel)] = Choice(pref.enabled, pref.digest)
+            else:
+                self._own[(pref.user_id, pref.kind, pref.channel)] = Choice(pref.enabled, pref.digest)
 
     def load(self, user_ids: Iterable[int]) -> None:
         wanted = set(user_ids) - self._loaded
@@ -157,3 +165,25 @@ def preferences_state(*, user_id: int, roles: Iterable[Role]) -> dict[str, objec
             "devices": PushSubscription.objects.filter(user_id=user_id).count(),
         },
     }
+
+
+def in_app_off_kinds(*, user_id: int, roles: Iterable[Role]) -> frozenset[str]:
+    """The kinds a person turned off in-app (or their roles' defaults did), in one query: what
+    their sockets and streams leave out live and on replay (``streams.NotificationMember``)."""
+    from django.db.models import Q
+
+    role_set = list(roles)
+    rows = list(
+        NotificationPreference.objects.filter(channel=Channel.IN_APP).filter(
+            Q(user_id=user_id) | Q(user__isnull=True, role__in=[str(role) for role in role_set])
+        )
+    )
+    if not rows:
+        return frozenset()
+    resolver = Resolver(rows, user_id=user_id)
+    return frozenset(
+        name
+        for name in {row.kind for row in rows}
+        if (kind := kind_get(name)) is not None
+        and not resolver.choice(user_id=user_id, roles=role_set, kind=kind, channel=Channel.IN_APP).enabled
+    )

@@ -331,6 +331,7 @@ def preferences_update(
     ``kinds`` holds ``{"kind", "in_app", "email", "push", "email_digest"}`` entries (a missing
     channel is left as it was); ``quiet`` is ``(start, end)``, ``(None, None)`` for none.
     """
+    kinds = list(kinds)
     with transaction.atomic():
         for entry in kinds:
             for channel in Channel:
@@ -343,6 +344,8 @@ def preferences_update(
                     channel=channel.value,
                     defaults={"enabled": bool(entry[channel.value]), "digest": digest, "role": ""},
                 )
+        if any(Channel.IN_APP.value in entry for entry in kinds):
+            _send_preferences(user_id)
         if time_zone is not None or quiet is not None:
             settings, _created = DeliverySettings.objects.get_or_create(user_id=user_id)
             if time_zone is not None:
@@ -350,6 +353,15 @@ def preferences_update(
             if quiet is not None:
                 settings.quiet_start, settings.quiet_end = quiet
             settings.save()
+
+
+def _send_preferences(user_id: int) -> None:
+    """Every connection of the person follows their new in-app choices (after commit)."""
+    from notifications.preferences import in_app_off_kinds
+
+    user = get_user_model().objects.filter(pk=user_id).prefetch_related("groups").first()
+    off = in_app_off_kinds(user_id=user_id, roles=roles_for(user))
+    group_send_on_commit([groups.user_group(user_id)], events.preferences_changed_event(off))
 
 
 def push_subscription_save(*, user_id: int, endpoint: str, p256dh: str, auth: str) -> PushSubscription:

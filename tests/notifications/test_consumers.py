@@ -489,3 +489,37 @@ async def test_burst_during_connect_arrives_complete_and_in_order(
     ids = [frame["id"] for frame in frames if frame["type"] == "notification"]
     assert ids == early + late
     assert await socket.receive_nothing(timeout=0.3)
+
+
+# -- preferences: kinds turned off in-app ------------------------------------------------------------
+
+
+async def test_a_kind_turned_off_in_app_stays_off_live_and_on_replay_and_follows_changes(
+    make_user: Any, sockets: Any
+) -> None:
+    from notifications.kinds import Channel, register_kind, unregister_kind
+    from notifications.services import preferences_update
+
+    register_kind("test.chatter", label="Chatter", defaults={Channel.IN_APP})
+    try:
+        user = await make(make_user)
+        await database_sync_to_async(preferences_update)(
+            user_id=user.pk, kinds=[{"kind": "test.chatter", "in_app": False}]
+        )
+        muted = await anotify_user(user, kind="test.chatter", title="muted, before")
+        kept = await anotify_user(user, kind="test.other", title="kept, before")
+        socket = await sockets(f"{WS}?since={muted.pk - 1}", user=user)
+        replay, sync = await synced(socket)
+        assert [frame["id"] for frame in replay] == [kept.pk]
+        assert sync["unread"] == 1  # the muted one was born read
+        await anotify_user(user, kind="test.chatter", title="muted, live")
+        live = await anotify_user(user, kind="test.other", title="kept, live")
+        assert json.loads(await socket.receive_from())["id"] == live.pk
+        # Turned back on in another tab: this socket follows at once.
+        await database_sync_to_async(preferences_update)(
+            user_id=user.pk, kinds=[{"kind": "test.chatter", "in_app": True}]
+        )
+        back = await anotify_user(user, kind="test.chatter", title="on again")
+        assert json.loads(await socket.receive_from())["id"] == back.pk
+    finally:
+        unregister_kind("test.chatter")

@@ -33,6 +33,7 @@ NOTIFICATION_FRAME: dict[str, type] = {
 EVENT_SCHEMAS: dict[str, type] = {
     events.NOTIFICATION_PUSH: events.NotificationPushEvent,
     events.UNREAD_CHANGED: events.UnreadChangedEvent,
+    events.PREFERENCES_CHANGED: events.PreferencesChangedEvent,
 }
 
 
