@@ -53,8 +53,12 @@ class Received:
 class PushService:
     """``with PushService(vapid_public_key) as service:``; ``service.endpoint(name, subscriber)``."""
 
-    def __init__(self, vapid_public_key: str) -> None:
+    def __init__(self, vapid_public_key: str, *, hold: threading.Event | None = None) -> None:
+        """``hold``: each request waits for it before it is answered (a push service that hangs)."""
         self.vapid_public_key = vapid_public_key
+        self.hold = hold
+        self.arrived = threading.Event()
+        self.answered = threading.Event()
         self.subscribers: dict[str, Subscriber] = {}
         self.status: dict[str, int] = {}
         self.received: list[Received] = []
@@ -63,11 +67,15 @@ class PushService:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                service.arrived.set()
+                if service.hold is not None:
+                    service.hold.wait(10)
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 service.received.append(service.check(self.path, headers, body))
                 self.send_response(service.status.get(self.path, 201))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                service.answered.set()
 
             def log_message(self, *args: Any) -> None:
                 pass

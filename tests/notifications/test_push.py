@@ -7,11 +7,16 @@ browser would.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 from django.test import Client
 from django.utils import timezone
 
@@ -19,7 +24,7 @@ from notifications import api
 from notifications.kinds import Channel, register_kind, unregister_kind
 from notifications.management.commands.vapid_keys import vapid_key_pair
 from notifications.models import DeliverySettings, NotificationPreference, PushDelivery, PushJob, PushSubscription
-from notifications.push import backoff, push_expand_jobs, push_send_due
+from notifications.push import PushSender, PushSenderMiddleware, backoff, push_expand_jobs, push_send_due
 from tests.notifications.pushservice import PushService, Subscriber
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -277,3 +282,76 @@ def test_a_notification_read_before_its_push_goes_is_not_pushed(
     recipient_mark_read(user_id=vera.pk, notification_ids=[notification.pk])  # in another tab, meanwhile
     assert push_send_due() == 0
     assert service.received == [] and not PushDelivery.objects.exists()
+
+
+# -- the sender loop -------------------------------------------------------------------------------
+
+
+async def _until(condition: Any, what: str) -> None:
+    """Wait (bounded) for something another thread does; the test asserts on it, not on time."""
+    for _ in range(400):
+        if await database_sync_to_async(condition)():
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"never happened: {what}")
+
+
+@pytest.mark.scaleout  # the sender's own thread needs its own database connection
+@pytest.mark.django_db(transaction=True)
+async def test_a_hanging_push_service_does_not_hold_up_in_app_delivery(
+    make_user: Any, vapid: str, kinds: None, sockets: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("notifications.push.POLL_SECONDS", 3600)  # only a commit's wake-up starts a round
+    release = threading.Event()
+    with PushService(vapid, hold=release) as hanging:
+        vera = await database_sync_to_async(make_user)()
+        await database_sync_to_async(subscribe)(vera, hanging, "vera")
+        sender = asyncio.ensure_future(PushSender().run())
+        try:
+            socket = await sockets("/ws/notifications/", user=vera)
+            assert json.loads(await socket.receive_from(timeout=5))["type"] == "synced"
+            first = await api.anotify_user(vera, kind="test.pushed", title="First")
+            assert json.loads(await socket.receive_from(timeout=5))["id"] == first.pk
+            # The commit woke the sender, which is now stuck on the push service...
+            await _until(hanging.arrived.is_set, "the push reached the push service")
+            # ...while in-app delivery goes on.
+            second = await api.anotify_user(vera, kind="test.pushed", title="Second")
+            assert json.loads(await socket.receive_from(timeout=5))["id"] == second.pk
+            assert not hanging.answered.is_set()  # the push service still has not answered
+            release.set()
+            await _until(lambda: not PushDelivery.objects.exists() and not PushJob.objects.exists(), "all sent")
+            assert {got.payload["title"] for got in hanging.received if got.payload} == {"First", "Second"}
+        finally:
+            release.set()
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+
+async def test_the_server_starts_the_sender_once_and_only_with_keys(settings: Any, monkeypatch: Any) -> None:
+    started: list[str] = []
+
+    async def run(self: PushSender) -> None:
+        started.append("run")
+
+    monkeypatch.setattr(PushSender, "run", run)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        pass
+
+    settings.NOTIFICATIONS_VAPID_PRIVATE_KEY = settings.NOTIFICATIONS_VAPID_PUBLIC_KEY = ""
+    without_keys = PushSenderMiddleware(app)
+    await without_keys({"type": "http"}, None, None)
+    private, public = vapid_key_pair()
+    settings.NOTIFICATIONS_VAPID_PRIVATE_KEY, settings.NOTIFICATIONS_VAPID_PUBLIC_KEY = private, public
+    await without_keys({"type": "http"}, None, None)  # decided at the first connection
+    with_keys = PushSenderMiddleware(app)
+    for _ in range(3):
+        await with_keys({"type": "websocket"}, None, None)
+    await asyncio.sleep(0)
+    assert started == ["run"]
+    settings.NOTIFICATIONS_PUSH_IN_PROCESS = False
+    separate = PushSenderMiddleware(app)
+    await separate({"type": "http"}, None, None)
+    await asyncio.sleep(0)
+    assert started == ["run"]
