@@ -5,11 +5,17 @@
  */
 "use strict";
 
+/** ``raw`` as an absolute URL of this site; the notifications page for anything else. */
 function sameSiteUrl(raw) {
-  var fallback = new URL("/notifications/", self.location.origin);
-  if (typeof raw !== "string" || raw.charAt(0) !== "/" || raw.charAt(1) === "/") return fallback.href;
-  var url = new URL(raw, self.location.origin);
-  return url.origin === self.location.origin ? url.href : fallback.href;
+  var fallback = new URL("/notifications/", self.location.origin).href;
+  if (typeof raw !== "string") return fallback;
+  var url;
+  try {
+    url = new URL(raw, self.location.origin);
+  } catch (error) {
+    return fallback;
+  }
+  return url.origin === self.location.origin ? url.href : fallback;
 }
 
 function showPush(data) {
@@ -40,15 +46,18 @@ self.addEventListener("push", function (event) {
   event.waitUntil(showPush(data || {}));
 });
 
+/** A click on a push: focus a tab already on its page, or open one. */
+function notificationClicked(notification) {
+  notification.close();
+  var target = sameSiteUrl(notification.data && notification.data.url);
+  return self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (windows) {
+    for (var i = 0; i < windows.length; i++) {
+      if (windows[i].url === target && "focus" in windows[i]) return windows[i].focus();
+    }
+    return self.clients.openWindow(target);
+  });
+}
+
 self.addEventListener("notificationclick", function (event) {
-  event.notification.close();
-  var target = sameSiteUrl(event.notification.data && event.notification.data.url);
-  event.waitUntil(
-    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (windows) {
-      for (var i = 0; i < windows.length; i++) {
-        if (windows[i].url === target && "focus" in windows[i]) return windows[i].focus();
-      }
-      return self.clients.openWindow(target);
-    })
-  );
+  event.waitUntil(notificationClicked(event.notification));
 });
