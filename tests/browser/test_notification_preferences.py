@@ -14,6 +14,7 @@ shows the notification; its click handler is then run in the worker and opens th
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from notifications import api
 from notifications.management.commands.vapid_keys import vapid_key_pair
 from notifications.models import NotificationPreference, PushSubscription
 from notifications.push import push_expand_jobs, push_send_due
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, screenshot, wait_live
 from tests.notifications.pushservice import PushService, Subscriber, b64url
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.browser]
@@ -159,3 +160,31 @@ async def test_vera_turns_shift_emails_off_and_push_on_and_a_shift_change_arrive
         }"""
     )
     assert opened == f"{server.http_base}/shifts/"
+
+
+async def test_reading_in_one_tab_or_device_clears_it_in_the_others(
+    server: Any, new_context: Any, make_user: Any
+) -> None:
+    """Dismissing a toast on the phone clears the laptop's toast and list item, over a socket and
+    over the SSE fallback alike."""
+    dana = await make(make_user, "dana", roles=("donor",))
+    laptop = await (await new_context()).new_page()
+    phone = await (await new_context()).new_page()
+    await log_in(laptop, server.http_base, "dana")
+    await log_in(phone, server.http_base, "dana")
+    await laptop.goto(f"{server.http_base}/notifications/?transport=sse")  # the fallback
+    await wait_live(laptop)
+    await wait_live(phone)
+    sent = await api.anotify_user(
+        dana, kind="impact.update", title="Your gifts fed 120 families", priority=api.CRITICAL
+    )
+    item = laptop.locator(f"#rt-notification-list [data-notification-id='{sent.pk}']")
+    laptop_toast = laptop.locator(f"#rt-toasts [data-notification-id='{sent.pk}']")
+    await expect(item).to_have_class(re.compile(r"\bunread\b"))
+    await expect(laptop_toast).to_be_visible()
+    await expect(laptop.locator("#rt-bell-count")).to_have_text("1")
+    phone_toast = phone.locator(f"#rt-toasts [data-notification-id='{sent.pk}']")
+    await phone_toast.get_by_role("button", name="Dismiss").click()
+    await expect(laptop_toast).to_have_count(0)
+    await expect(item).not_to_have_class(re.compile(r"\bunread\b"))
+    await expect(laptop.locator("#rt-bell-count")).to_be_hidden()
