@@ -36,6 +36,7 @@ register_kind(
     "impact.update",
     label="Impact updates",
     description="What your gifts achieved.",
+    roles={"donor"},
     defaults={Channel.IN_APP},
     email_after=24 * 3600,
 )

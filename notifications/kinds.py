@@ -57,6 +57,12 @@ class Kind:
     push_text: str = "You have a new notification"
     #: Seconds a notification may stay unread in-app before it is emailed (when email is on).
     email_after: int = 15 * 60
+    #: The roles it is sent to, for the preferences page (empty: anyone; staff see every kind).
+    roles: frozenset[str] = frozenset()
+
+    def shown_to(self, roles: Iterable[str]) -> bool:
+        held = {str(role) for role in roles}
+        return not self.roles or "staff" in held or bool(self.roles & held)
 
     @property
     def may_turn_off_in_app(self) -> bool:
@@ -83,6 +89,7 @@ def register_kind(
     sensitive: bool = False,
     push_text: str = "You have a new notification",
     email_after: int = 15 * 60,
+    roles: Iterable[str] = (),
 ) -> Kind:
     """Declare a kind (idempotent for the same declaration; a different one for a taken name raises)."""
     from notifications.services import KIND_RE  # the one rule of what a kind's name looks like
@@ -102,6 +109,7 @@ def register_kind(
         sensitive=sensitive,
         push_text=push_text,
         email_after=max(0, int(email_after)),
+        roles=frozenset(str(role) for role in roles),
     )
     with _lock:
         existing = _kinds.get(name)

@@ -130,6 +130,8 @@ def preferences_for(*, user_id: int, roles: Iterable[Role]) -> list[dict[str, ob
     resolver = Resolver()
     rows: list[dict[str, object]] = []
     for kind in kinds_all():
+        if not kind.shown_to(roles):
+            continue
         channels = {}
         for channel in Channel:
             choice = resolver.choice(user_id=user_id, roles=roles, kind=kind, channel=channel)

@@ -8,6 +8,7 @@ register_kind(
     "shift.changed",
     label="Shift changes",
     description="A shift you signed up for moved, changed or was cancelled.",
+    roles={"volunteer"},
     defaults={Channel.IN_APP, Channel.EMAIL},
     email_after=15 * 60,
 )

@@ -169,13 +169,24 @@ def test_the_endpoints_are_in_the_openapi_schema(db: None) -> None:
 # -- the page -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("role", ["volunteer", "donor", "staff"])
-def test_every_logged_in_role_has_the_page(make_user: Any, role: str) -> None:
+@pytest.mark.parametrize(
+    ("role", "shown", "hidden"),
+    [
+        ("volunteer", "Shift changes", "Donation confirmed"),
+        ("donor", "Donation confirmed", "Shift changes"),
+        ("staff", "Shift changes", None),
+    ],
+)
+def test_every_logged_in_role_has_the_page_with_its_kinds(
+    make_user: Any, role: str, shown: str, hidden: str | None
+) -> None:
     client = Client()
     client.force_login(make_user(roles=(role,)))
     page = client.get("/notifications/preferences/")
     assert page.status_code == 200
-    assert "Shift changes" in page.content.decode()
+    html = page.content.decode()
+    assert shown in html and "Emergencies" in html
+    assert hidden is None or hidden not in html
     assert "/notifications/preferences/" in client.get("/notifications/").content.decode()
 
 
