@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 BACKOFF_BASE = 30  # seconds before the second try; doubled each time, at most an hour
 BACKOFF_MAX = 3600
 POLL_SECONDS = 5.0
+MAX_PUSH_BODY = 500  # characters: with the title (200) and the URL, well inside 4 KiB encrypted
 
 
 def push_configured() -> bool:
@@ -59,6 +60,8 @@ def push_payload(delivery: PushDelivery) -> str:
     """What the service worker shows. A sensitive kind shows only its notice, never its words."""
     notification = delivery.notification
     title, body = kind_for(notification.kind).push_title_body(title=notification.title, body=notification.body)
+    if len(body) > MAX_PUSH_BODY:  # push services refuse payloads over 4 KiB; a body has no limit
+        body = body[: MAX_PUSH_BODY - 1] + "…"
     return json.dumps(
         {"id": notification.pk, "title": title, "body": body, "url": push_url(notification.data)},
         separators=(",", ":"),
@@ -217,12 +220,12 @@ class PushSenderMiddleware:
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self._task: asyncio.Task[None] | None = None
+        self._decided = False
+        self._task: asyncio.Task[None] | None = None  # held, so the loop keeps the task alive
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
-        if self._task is None and scope.get("type") in ("http", "websocket"):
+        if not self._decided and scope.get("type") in ("http", "websocket"):
+            self._decided = True
             if app_settings.PUSH_IN_PROCESS and push_configured():
                 self._task = asyncio.get_running_loop().create_task(PushSender().run())
-            else:
-                self._task = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
         return await self.inner(scope, receive, send)

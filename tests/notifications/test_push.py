@@ -355,3 +355,12 @@ async def test_the_server_starts_the_sender_once_and_only_with_keys(settings: An
     await separate({"type": "http"}, None, None)
     await asyncio.sleep(0)
     assert started == ["run"]
+
+
+def test_a_long_body_is_cut_to_fit_a_push(make_user: Any, service: PushService, kinds: None) -> None:
+    vera = make_user()
+    subscribe(vera, service, "vera")
+    api.notify_user(vera, kind="test.pushed", title="Long", body="x" * 5000)
+    assert send_all() == 1
+    payload = service.received[0].payload
+    assert payload is not None and len(payload["body"]) == 500 and payload["body"].endswith("…")
