@@ -80,7 +80,7 @@ class RecipientAdmin(admin.ModelAdmin):
         "notification__priority",
         _null_filter("delivered_at", "delivered", "Delivered", "Not delivered"),
         _null_filter("read_at", "read", "Read", "Unread"),
-        _null_filter("escalated_at", "escalated by email", "Escalated", "Not escalated"),
+        _null_filter("escalated_at", "escalated by email", "Escalated or emailed", "Not escalated"),
         "email_outcome",
         ExpiredFilter,
     ]

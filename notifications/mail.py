@@ -104,6 +104,8 @@ def _decide(receipt: Recipient, *, resolver: Resolver, now: datetime) -> str | N
         return EmailOutcome.SENT
     kind = kind_for(notification.kind)
     choice = resolver.choice(user_id=receipt.user_id, roles=roles_for(receipt.user), kind=kind, channel=Channel.EMAIL)
+    if escalation and not (choice.enabled and not choice.digest):
+        return None  # no email of its own, but its escalation may still be due: decided then
     if not choice.enabled:
         return EmailOutcome.OFF
     if choice.digest:

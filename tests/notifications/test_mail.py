@@ -124,3 +124,19 @@ def test_role_defaults_decide_for_people_who_chose_nothing(make_user: Any, kinds
     age(api.notify_users([donor, volunteer], kind="test.news", title="News"), 601)
     assert notifications_email_due() == 1
     assert mail.outbox[0].to == ["v@example.org"]
+
+
+def test_a_critical_one_without_email_of_its_own_is_still_escalated_when_unseen(
+    make_user: Any, kinds: None, settings: Any
+) -> None:
+    settings.NOTIFICATIONS_ESCALATE_AFTER = 3600
+    register_kind("test.siren", label="Siren", defaults={Channel.IN_APP}, email_after=0)
+    try:
+        user = make_user(email="u@example.org")
+        siren = api.notify_user(user, kind="test.siren", title="Siren", priority=api.CRITICAL)
+        assert notifications_email_due() == 0  # its kind sends no email; the escalation is not due yet
+        age(siren, 3601)
+        assert notifications_email_due() == 1
+        assert mail.outbox[0].subject == "[Urgent] Siren"
+    finally:
+        unregister_kind("test.siren")
