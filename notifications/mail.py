@@ -110,7 +110,8 @@ def _decide(receipt: Recipient, *, resolver: Resolver, now: datetime) -> str | N
         return EmailOutcome.OFF
     if choice.digest:
         return EmailOutcome.DIGEST
-    if not kind.critical and quiet_until(DeliverySettings.objects.filter(user_id=receipt.user_id).first(), now=now):
+    urgent = kind.critical or notification.priority == Priority.CRITICAL
+    if not urgent and quiet_until(DeliverySettings.objects.filter(user_id=receipt.user_id).first(), now=now):
         return None
     return EmailOutcome.SENT
 
