@@ -70,9 +70,14 @@ class WebSocketAuthMiddleware:
         return await self.inner(scope, receive, send)
 
 
-application = ProtocolTypeRouter(
-    {
-        "http": http_app,
-        "websocket": AllowedHostsOriginValidator(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
-    }
+from notifications.push import PushSenderMiddleware  # noqa: E402
+
+# The Web Push sender starts with the first connection, on the server's loop (notifications/push.py).
+application = PushSenderMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": http_app,
+            "websocket": AllowedHostsOriginValidator(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        }
+    )
 )

@@ -326,6 +326,13 @@ NOTIFICATIONS_DEFAULT_TTL = int(os.environ.get("NOTIFICATIONS_DEFAULT_TTL", str(
 NOTIFICATIONS_CRITICAL_TTL = int(os.environ.get("NOTIFICATIONS_CRITICAL_TTL", str(30 * 24 * 3600)))
 # Days a conversation is kept after it ends (chat/app_settings.py; docs/safeguarding.md).
 CHAT_RETAIN_CONVERSATIONS_DAYS = _env_int("CHAT_RETAIN_CONVERSATIONS_DAYS", 90)
+# Web Push (docs/notifications.md): the VAPID key pair (none: no push), the contact push services
+# see, and whether the push sender runs inside the server process (the embedded default) or as
+# ``manage.py send_push --loop`` on its own (set NOTIFICATIONS_PUSH_IN_PROCESS=false there).
+NOTIFICATIONS_VAPID_PRIVATE_KEY = os.environ.get("NOTIFICATIONS_VAPID_PRIVATE_KEY", "")
+NOTIFICATIONS_VAPID_PUBLIC_KEY = os.environ.get("NOTIFICATIONS_VAPID_PUBLIC_KEY", "")
+NOTIFICATIONS_VAPID_SUBJECT = os.environ.get("NOTIFICATIONS_VAPID_SUBJECT", "mailto:admin@localhost")
+NOTIFICATIONS_PUSH_IN_PROCESS = _env_bool("NOTIFICATIONS_PUSH_IN_PROCESS", True)
 REALTIME_HEARTBEAT_TIMEOUT = float(os.environ.get("REALTIME_HEARTBEAT_TIMEOUT", "90"))
 # Anonymous help requests one client address may open per hour (form and API; docs/security.md).
 REALTIME_HELP_REQUESTS_PER_IP = int(os.environ.get("REALTIME_HELP_REQUESTS_PER_IP", "20"))

@@ -11,9 +11,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from charity.roles import roles_for
 from notifications import selectors, services
 from notifications.models import Recipient
-from notifications.serializers import AckIn, CountOut, NotificationOut, ReadIn, UnreadOut
+from notifications.preferences import preferences_state
+from notifications.serializers import (
+    AckIn,
+    CountOut,
+    NotificationOut,
+    PreferencesIn,
+    PreferencesOut,
+    PushEndpointIn,
+    PushSubscriptionIn,
+    ReadIn,
+    UnreadOut,
+)
 from realtime.throttles import RECEIPT_THROTTLES
 
 
@@ -71,3 +83,59 @@ class Acknowledge(APIView):
         serializer.is_valid(raise_exception=True)
         count = services.recipient_ack_up_to(user_id=_user_id(request), up_to=serializer.validated_data["up_to"])
         return Response({"count": count}, status=status.HTTP_200_OK)
+
+
+class Preferences(APIView):
+    """The person's choices: per kind and channel (in-app, email, Web Push), a daily email digest per
+    kind, their time zone and quiet hours. ``PUT`` changes only what it names."""
+
+    throttle_classes = RECEIPT_THROTTLES
+
+    @extend_schema(responses=PreferencesOut)
+    def get(self, request: Request) -> Response:
+        return Response(self._state(request))
+
+    @extend_schema(request=PreferencesIn, responses=PreferencesOut)
+    def put(self, request: Request) -> Response:
+        serializer = PreferencesIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        services.preferences_update(
+            user_id=_user_id(request),
+            kinds=data.get("kinds", []),
+            time_zone=data.get("time_zone"),
+            quiet=(data["quiet_start"], data["quiet_end"]) if "quiet_start" in data else None,
+        )
+        return Response(self._state(request))
+
+    @staticmethod
+    def _state(request: Request) -> dict[str, Any]:
+        state = preferences_state(user_id=_user_id(request), roles=roles_for(request.user))
+        return dict(PreferencesOut(state).data)
+
+
+class PushSubscriptions(APIView):
+    """This device's Web Push subscription: ``POST`` stores it (the browser's
+    ``PushSubscription.toJSON()``), ``DELETE`` forgets it."""
+
+    throttle_classes = RECEIPT_THROTTLES
+
+    @extend_schema(request=PushSubscriptionIn, responses={201: None})
+    def post(self, request: Request) -> Response:
+        serializer = PushSubscriptionIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        services.push_subscription_save(
+            user_id=_user_id(request),
+            endpoint=data["endpoint"],
+            p256dh=data["keys"]["p256dh"],
+            auth=data["keys"]["auth"],
+        )
+        return Response(status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=PushEndpointIn, responses={204: None})
+    def delete(self, request: Request) -> Response:
+        serializer = PushEndpointIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.push_subscription_delete(user_id=_user_id(request), endpoint=serializer.validated_data["endpoint"])
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -15,6 +15,7 @@ from notifications.models import Notification
 
 NOTIFICATION_PUSH = "notification.push"
 UNREAD_CHANGED = "notification.unread"
+PREFERENCES_CHANGED = "notification.preferences"
 #: What host code sends with Channels' ``group_send`` to reach the module's notification sockets and
 #: streams with a frame of its own (nothing persisted: for live-only signals).
 HOST_EVENT = "realtime.event"
@@ -32,6 +33,18 @@ class NotificationPushEvent(TypedDict):
 class UnreadChangedEvent(TypedDict):
     type: str
     unread: int
+    # What was just read (on any tab or device): these ids, or everything (``all_read``).
+    read: list[int]
+    all_read: bool
+
+
+class PreferencesChangedEvent(TypedDict):
+    type: str
+    in_app_off: list[str]  # the kinds the person's connections leave out from now on
+
+
+def preferences_changed_event(in_app_off: frozenset[str]) -> PreferencesChangedEvent:
+    return {"type": PREFERENCES_CHANGED, "in_app_off": sorted(in_app_off)}
 
 
 def notification_frame(notification: Notification) -> dict[str, Any]:
@@ -62,16 +75,23 @@ def notification_push_event(notification: Notification) -> NotificationPushEvent
     }
 
 
-def unread_changed_event(unread: int) -> UnreadChangedEvent:
-    return {"type": UNREAD_CHANGED, "unread": unread}
+def unread_changed_event(unread: int, *, read: list[int] | None = None, all_read: bool = False) -> UnreadChangedEvent:
+    return {"type": UNREAD_CHANGED, "unread": unread, "read": read or [], "all_read": all_read}
 
 
 def synced_frame(*, last_id: int, unread: int) -> dict[str, Any]:
     return {"type": "synced", "last_id": last_id, "unread": unread}
 
 
-def unread_frame(unread: int) -> dict[str, Any]:
-    return {"type": "unread", "unread": unread}
+def unread_frame(unread: int, *, read: list[int] | None = None, all_read: bool = False) -> dict[str, Any]:
+    """The unread count, and what was just read (ids, or "all") so every tab and device clears it
+    from its list and toasts (``read`` is left out when nothing was read)."""
+    frame: dict[str, Any] = {"type": "unread", "unread": unread}
+    if all_read:
+        frame["read"] = "all"
+    elif read:
+        frame["read"] = read
+    return frame
 
 
 def acked_frame(*, up_to: int, count: int) -> dict[str, Any]:

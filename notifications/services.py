@@ -1,4 +1,5 @@
-"""Writes of the notifications module: create and fan out, acknowledge, mark read, purge.
+"""Writes of the notifications module: create and fan out, acknowledge, mark read, purge, and a
+person's delivery choices (preferences, quiet hours, push subscriptions).
 
 Only this module sends notification events, and only after the transaction commits.
 """
@@ -9,21 +10,30 @@ import contextlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
-from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from charity.roles import roles_for
 from notifications import events
 from notifications.app_settings import app_settings
 from notifications.audience import Audience
-from notifications.models import Notification, Priority, Recipient
+from notifications.kinds import Channel, kind_for, kind_get
+from notifications.models import (
+    DeliverySettings,
+    Notification,
+    NotificationPreference,
+    Priority,
+    PushJob,
+    PushSubscription,
+    Recipient,
+)
+from notifications.wake import push_wake
 from realtime import groups
 from realtime.publish import group_send_on_commit
 
@@ -139,6 +149,7 @@ def notification_create(
         # on its own the statement is its own transaction.
         with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
             notification = _create_in_one_statement(values, audience)
+            _apply_channels(notification)
             group_send_on_commit(audience.groups(), events.notification_push_event(notification))
         return notification
     with transaction.atomic():
@@ -146,8 +157,50 @@ def notification_create(
         notification = Notification.objects.create(**values)
         notification.recipient_count = _fan_out(notification, audience)
         Notification.objects.filter(pk=notification.pk).update(recipient_count=notification.recipient_count)
+        _apply_channels(notification)
         group_send_on_commit(audience.groups(), events.notification_push_event(notification))
     return notification
+
+
+def _apply_channels(notification: Notification) -> None:
+    """What the kind and the recipients' preferences ask of a new notification beyond the bell.
+
+    Costs nothing for an undeclared kind (in-app only). People who turned the kind off in-app get
+    their receipt already read, so it neither rings the bell nor replays (it stays in their list,
+    and their sockets skip it live: ``streams.NotificationMember``). Pushes go through the outbox
+    (``PushJob``), written in this transaction and sent by the push sender after commit, so a slow
+    or failing push service never holds up ``notify()``. Email needs nothing here: the email path
+    (``notifications_email_due``) finds unread receipts past their kind's delay.
+    """
+    from notifications.preferences import Resolver
+
+    kind = kind_get(notification.kind)
+    if kind is None:
+        kind_for(notification.kind)  # the once-per-kind warning
+        return
+    if (
+        kind.may_turn_off_in_app
+        and NotificationPreference.objects.filter(kind=kind.name, channel=Channel.IN_APP, enabled=False).exists()
+    ):
+        resolver = Resolver()
+        receipts = list(
+            Recipient.objects.filter(notification=notification).values_list("user_id", flat=True).iterator()
+        )
+        users = get_user_model().objects.filter(pk__in=receipts).prefetch_related("groups")
+        off = [
+            user.pk
+            for user in users
+            if not resolver.choice(user_id=user.pk, roles=roles_for(user), kind=kind, channel=Channel.IN_APP).enabled
+        ]
+        now = timezone.now()
+        for chunk in _chunks(off):
+            Recipient.objects.filter(notification=notification, user_id__in=chunk).update(read_at=now, delivered_at=now)
+    if (
+        Channel.PUSH in kind.defaults
+        or NotificationPreference.objects.filter(kind=kind.name, channel=Channel.PUSH, enabled=True).exists()
+    ):
+        PushJob.objects.create(notification=notification)
+        transaction.on_commit(push_wake)
 
 
 def _create_in_one_statement(values: dict[str, Any], audience: Audience) -> Notification:
@@ -235,7 +288,7 @@ def recipient_mark_read(*, user_id: int, notification_ids: Iterable[int]) -> int
                 user_id=user_id, notification_id__in=chunk, read_at__isnull=True
             ).update(read_at=now, delivered_at=Coalesce("delivered_at", now))
         if changed:
-            _send_unread(user_id)
+            _send_unread(user_id, read=ids)
     return changed
 
 
@@ -246,15 +299,18 @@ def recipient_mark_all_read(*, user_id: int) -> int:
             read_at=now, delivered_at=Coalesce("delivered_at", now)
         )
         if changed:
-            _send_unread(user_id)
+            _send_unread(user_id, all_read=True)
     return changed
 
 
-def _send_unread(user_id: int) -> None:
+def _send_unread(user_id: int, *, read: list[int] | None = None, all_read: bool = False) -> None:
+    """Every tab and device of the person: the new count, and what was read, to clear it there too."""
     from notifications.selectors import notification_unread_count
 
     unread = notification_unread_count(user_id=user_id)
-    group_send_on_commit([groups.user_group(user_id)], events.unread_changed_event(unread))
+    group_send_on_commit(
+        [groups.user_group(user_id)], events.unread_changed_event(unread, read=read, all_read=all_read)
+    )
 
 
 def notifications_purge_expired(*, now: Any = None) -> int:
@@ -275,39 +331,66 @@ def notifications_delete_about(*, kind_prefix: str, key: str, value: str) -> int
 
 
 def notifications_escalate_unacknowledged(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Email each recipient of a critical notification that none of their sockets acknowledged in
-    ``NOTIFICATIONS_ESCALATE_AFTER`` seconds. Once per recipient: the row is locked (other runners
-    skip it), emailed, and marked escalated in one transaction; a failed email rolls back and is
-    tried again on the next run. Returns how many were escalated."""
-    now = now or timezone.now()
-    due = Recipient.objects.filter(
-        # A receipt whose user was deleted while it was written (models.Recipient) is never due.
-        Exists(get_user_model().objects.filter(pk=OuterRef("user_id"))),
-        escalated_at__isnull=True,
-        delivered_at__isnull=True,
-        notification__priority=Priority.CRITICAL,
-        notification__created_at__lte=now - timedelta(seconds=app_settings.ESCALATE_AFTER),
-        notification__expires_at__gt=now,
-    )
-    escalated = 0
-    for receipt_id in list(due.order_by("pk").values_list("pk", flat=True)[:limit]):
-        with transaction.atomic():
-            receipt = (
-                Recipient.objects.select_for_update(skip_locked=True)
-                .select_related("notification", "user")
-                .filter(pk=receipt_id, escalated_at__isnull=True)
-                .first()
-            )
-            if receipt is None:
-                continue  # another runner has it, or had it
-            if receipt.user.email:
-                send_mail(
-                    subject=f"[Urgent] {receipt.notification.title}",
-                    message=f"{receipt.notification.body}\n\nYou have not seen this urgent message on the site yet.",
-                    from_email=None,
-                    recipient_list=[receipt.user.email],
+    """The email path (``notifications.mail``): critical escalation and per-kind email, one path."""
+    from notifications.mail import notifications_email_due
+
+    return notifications_email_due(now=now, limit=limit)
+
+
+def preferences_update(
+    *,
+    user_id: int,
+    kinds: Iterable[dict[str, Any]] = (),
+    time_zone: str | None = None,
+    quiet: tuple[time | None, time | None] | None = None,
+) -> None:
+    """Save a person's choices (already validated: ``serializers.PreferencesIn``).
+
+    ``kinds`` holds ``{"kind", "in_app", "email", "push", "email_digest"}`` entries (a missing
+    channel is left as it was); ``quiet`` is ``(start, end)``, ``(None, None)`` for none.
+    """
+    kinds = list(kinds)
+    with transaction.atomic():
+        for entry in kinds:
+            for channel in Channel:
+                if channel.value not in entry:
+                    continue
+                digest = bool(entry.get("email_digest", False)) if channel == Channel.EMAIL else False
+                NotificationPreference.objects.update_or_create(
+                    user_id=user_id,
+                    kind=entry["kind"],
+                    channel=channel.value,
+                    defaults={"enabled": bool(entry[channel.value]), "digest": digest, "role": ""},
                 )
-            receipt.escalated_at = now
-            receipt.save(update_fields=["escalated_at"])
-            escalated += 1
-    return escalated
+        if any(Channel.IN_APP.value in entry for entry in kinds):
+            _send_preferences(user_id)
+        if time_zone is not None or quiet is not None:
+            settings, _created = DeliverySettings.objects.get_or_create(user_id=user_id)
+            if time_zone is not None:
+                settings.time_zone = time_zone
+            if quiet is not None:
+                settings.quiet_start, settings.quiet_end = quiet
+            settings.save()
+
+
+def _send_preferences(user_id: int) -> None:
+    """Every connection of the person follows their new in-app choices (after commit)."""
+    from notifications.preferences import in_app_off_kinds
+
+    user = get_user_model().objects.filter(pk=user_id).prefetch_related("groups").first()
+    off = in_app_off_kinds(user_id=user_id, roles=roles_for(user))
+    group_send_on_commit([groups.user_group(user_id)], events.preferences_changed_event(off))
+
+
+def push_subscription_save(*, user_id: int, endpoint: str, p256dh: str, auth: str) -> PushSubscription:
+    """Store (or move to this person) one device's subscription; a browser has one per endpoint."""
+    subscription, _created = PushSubscription.objects.update_or_create(
+        endpoint=endpoint, defaults={"user_id": user_id, "p256dh": p256dh, "auth": auth}
+    )
+    return subscription
+
+
+def push_subscription_delete(*, user_id: int, endpoint: str) -> int:
+    """Forget one of the person's devices; returns how many went (0 for someone else's endpoint)."""
+    deleted, _per_model = PushSubscription.objects.filter(user_id=user_id, endpoint=endpoint).delete()
+    return 1 if deleted else 0

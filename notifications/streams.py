@@ -30,6 +30,7 @@ from charity.roles import Role, primary_role, roles_for
 from notifications import events, selectors
 from notifications.app_settings import app_settings
 from notifications.models import Notification
+from notifications.preferences import in_app_off_kinds
 from realtime import fanout, groups, metrics
 from realtime.cursors import parse_cursor
 from realtime.limits import hashed
@@ -54,9 +55,10 @@ class Replay:
     notifications: list[Notification]
     unread: int
     last_id: int
+    in_app_off: frozenset[str] = frozenset()
 
 
-def replay_read(*, user_id: int, since: int | None) -> Replay:
+def replay_read(*, user_id: int, since: int | None, roles: frozenset[Role] = frozenset()) -> Replay:
     """The replay and sync state of a stream that (re)connects; read only after joining the groups.
 
     Both reads see one snapshot. Otherwise a notification committed between them is missing from
@@ -74,10 +76,11 @@ def replay_read(*, user_id: int, since: int | None) -> Replay:
             user_id=user_id, since=since, limit=app_settings.REPLAY_LIMIT
         )
         unread, last_id = selectors.notification_sync_state(user_id=user_id)
+        in_app_off = in_app_off_kinds(user_id=user_id, roles=roles)
     if len(notifications) == app_settings.REPLAY_LIMIT:
         # Cut short: report the last id actually sent so a resuming client asks for the rest.
         last_id = notifications[-1].pk
-    return Replay(notifications=notifications, unread=unread, last_id=max(last_id, since or 0))
+    return Replay(notifications=notifications, unread=unread, last_id=max(last_id, since or 0), in_app_off=in_app_off)
 
 
 #: How many sent ids a stream remembers to drop duplicates (and a socket waits for acks on).
@@ -125,6 +128,8 @@ class NotificationMember:
         self.roles: frozenset[Role] = frozenset()
         # id → None, in send order: what this connection sent (never twice).
         self._sent: dict[int, None] = {}
+        # Kinds the person turned off in-app: left out live and on replay (most share the empty one).
+        self.in_app_off: frozenset[str] = frozenset()
 
     # -- joining ----------------------------------------------------------------------------------
 
@@ -149,9 +154,12 @@ class NotificationMember:
         if not admitted:
             return False
         await self.join_groups(notification_groups(user_id=self.user_id, roles=self.roles))
-        replay = await database_sync_to_async(replay_read)(user_id=self.user_id, since=since)
+        replay = await database_sync_to_async(replay_read)(user_id=self.user_id, since=since, roles=self.roles)
+        self.in_app_off = replay.in_app_off
         metrics.REPLAY_SIZE.observe(len(replay.notifications))
         for notification in replay.notifications:
+            if notification.kind in self.in_app_off:
+                continue
             await self.notification_send(notification.pk, events.encode_frame(events.notification_frame(notification)))
         await self.send_frame(events.synced_frame(last_id=replay.last_id, unread=replay.unread))
         return True
@@ -174,12 +182,24 @@ class NotificationMember:
     # -- group events (realtime.fanout) ------------------------------------------------------------
 
     async def notification_push(self, event: events.NotificationPushEvent) -> None:
-        if self.is_open() and self.user_id is not None and self.notification_wanted(event["kind"]):
+        kind = event["kind"]
+        if (
+            self.is_open()
+            and self.user_id is not None
+            and kind not in self.in_app_off
+            and self.notification_wanted(kind)
+        ):
             await self.notification_send(event["id"], event["frame"])
+
+    async def notification_preferences(self, event: events.PreferencesChangedEvent) -> None:
+        """The person changed their preferences (any tab or device): follow their in-app choices."""
+        self.in_app_off = frozenset(event["in_app_off"])
 
     async def notification_unread(self, event: events.UnreadChangedEvent) -> None:
         if self.is_open():
-            await self.send_frame(events.unread_frame(event["unread"]))
+            await self.send_frame(
+                events.unread_frame(event["unread"], read=event.get("read"), all_read=event.get("all_read", False))
+            )
 
     async def realtime_event(self, event: dict[str, Any]) -> None:
         """A host app's live event (``realtime.layer``): forwarded as an ``event`` frame."""

@@ -61,3 +61,25 @@ def test_seed_demo_opens_the_helpline_and_lists_alternatives() -> None:
     run("seed_demo")
     assert OpeningHours.objects.count() == 9  # every day, and two overnight ranges, once
     assert list(Alternative.objects.values_list("kind", flat=True)) == ["emergency", "phone", "website"]
+
+
+def test_seed_demo_sets_the_demos_notification_choices() -> None:
+    from notifications.kinds import Channel
+    from notifications.models import NotificationPreference
+    from notifications.preferences import Resolver
+
+    run("seed_demo")
+    run("seed_demo")  # idempotent
+    users = {user.username: user for user in get_user_model().objects.all()}
+    resolver = Resolver()
+
+    def choice(username: str, kind: str, channel: Channel) -> tuple[bool, bool]:
+        user = users[username]
+        found = resolver.choice(user_id=user.pk, roles=roles_for(user), kind=kind, channel=channel)
+        return found.enabled, found.digest
+
+    assert choice("vera", "shift.changed", Channel.EMAIL) == (False, False)
+    assert choice("vera", "shift.changed", Channel.PUSH) == (True, False)
+    assert choice("victor", "shift.changed", Channel.EMAIL) == (True, False)
+    assert choice("dana", "impact.update", Channel.EMAIL) == (True, True)
+    assert NotificationPreference.objects.filter(user=users["vera"]).count() == 2  # email and push, once each

@@ -250,7 +250,9 @@ async def test_ack_covers_only_what_this_socket_sent(make_user: Any, sockets: An
     assert states[quiet.pk] is None and states[loud.pk] is not None
 
 
-async def test_read_marks_read_and_every_socket_gets_the_unread_count(make_user: Any, sockets: Any) -> None:
+async def test_read_marks_read_and_every_socket_gets_the_unread_count_and_what_was_read(
+    make_user: Any, sockets: Any
+) -> None:
     user = await make(make_user)
     first = await anotify_user(user, kind="test.n", title="a")
     await anotify_user(user, kind="test.n", title="b")
@@ -259,8 +261,9 @@ async def test_read_marks_read_and_every_socket_gets_the_unread_count(make_user:
     await synced(tab1)
     await synced(tab2)
     await tab1.send_json_to({"type": "read", "ids": [first.pk]})
-    assert json.loads(await tab1.receive_from()) == {"type": "unread", "unread": 1}
-    assert json.loads(await tab2.receive_from()) == {"type": "unread", "unread": 1}
+    # Every tab and device clears what was read (docs/protocol.md, unread).
+    assert json.loads(await tab1.receive_from()) == {"type": "unread", "unread": 1, "read": [first.pk]}
+    assert json.loads(await tab2.receive_from()) == {"type": "unread", "unread": 1, "read": [first.pk]}
     read_at = await database_sync_to_async(lambda: Recipient.objects.get(user=user, notification=first).read_at)()
     assert read_at is not None
 
@@ -486,3 +489,37 @@ async def test_burst_during_connect_arrives_complete_and_in_order(
     ids = [frame["id"] for frame in frames if frame["type"] == "notification"]
     assert ids == early + late
     assert await socket.receive_nothing(timeout=0.3)
+
+
+# -- preferences: kinds turned off in-app ------------------------------------------------------------
+
+
+async def test_a_kind_turned_off_in_app_stays_off_live_and_on_replay_and_follows_changes(
+    make_user: Any, sockets: Any
+) -> None:
+    from notifications.kinds import Channel, register_kind, unregister_kind
+    from notifications.services import preferences_update
+
+    register_kind("test.chatter", label="Chatter", defaults={Channel.IN_APP})
+    try:
+        user = await make(make_user)
+        await database_sync_to_async(preferences_update)(
+            user_id=user.pk, kinds=[{"kind": "test.chatter", "in_app": False}]
+        )
+        muted = await anotify_user(user, kind="test.chatter", title="muted, before")
+        kept = await anotify_user(user, kind="test.other", title="kept, before")
+        socket = await sockets(f"{WS}?since={muted.pk - 1}", user=user)
+        replay, sync = await synced(socket)
+        assert [frame["id"] for frame in replay] == [kept.pk]
+        assert sync["unread"] == 1  # the muted one was born read
+        await anotify_user(user, kind="test.chatter", title="muted, live")
+        live = await anotify_user(user, kind="test.other", title="kept, live")
+        assert json.loads(await socket.receive_from())["id"] == live.pk
+        # Turned back on in another tab: this socket follows at once.
+        await database_sync_to_async(preferences_update)(
+            user_id=user.pk, kinds=[{"kind": "test.chatter", "in_app": True}]
+        )
+        back = await anotify_user(user, kind="test.chatter", title="on again")
+        assert json.loads(await socket.receive_from())["id"] == back.pk
+    finally:
+        unregister_kind("test.chatter")

@@ -41,7 +41,7 @@ def test_not_yet_due_normal_or_expired_are_not_escalated(make_user: Any, setting
     user = make_user(email="u@example.org")
     young = api.notify_user(user, kind="system.emergency", title="young", priority=api.CRITICAL)
     age(young, 10)
-    normal = api.notify_user(user, kind="shift.changed", title="normal")
+    normal = api.notify_user(user, kind="system.welcome", title="normal (its kind is in-app only)")
     age(normal, 6000)
     expired = api.notify_user(user, kind="system.emergency", title="expired", priority=api.CRITICAL)
     age(expired, 6000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, get_type_hints
+from typing import Any, get_origin, get_type_hints
 
 import pytest
 
@@ -33,12 +33,14 @@ NOTIFICATION_FRAME: dict[str, type] = {
 EVENT_SCHEMAS: dict[str, type] = {
     events.NOTIFICATION_PUSH: events.NotificationPushEvent,
     events.UNREAD_CHANGED: events.UnreadChangedEvent,
+    events.PREFERENCES_CHANGED: events.PreferencesChangedEvent,
 }
 
 
 def assert_shape(value: Mapping[str, Any], schema: Mapping[str, type]) -> None:
     assert set(value) == set(schema)
-    for key, expected in schema.items():
+    for key, hint in schema.items():
+        expected = get_origin(hint) or hint  # list[int] is checked as a list
         assert isinstance(value[key], expected), f"{key}: {value[key]!r} is not {expected.__name__}"
         assert not (expected is int and isinstance(value[key], bool)), f"{key} is a bool"
 
@@ -111,7 +113,8 @@ def test_push_event_carries_the_frame_encoded_as_json(notification: Notification
 def test_unread_changed_event() -> None:
     event = events.unread_changed_event(3)
     assert_event(event)
-    assert event == {"type": "notification.unread", "unread": 3}
+    assert event == {"type": "notification.unread", "unread": 3, "read": [], "all_read": False}
+    assert events.unread_changed_event(2, read=[5, 6])["read"] == [5, 6]
 
 
 @pytest.mark.parametrize("event_type", EVENT_SCHEMAS)
@@ -146,6 +149,8 @@ def test_synced_frame() -> None:
 
 def test_unread_frame() -> None:
     assert events.unread_frame(2) == {"type": "unread", "unread": 2}
+    assert events.unread_frame(1, read=[7]) == {"type": "unread", "unread": 1, "read": [7]}
+    assert events.unread_frame(0, read=[], all_read=True) == {"type": "unread", "unread": 0, "read": "all"}
 
 
 def test_acked_frame() -> None:

@@ -154,7 +154,7 @@ def test_mark_read_sends_the_new_unread_count_to_the_user_after_commit(make_user
     with transaction.atomic():
         recipient_mark_read(user_id=user.pk, notification_ids=ids[:1])
         assert sent == []
-    assert sent == [(groups.user_group(user.pk), events.unread_changed_event(2))]
+    assert sent == [(groups.user_group(user.pk), events.unread_changed_event(2, read=ids[:1]))]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -206,7 +206,7 @@ def test_mark_all_read_sends_zero_unread_after_commit(make_user: Any, sent: Sent
     with transaction.atomic():
         recipient_mark_all_read(user_id=user.pk)
         assert sent == []
-    assert sent == [(groups.user_group(user.pk), events.unread_changed_event(0))]
+    assert sent == [(groups.user_group(user.pk), events.unread_changed_event(0, all_read=True))]
     sent.clear()
     recipient_mark_all_read(user_id=user.pk)
     assert sent == []

@@ -173,7 +173,7 @@ async def test_read_over_http_updates_the_stream_unread_count(make_user: Any) ->
     await http.aforce_login(user)
     response = await http.post("/api/notifications/read/", {"ids": [sent.pk]}, content_type="application/json")
     assert response.status_code == 200 and response.json() == {"count": 1}
-    assert (await client.event())["data"] == {"type": "unread", "unread": 0}
+    assert (await client.event())["data"] == {"type": "unread", "unread": 0, "read": [sent.pk]}
     await client.close()
 
 

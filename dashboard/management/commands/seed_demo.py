@@ -16,6 +16,7 @@ from charity.roles import GROUP_ROLES, Role
 from chat.models import Alternative, AlternativeKind, OpeningHours
 from notifications import api
 from notifications.models import Notification
+from notifications.services import preferences_update
 from shifts.models import Shift
 
 DEMO_PASSWORD = "charity-demo"  # noqa: S105 (printed for the demo on purpose)
@@ -68,5 +69,16 @@ class Command(BaseCommand):
                 Alternative.objects.create(
                     name=name, description=description, kind=kind, phone=phone, url=url, order=order
                 )
+        # What people choose on /notifications/preferences/: vera wants shift changes pushed to her
+        # phone rather than emailed; dana reads her impact updates in one daily email.
+        vera, dana = User.objects.get(username="vera"), User.objects.get(username="dana")
+        preferences_update(user_id=vera.pk, kinds=[{"kind": "shift.changed", "email": False, "push": True}])
+        preferences_update(
+            user_id=dana.pk,
+            kinds=[
+                {"kind": "impact.update", "email": True, "email_digest": True},
+                {"kind": "donation.confirmed", "email": True, "email_digest": True},
+            ],
+        )
         logins = ", ".join(f"{username} ({role.value})" for username, role in DEMO_USERS)
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}): {logins}")

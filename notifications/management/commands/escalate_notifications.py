@@ -1,5 +1,6 @@
-"""Email critical notifications nobody acknowledged in time. Run from cron every minute, or keep it
-running with ``--every 60`` (the demo does)."""
+"""The email path (notifications/mail.py): critical notifications nobody acknowledged, and any
+notification left unread past its kind's delay when the person wants email. Run from cron every minute,
+or keep it running with ``--every 60`` (the demo does)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
-from notifications.services import notifications_escalate_unacknowledged
+from notifications.mail import notifications_email_due
 
 
 class Command(BaseCommand):
@@ -20,9 +21,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         while True:
-            count = notifications_escalate_unacknowledged()
+            count = notifications_email_due()
             if count or not options["every"]:
-                self.stdout.write(f"Escalated {count} notification(s) by email.")
+                self.stdout.write(f"Sent {count} notification email(s).")
             if not options["every"]:
                 return
             close_old_connections()

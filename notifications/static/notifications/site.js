@@ -85,6 +85,18 @@
     bell.hidden = count === 0;
   }
 
+  /** What was read anywhere (ids, or "all") stops looking new here: list items and toasts. */
+  function clearRead(read) {
+    var all = read === "all";
+    var ids = all ? null : new Set((Array.isArray(read) ? read : []).map(String));
+    document.querySelectorAll(".notification.unread").forEach(function (node) {
+      if (all || ids.has(node.dataset.notificationId)) node.classList.remove("unread");
+    });
+    document.querySelectorAll("#rt-toasts .toast").forEach(function (node) {
+      if (all || ids.has(node.dataset.notificationId)) node.remove();
+    });
+  }
+
   function start() {
     if (!Realtime || body.dataset.authenticated !== "true") return null;
     var indicator = document.getElementById("rt-status");
@@ -95,6 +107,7 @@
         showState(indicator, state, detail);
       },
       onUnread: setUnread,
+      onRead: clearRead,
       onNotification: function (frame) {
         if (list && !list.querySelector('[data-notification-id="' + frame.id + '"]')) {
           var empty = list.querySelector(".empty");

@@ -465,6 +465,8 @@
       }
     } else if (frame.type === "unread") {
       this._setUnread(frame.unread);
+      // Read on this or another tab or device: ids, or "all" (docs/protocol.md).
+      if (frame.read !== undefined && this.options.onRead) this.options.onRead(frame.read);
     } else if (frame.type === "error" && this.options.onError) {
       this.options.onError(frame);
     } else if (this.options.onOther) {
