@@ -17,6 +17,7 @@
 * ``GET|POST .../notes/``: the room's internal notes (helpers and staff only, never the visitor).
 * ``POST .../transfer/``: the assignee or staff hand the request to a colleague or back to the queue.
 * ``POST .../support/``: the assignee asks staff for support (a critical notification).
+* ``POST .../urgent/``: a helper or staff raise or clear the urgent flag, with a note (audited).
 * ``POST .../join/``: a staff member joins the conversation visibly ("A supervisor joined").
 
 These are also the write side of the room's SSE fallback (``chat/sse.py``). Every operation goes
@@ -86,6 +87,7 @@ from chat.serializers import (
     TranscriptEmailIn,
     TranscriptEmailOut,
     TransferIn,
+    UrgentIn,
     VisitorTokenOut,
 )
 from realtime import limits
@@ -723,6 +725,33 @@ class HelpRequestSupportApi(RoomHelperApi):
         except services.ChatError as exc:
             return chat_error_response(exc)
         return Response(NoteOut(events.note_frame(note)).data, status=status.HTTP_201_CREATED)
+
+
+class HelpRequestUrgentApi(RoomHelperApi):
+    """A helper or staff member raises or clears the urgent flag, with a note (audited)."""
+
+    @extend_schema(
+        summary="Flag the request urgent, or clear the flag",
+        parameters=[_PUBLIC_ID],
+        request=UrgentIn,
+        responses={
+            200: HelpRequestOut,
+            400: OpenApiResponse(description="Field errors (a reason is required)."),
+            **_HELPERS_ONLY,
+            409: OpenApiResponse(ChatErrorOut, description="read_only: the request is resolved or closed."),
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        help_request = self.get_object()
+        serializer = UrgentIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            help_request = services.help_request_set_urgent(
+                help_request=help_request, by=request.user, channel=AccessChannel.API, **serializer.validated_data
+            )
+        except services.ChatError as exc:
+            return chat_error_response(exc)
+        return Response(help_request_data(help_request))
 
 
 class HelpRequestJoinApi(RoomHelperApi):

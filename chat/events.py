@@ -54,6 +54,8 @@ QUEUE_ITEM_FIELDS = frozenset(
         "created_at",
         "left_offline",
         "queued_at",
+        "urgent",
+        "urgent_reason",
     }
 )
 FRAME_FIELDS: dict[str, frozenset[str]] = {
@@ -294,6 +296,9 @@ def queue_item(help_request: HelpRequest, *, queue_position: int | None) -> dict
         "created_at": help_request.created_at.isoformat(),
         "left_offline": help_request.left_offline,
         "queued_at": help_request.queued_at.isoformat(),
+        # Helpers only (queue frames never reach a visitor): why the risk list or a helper flagged it.
+        "urgent": help_request.urgent,
+        "urgent_reason": help_request.urgent_reason,
     }
 
 

@@ -285,6 +285,9 @@ class AccessAction(models.TextChoices):
     REDACT = "redact", "Redact"
     EXPORT = "export", "Export"
     ERASE = "erase", "Erase"
+    FLAG = "flag", "Flag urgent"
+    UNFLAG = "unflag", "Clear urgent"
+    BLOCK = "block", "Block the visitor"
 
 
 class AccessRecord(models.Model):

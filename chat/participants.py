@@ -52,3 +52,8 @@ def visitor_participant(help_request: HelpRequest) -> Participant:
 
 def system_author() -> dict[str, str]:
     return {"kind": AuthorKind.SYSTEM.value, "name": "System"}
+
+
+def system_participant() -> Participant:
+    """The site itself, as the author of notes it writes (the risk list's flag, for one)."""
+    return Participant(kind=AuthorKind.SYSTEM, name="System", key="system")

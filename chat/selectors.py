@@ -87,10 +87,10 @@ def user_get_active(*, username: str) -> Any | None:
     return users.first()
 
 
-#: The queue's order: the one place it is written. Every field is ascending; a request handed back
-#: to the queue keeps its ``queued_at`` (so it goes back to where it was). An urgency flag slots in
-#: here, first, as a descending field (``queue_ahead`` then compares it the other way).
-QUEUE_ORDER: tuple[str, ...] = ("queued_at", "id")
+#: The queue's order: the one place it is written. Urgent requests first (a descending field:
+#: ``queue_ahead`` compares it the other way), then the oldest; a request handed back to the queue
+#: keeps its ``queued_at`` (so it goes back to where it was).
+QUEUE_ORDER: tuple[str, ...] = ("-urgent", "queued_at", "id")
 
 
 def waiting_queue() -> QuerySet[HelpRequest]:

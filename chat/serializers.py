@@ -20,6 +20,7 @@ from chat.models import (
     MAX_FEEDBACK_CHARS,
     MAX_NAME_CHARS,
     MAX_REASON_CHARS,
+    MAX_URGENT_REASON_CHARS,
     AuthorKind,
     Category,
     Status,
@@ -107,6 +108,11 @@ class AssignIn(serializers.Serializer[dict[str, Any]]):
 
     def validate_user(self, username: str) -> Any:
         return helper_by_username(username)
+
+
+class UrgentIn(serializers.Serializer[dict[str, Any]]):
+    urgent = serializers.BooleanField(help_text="true: flag it urgent; false: clear the flag.")
+    reason = TextField(max_length=MAX_URGENT_REASON_CHARS, help_text="Why (helpers and staff only; audited).")
 
 
 class TransferIn(serializers.Serializer[dict[str, Any]]):

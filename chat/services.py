@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from charity.roles import Role, is_helper, roles_for
-from chat import audit, blocks, events, presence, selectors, transcripts, visitors
+from chat import audit, blocks, events, presence, selectors, transcripts, triage, visitors
 from chat.app_settings import app_settings
 from chat.models import (
     DEFAULT_VISITOR_NAME,
@@ -45,7 +45,7 @@ from chat.models import (
     Status,
     VisitorBlock,
 )
-from chat.participants import Participant, display_name, system_author, user_key
+from chat.participants import Participant, display_name, system_author, system_participant, user_key
 from notifications import api as notifications
 from realtime import activity, groups, limits
 from realtime.publish import agroup_send_now_unsafe, group_send_now_unsafe, group_send_on_commit
@@ -111,22 +111,32 @@ def help_request_create(
     ``address`` is not kept: only a block-ready check of it (``chat.blocks``)."""
     if category not in Category.values:
         raise ChatError({"category": [f"Must be one of {Category.values}."]})
+    description = _text(description, field="description", max_chars=MAX_DESCRIPTION_CHARS)
+    matches = triage.match(description)
     with transaction.atomic():
         help_request = HelpRequest.objects.create(
             name=_text(name, field="name", max_chars=MAX_NAME_CHARS, required=False) or DEFAULT_VISITOR_NAME,
-            description=_text(description, field="description", max_chars=MAX_DESCRIPTION_CHARS),
+            description=description,
+            # The risk list: urgent from the start, so it is first in the queue from the start.
+            urgent=bool(matches),
+            urgent_reason=triage.reason(matches)[:MAX_URGENT_REASON_CHARS] if matches else "",
             contact=_text(contact, field="contact", max_chars=MAX_CONTACT_CHARS, required=False),
             category=category,
             # Nobody on duty: a message left for later, shown as such to the visitor and the helpers.
             left_offline=not selectors.wait_snapshot().on_duty,
             address_check=blocks.address_check_make(address),
         )
-        position = selectors.queue_position(help_request=help_request)
-        group_send_on_commit(
-            [groups.help_request_queue_group()],
-            events.queue_event(help_request, queue_position=position, waiting=selectors.waiting_count()),
-        )
-        _announce_waits_on_commit()
+        if matches:
+            # Ahead of every request that is not urgent: those behind it learn their new places.
+            _announce_change(help_request, left_queue=False, joined_queue=True)
+            _urgent_raised(help_request, by_name=RISK_LIST)
+        else:
+            position = selectors.queue_position(help_request=help_request)
+            group_send_on_commit(
+                [groups.help_request_queue_group()],
+                events.queue_event(help_request, queue_position=position, waiting=selectors.waiting_count()),
+            )
+            _announce_waits_on_commit()
         # The activity feed is kept without a retention period: it never names the visitor.
         activity.activity_report(kind="help_request.created", text=f"New help request ({category})")
     return help_request
@@ -468,22 +478,65 @@ def help_requests_anonymise(*, cutoff: datetime, limit: int) -> list[tuple[str, 
     return done
 
 
-def help_request_set_urgent(*, help_request: HelpRequest, urgent: bool, reason: str, by: Any) -> HelpRequest:
-    """A volunteer or staff member flags a request urgent (or clears the flag). ``reason`` (up to 200
-    characters) is for helpers only; the visitor's page shows the emergency text above the conversation,
-    live (the ``urgent`` frame, after commit)."""
+#: Who raised a flag the risk list raised (the helpers' note says so).
+RISK_LIST = "The risk list"
+
+
+def help_request_set_urgent(
+    *, help_request: HelpRequest, urgent: bool, reason: str, by: Any, channel: str = AccessChannel.PAGE
+) -> HelpRequest:
+    """A volunteer or staff member flags a request urgent (or clears the flag), with a note saying
+    why: ``reason`` (up to 200 characters) is for helpers and staff only. Audited. See
+    ``_urgent_change`` for what everyone else sees."""
     _require_helper(by)
     if not isinstance(urgent, bool):
         raise ChatError({"urgent": ["Must be true or false."]})
-    reason = _text(reason, field="reason", max_chars=MAX_URGENT_REASON_CHARS, required=False) if urgent else ""
+    reason = _text(reason, field="reason", max_chars=MAX_URGENT_REASON_CHARS)
     with transaction.atomic():
         locked = _lock(help_request.pk)
-        changed = locked.urgent != urgent
-        locked.urgent, locked.urgent_reason = urgent, reason
-        locked.save(update_fields=["urgent", "urgent_reason", "updated_at"])
-        if changed:
-            group_send_on_commit([groups.help_request_group(locked.public_id)], events.urgent_event(urgent=urgent))
+        if locked.is_read_only:
+            raise ChatError(f"This request is {locked.status}.", code=ChatErrorCode.READ_ONLY)
+        if locked.urgent != urgent:
+            _urgent_change(locked, urgent=urgent, reason=reason, by_name=display_name(by))
+            action = AccessAction.FLAG if urgent else AccessAction.UNFLAG
+            audit.access_record(help_request_id=locked.pk, user=by, channel=channel, action=action, reason=reason)
     return locked
+
+
+def _triage_message(locked: HelpRequest, message: Message) -> None:
+    """A visitor's message that matches the risk list flags a request that is not urgent yet."""
+    if locked.urgent:
+        return
+    matches = triage.match(message.body)
+    if matches:
+        _urgent_change(locked, urgent=True, reason=triage.reason(matches)[:MAX_URGENT_REASON_CHARS], by_name=RISK_LIST)
+
+
+def _urgent_change(locked: HelpRequest, *, urgent: bool, reason: str, by_name: str) -> None:
+    """Raise or clear the urgent flag of a row-locked request: the visitor's page shows (or hides)
+    the emergency text live (``urgent`` frame), the queue reorders (urgent first), the helpers' notes
+    say who and why, and a raised flag tells staff (critical)."""
+    locked.urgent, locked.urgent_reason = urgent, reason if urgent else ""
+    locked.save(update_fields=["urgent", "urgent_reason", "updated_at"])
+    group_send_on_commit([groups.help_request_group(locked.public_id)], events.urgent_event(urgent=urgent))
+    # Its place in the queue changed (urgent ones first): the queue and everyone behind it are told.
+    _announce_change(locked, left_queue=False, joined_queue=locked.status == Status.WAITING)
+    if urgent:
+        _urgent_raised(locked, by_name=by_name)
+    else:
+        _note_create(locked, by=system_participant(), body=f"{by_name} cleared the urgent flag: {reason}")
+
+
+def _urgent_raised(locked: HelpRequest, *, by_name: str) -> None:
+    _note_create(locked, by=system_participant(), body=f"Urgent ({by_name}): {locked.urgent_reason}")
+    notifications.notify_role(
+        Role.STAFF,
+        kind="help_request.urgent",
+        title="An urgent help request",
+        body=locked.urgent_reason,
+        data={"public_id": str(locked.public_id), "url": locked.get_watch_url()},
+        priority=notifications.CRITICAL,
+    )
 
 
 # -- the waiting room ------------------------------------------------------------------------------
@@ -524,6 +577,7 @@ def wait_duty_changed() -> None:
 # -- supervision and handoff -------------------------------------------------------------------------
 
 SUPERVISOR_JOINED = "A supervisor joined the conversation."
+DEBRIEF_ASKED = "Asked for a debrief."
 BACK_IN_QUEUE = "You are back in the queue ({place}); someone will be with you soon."
 
 
@@ -576,6 +630,28 @@ def help_request_support(*, help_request_id: int, by: Participant) -> Note:
             priority=notifications.CRITICAL,
         )
         activity.activity_report(kind="help_request.support", text=f"{by.name} asked for support")
+    return note
+
+
+def help_request_debrief(*, help_request: HelpRequest, by: Participant) -> Note:
+    """After an urgent conversation ended, its helper asks for a debrief: staff on duty are told,
+    the room's notes record it. Once per helper and request."""
+    with transaction.atomic():
+        locked = _lock(help_request.pk)
+        if not _may_manage(locked, by):
+            raise ChatError("Only the helper of this request can ask for a debrief.", code=ChatErrorCode.FORBIDDEN)
+        if not (locked.urgent and locked.is_read_only):
+            raise ChatError("A debrief is offered once an urgent conversation has ended.", code=ChatErrorCode.CONFLICT)
+        if Note.objects.filter(help_request=locked, author_user_id=by.user_id, body=DEBRIEF_ASKED).exists():
+            raise ChatError("You asked for a debrief already; staff have been told.", code=ChatErrorCode.CONFLICT)
+        note = _note_create(locked, by=by, body=DEBRIEF_ASKED)
+        notifications.notify_role(
+            Role.STAFF,
+            kind="help_request.debrief",
+            title=f"{by.name} asks for a debrief",
+            body="After an urgent conversation. Please get in touch today.",
+            data={"public_id": str(locked.public_id), "url": locked.get_watch_url()},
+        )
     return note
 
 
@@ -700,6 +776,8 @@ def message_post(*, help_request_id: int, participant: Participant, body: str, c
             # The visitor's wait ends with a helper's first words (the wait estimate's history).
             help_request.first_reply_at = message.created_at
             help_request.save(update_fields=["first_reply_at"])
+        if participant.kind == AuthorKind.VISITOR:
+            _triage_message(help_request, message)
         if participant.kind == AuthorKind.VISITOR and assignee_id is not None:
             _notify_absent_assignee(help_request, message)
     return message, True
@@ -879,6 +957,9 @@ def visitor_block(
             locked.visitor_token_hash = ""
             locked.save(update_fields=fields)
         _revoke_visitor_connections(locked)
+        audit.access_record(
+            help_request_id=locked.pk, user=by, channel=AccessChannel.ADMIN, action=AccessAction.BLOCK, reason=reason
+        )
     return block
 
 

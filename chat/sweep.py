@@ -150,9 +150,7 @@ def claims_requeue(*, now: datetime, limit: int = 500) -> int:
                 body=f"{display_name(helper) if helper else 'The helper'} did not reply in time.",
                 data={"public_id": str(help_request.public_id), "url": help_request.get_absolute_url()},
             )
-            activity.activity_report(
-                kind="help_request.requeued", text=f"{help_request.name}'s request went back to the queue"
-            )
+            activity.activity_report(kind="help_request.requeued", text="A request went back to the queue")
             done += 1
     return done
 

@@ -8,7 +8,7 @@ a row, whatever separates them (spaces, hyphens, punctuation). "self harm" match
 "SELF  HARM", not "myselfharm"; "pills" does not match "spills".
 
 The compiled list is cached per process and rebuilt when any process changes the list: saving or
-deleting a term bumps a version number in the shared cache (:func:`list_changed`).
+deleting a term bumps a version number in the shared cache once it commits (:func:`list_changed`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from chat.models import RiskTerm, Severity
@@ -114,7 +115,8 @@ def reason(matches: Iterable[Match]) -> str:
 
 
 def _on_list_change(sender: type[RiskTerm], **kwargs: object) -> None:
-    list_changed()
+    # Once the change is committed: a change rolled back never reaches a matcher.
+    transaction.on_commit(list_changed)
 
 
 def connect_signals() -> None:

@@ -28,6 +28,8 @@ urlpatterns = [
     path("help/<uuid:public_id>/transfer/", views.help_request_transfer, name="help-request-transfer"),
     path("help/<uuid:public_id>/support/", views.help_request_support, name="help-request-support"),
     path("help/<uuid:public_id>/join/", views.help_request_join, name="help-request-join"),
+    path("help/<uuid:public_id>/urgent/", views.help_request_urgent, name="help-request-urgent"),
+    path("help/<uuid:public_id>/debrief/", views.help_request_debrief, name="help-request-debrief"),
     path("api/help-requests/", api_views.HelpRequestCreateApi.as_view(), name="api-help-request-create"),
     path(API, api_views.HelpRequestDetailApi.as_view(), name="api-help-request"),
     path(API + "messages/", api_views.HelpRequestMessagesApi.as_view(), name="api-help-request-messages"),
@@ -59,4 +61,5 @@ urlpatterns = [
     path(API + "transfer/", api_views.HelpRequestTransferApi.as_view(), name="api-help-request-transfer"),
     path(API + "support/", api_views.HelpRequestSupportApi.as_view(), name="api-help-request-support"),
     path(API + "join/", api_views.HelpRequestJoinApi.as_view(), name="api-help-request-join"),
+    path(API + "urgent/", api_views.HelpRequestUrgentApi.as_view(), name="api-help-request-urgent"),
 ]

@@ -216,6 +216,39 @@ def help_request_support(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
 
 @require_POST
+@login_required
+def help_request_urgent(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """A helper raises or clears the urgent flag, with a note saying why."""
+    help_request = _help_request_or_404(public_id)
+    _room_helper_or_403(request, help_request)
+    urgent = request.POST.get("urgent") == "true"
+    try:
+        services.help_request_set_urgent(
+            help_request=help_request, urgent=urgent, reason=request.POST.get("reason", ""), by=request.user
+        )
+    except services.ChatError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.info(request, "Flagged urgent: staff on duty are told." if urgent else "The urgent flag is cleared.")
+    return redirect(help_request)
+
+
+@require_POST
+@login_required
+def help_request_debrief(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """After an urgent conversation ended, its helper asks staff on duty for a debrief."""
+    help_request = _help_request_or_404(public_id)
+    by = _room_helper_or_403(request, help_request)
+    try:
+        services.help_request_debrief(help_request=help_request, by=by)
+    except services.ChatError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.info(request, "Staff on duty know you would like a debrief. Take a break in the meantime.")
+    return redirect(help_request)
+
+
+@require_POST
 def help_request_join(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """A watching staff member joins visibly; the room page opens in its usual (visible) mode."""
     help_request = _help_request_or_404(public_id)

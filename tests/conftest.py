@@ -105,6 +105,15 @@ def _fresh_waiting_room() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_risk_list() -> None:
+    """Each test matches against its own database's risk list: a list a previous test changed (and
+    committed, inside its rolled-back test transaction) must not linger in the process's matcher."""
+    from chat import triage
+
+    triage.list_changed()
+
+
+@pytest.fixture(autouse=True)
 async def _fresh_fanout() -> AsyncIterator[None]:
     """End each test with its loop's fan-out hub, heartbeat and Redis connections closed (the loop
     goes next)."""

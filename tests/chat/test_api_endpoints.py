@@ -755,6 +755,7 @@ def test_the_openapi_schema_describes_every_endpoint(client: Client) -> None:
         (base + "transfer/", "post"),
         (base + "support/", "post"),
         (base + "join/", "post"),
+        (base + "urgent/", "post"),
     }
     assert "text/plain" in schema["paths"][base + "transcript/"]["get"]["responses"]["200"]["content"]
     assert {"204", "403", "404", "409"} <= set(schema["paths"][base + "erase/"]["post"]["responses"])

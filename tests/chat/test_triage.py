@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
-from django.core.exceptions import ValidationError
+from typing import Any
 
-from chat import triage
+import pytest
+from channels.db import database_sync_to_async
+from django.core.exceptions import ValidationError
+from django.test import Client
+
+from chat import selectors, services, triage
 from chat.models import RiskTerm, Severity
+from chat.participants import user_participant
+from tests.chat.conftest import apost_as_visitor, avisit, claim, joined, receive_until
+from tests.chat.conftest import make as amake
 
 
 def make(*terms: tuple[str, int]) -> triage.Matcher:
@@ -74,21 +81,33 @@ def test_the_shipped_list_is_a_marked_starting_point() -> None:
 
 
 @pytest.mark.django_db
-def test_a_change_to_the_list_reaches_the_matcher() -> None:
-    RiskTerm.objects.all().delete()
+def test_a_committed_change_to_the_list_reaches_the_matcher(django_capture_on_commit_callbacks: Any) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        RiskTerm.objects.all().delete()
     assert triage.match("the bailiffs are here") == []
-    term = RiskTerm.objects.create(phrase="bailiffs", severity=Severity.CONCERN)
+    with django_capture_on_commit_callbacks(execute=True):
+        term = RiskTerm.objects.create(phrase="bailiffs", severity=Severity.CONCERN)
     assert [m.phrase for m in triage.match("the bailiffs are here")] == ["bailiffs"]
-    term.active = False
-    term.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        term.active = False
+        term.save()
     assert triage.match("the bailiffs are here") == []
 
 
 @pytest.mark.django_db
-def test_match_looks_in_every_text_given() -> None:
-    RiskTerm.objects.all().delete()
-    RiskTerm.objects.create(phrase="evicted", severity=Severity.CONCERN)
-    RiskTerm.objects.create(phrase="not safe", severity=Severity.HIGH)
+def test_a_change_never_committed_leaves_the_matcher_as_it_was(django_capture_on_commit_callbacks: Any) -> None:
+    assert triage.match("I took an overdose")
+    with django_capture_on_commit_callbacks(execute=False):  # rolled back: the callbacks never run
+        RiskTerm.objects.filter(phrase="overdose").delete()
+    assert triage.match("I took an overdose")
+
+
+@pytest.mark.django_db
+def test_match_looks_in_every_text_given(django_capture_on_commit_callbacks: Any) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        RiskTerm.objects.all().delete()
+        RiskTerm.objects.create(phrase="evicted", severity=Severity.CONCERN)
+        RiskTerm.objects.create(phrase="not safe", severity=Severity.HIGH)
     found = triage.match("We were evicted", "I am not safe here", "evicted again")
     assert [m.phrase for m in found] == ["not safe", "evicted"]
 
@@ -96,3 +115,110 @@ def test_match_looks_in_every_text_given() -> None:
 def test_a_phrase_without_a_word_is_refused() -> None:
     with pytest.raises(ValidationError):
         RiskTerm(phrase="!!!", severity=Severity.HIGH).full_clean(validate_unique=False)
+
+
+# -- the risk list at work: requests, messages, the queue, the flag by hand, the debrief ---------------
+
+
+def staff_told(kind: str) -> list[Any]:
+    from notifications.models import Notification
+
+    return list(Notification.objects.filter(kind=kind).values_list("priority", "audience"))
+
+
+@pytest.mark.django_db
+def test_a_description_on_the_list_makes_the_request_urgent_and_first(visit: Any, make_user: Any) -> None:
+    make_user("sam", roles=("staff",))
+    calm = visit(description="I need a food parcel")
+    worried = visit(description="I took an OVERDOSE of my pills")
+    request = worried.help_request()
+    assert request.urgent and request.urgent_reason == "Risk list: “overdose” (critical), “pills” (high)"
+    assert not calm.help_request().urgent
+    # Urgent first, then the oldest.
+    assert selectors.queue_position(help_request=request) == 1
+    assert selectors.queue_position(help_request=calm.help_request()) == 2
+    assert staff_told("help_request.urgent") == [("critical", "role:staff")]
+    [note] = selectors.notes_for(help_request_id=request.pk)
+    assert note.body.startswith("Urgent (The risk list): Risk list: “overdose”")
+
+
+@pytest.mark.django_db
+def test_the_reason_never_reaches_the_visitor(visit: Any) -> None:
+    visitor = visit(description="I want to end my life")
+    assert visitor.help_request().urgent
+    for path in (f"/help/{visitor.public_id}/", f"/api/help-requests/{visitor.public_id}/"):
+        text = visitor.client.get(path).content.decode()
+        assert "end my life" not in text.replace(visitor.help_request().description, "")
+        assert "Risk list" not in text and "critical" not in text
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_visitors_message_on_the_list_flags_the_request_live(make_user: Any, sockets: Any) -> None:
+    # Its own list: a transactional test's database starts empty (no data migration rows).
+    await database_sync_to_async(RiskTerm.objects.get_or_create)(phrase="hopeless", defaults={"severity": 1})
+    vera = await amake(make_user, "vera", roles=("volunteer",))
+    visitor = await avisit(description="Help with rent")
+    await claim(visitor, vera)
+    own = await sockets(visitor.path, cookie=visitor.cookie)
+    helper = await sockets(visitor.path, user=vera)
+    await joined(own)
+    await receive_until(helper, "presence")
+    await apost_as_visitor(visitor, "honestly I feel hopeless")
+    visitor_frames = await receive_until(own, "urgent")
+    assert visitor_frames[-1] == {"type": "urgent", "urgent": True}
+    assert "note" not in [frame["type"] for frame in visitor_frames]
+    helper_frames = await receive_until(helper, "note")
+    assert "“hopeless” (concern)" in helper_frames[-1]["body"]
+    # Already urgent: another match changes nothing.
+    await apost_as_visitor(visitor, "still hopeless")
+    frames = await receive_until(own, "message")
+    assert "urgent" not in [frame["type"] for frame in frames]
+
+
+@pytest.mark.django_db
+def test_helpers_flag_and_clear_by_hand_with_a_note_and_it_is_audited(visit: Any, make_user: Any) -> None:
+    from chat.models import AccessAction, AccessRecord
+
+    vera = make_user("vera", roles=("volunteer",))
+    visitor = visit(description="Help with rent")
+    services.help_request_claim(help_request=visitor.help_request(), user=vera)
+    client = Client()
+    client.force_login(vera)
+    url = f"/api/help-requests/{visitor.public_id}/urgent/"
+    assert client.post(url, {"urgent": True}, content_type="application/json").json() == {
+        "reason": ["This field is required."]
+    }
+    assert visitor.client.post(url, {"urgent": True, "reason": "x"}, content_type="application/json").status_code == 403
+    response = client.post(
+        url, {"urgent": True, "reason": "Mentions a partner's threats"}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    request = visitor.help_request()
+    assert request.urgent and request.urgent_reason == "Mentions a partner's threats"
+    assert client.post(url, {"urgent": False, "reason": "Safe now"}, content_type="application/json").status_code == 200
+    assert not visitor.help_request().urgent
+    entries = AccessRecord.objects.filter(help_request=request).values_list("username", "action", "reason")
+    assert list(entries.filter(action__in=[AccessAction.FLAG, AccessAction.UNFLAG]).order_by("id")) == [
+        ("vera", "flag", "Mentions a partner's threats"),
+        ("vera", "unflag", "Safe now"),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_debrief_is_offered_after_an_urgent_conversation_ends(visit: Any, make_user: Any) -> None:
+    vera = make_user("vera", roles=("volunteer",))
+    make_user("sam", roles=("staff",))
+    visitor = visit(description="I am not safe at home")
+    services.help_request_claim(help_request=visitor.help_request(), user=vera)
+    client = Client()
+    client.force_login(vera)
+    page = f"/help/{visitor.public_id}/"
+    assert "Request a debrief" not in client.get(page).content.decode()
+    with pytest.raises(services.ChatError):
+        services.help_request_debrief(help_request=visitor.help_request(), by=user_participant(vera))
+    services.help_request_resolve(help_request=visitor.help_request(), by=user_participant(vera))
+    assert "Request a debrief" in client.get(page).content.decode()
+    client.post(f"/help/{visitor.public_id}/debrief/")
+    assert staff_told("help_request.debrief") == [("normal", "role:staff")]
+    with pytest.raises(services.ChatError):
+        services.help_request_debrief(help_request=visitor.help_request(), by=user_participant(vera))

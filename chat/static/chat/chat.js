@@ -149,7 +149,15 @@
       }
     },
     onWaitEstimate: function (frame) { if (waiting) waiting.showWait(frame); },
-    onUrgent: function (frame) { if (waiting) waiting.showUrgent(frame.urgent); },
+    onUrgent: function (frame) {
+      if (waiting) waiting.showUrgent(frame.urgent);
+      // The helpers' banner: the reason is in the notes (a visitor's page has no banner).
+      var banner = $("urgent-banner");
+      if (banner) {
+        banner.hidden = !frame.urgent;
+        if (frame.urgent) $("urgent-reason").textContent = "The internal notes say why.";
+      }
+    },
     onMessage: showMessage,
     onPending: showPending,
     onStatus: showStatus,

@@ -52,22 +52,40 @@
     return td;
   }
 
+  // The name, and for an urgent request the word "Urgent" and why (never colour alone).
+  function urgentCell(item) {
+    var td = cell(item.name);
+    if (item.urgent) {
+      var flag = document.createElement("strong");
+      flag.className = "urgent-flag";
+      flag.textContent = "Urgent";
+      td.prepend(flag, " ");
+      if (item.urgent_reason) td.append(" (" + item.urgent_reason + ")");
+    }
+    return td;
+  }
+
   function render() {
     var all = Array.from(items.values());
     var waiting = all
       .filter(function (item) { return item.status === "waiting"; })
-      .sort(function (a, b) { return a.queued_at.localeCompare(b.queued_at) || a.created_at.localeCompare(b.created_at); });
+      // The server's order (chat.selectors.QUEUE_ORDER): urgent first, then the oldest.
+      .sort(function (a, b) {
+        return (b.urgent ? 1 : 0) - (a.urgent ? 1 : 0) ||
+          a.queued_at.localeCompare(b.queued_at) || a.created_at.localeCompare(b.created_at);
+      });
     var assigned = all.filter(function (item) { return item.status === "assigned"; });
     var rows = waiting.concat(assigned).slice(0, limit).map(function (item) {
       var tr = document.createElement("tr");
       tr.dataset.publicId = item.public_id;
       tr.dataset.status = item.status;
+      tr.dataset.urgent = item.urgent ? "true" : "false";
       var long = item.description_truncated || item.description.length > 120;
       var description = long ? item.description.slice(0, 119) + "…" : item.description;
       var position = item.status === "waiting" ? waiting.indexOf(item) + 1 : "";
       tr.append(
         cell(position),
-        cell(item.name),
+        urgentCell(item),
         cell(item.category),
         cell(description),
         cell(
