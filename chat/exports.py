@@ -16,11 +16,11 @@ from typing import Any
 from django.utils import timezone
 
 from chat import audit, selectors
-from chat.models import HelpRequest, Message
+from chat.models import Feedback, HelpRequest, Message, Note, VisitorBlock
 from notifications.models import Notification
 
 #: Bumped when a section changes shape, so whoever reads an export knows which one they have.
-EXPORT_FORMAT = "charity.help_request_export/1"
+EXPORT_FORMAT = "charity.help_request_export/2"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -43,6 +43,16 @@ def _help_request(help_request: HelpRequest) -> dict[str, Any]:
         "resolved_at": _iso(help_request.resolved_at),
         "assignee_notified_at": _iso(help_request.assignee_notified_at),
         "visitor_secret_set": bool(help_request.visitor_token_hash),
+        "first_reply_at": _iso(help_request.first_reply_at),
+        "queued_at": _iso(help_request.queued_at),
+        "left_offline": help_request.left_offline,
+        "urgent": help_request.urgent,
+        "urgent_reason": help_request.urgent_reason,
+        "transcript_email_requested": help_request.transcript_email_requested,
+        "anonymised_at": _iso(help_request.anonymised_at),
+        "erased_at": _iso(help_request.erased_at),
+        # Whether a block-ready check of the address is held (never the check itself, nor an address).
+        "address_check_held": bool(help_request.address_check),
     }
 
 
@@ -104,6 +114,25 @@ def _notifications(help_request: HelpRequest) -> list[dict[str, Any]]:
     ]
 
 
+def _notes(help_request: HelpRequest) -> list[dict[str, Any]]:
+    """The helpers' internal notes: held about the request, so part of a subject access export."""
+    return [
+        {"id": note.pk, "at": _iso(note.created_at), "author": note.author_name, "body": note.body}
+        for note in Note.objects.filter(help_request=help_request).order_by("id")
+    ]
+
+
+def _feedback_and_blocks(help_request: HelpRequest) -> dict[str, Any]:
+    feedback = Feedback.objects.filter(help_request=help_request).first()
+    return {
+        "feedback": None if feedback is None else {"rating": feedback.rating, "comment": feedback.comment},
+        "blocks": [
+            {"created_at": _iso(block.created_at), "expires_at": _iso(block.expires_at), "reason": block.reason}
+            for block in VisitorBlock.objects.filter(help_request=help_request).order_by("id")
+        ],
+    }
+
+
 def help_request_export(*, help_request: HelpRequest, now: datetime | None = None) -> dict[str, Any]:
     """Everything held about ``help_request``, ready for ``json.dumps``."""
     return {
@@ -114,4 +143,6 @@ def help_request_export(*, help_request: HelpRequest, now: datetime | None = Non
         "read_cursors": _read_cursors(help_request),
         "access_records": _access_records(help_request),
         "notifications": _notifications(help_request),
+        "notes": _notes(help_request),
+        **_feedback_and_blocks(help_request),
     }

@@ -615,5 +615,5 @@ def live_conversations(*, limit: int) -> list[HelpRequest]:
                 filter=Q(messages__author_kind__in=(AuthorKind.VOLUNTEER, AuthorKind.STAFF)),
             ),
         )
-        .order_by("_assigned", "id")[:limit]
+        .order_by("_assigned", *QUEUE_ORDER)[:limit]
     )

@@ -10,7 +10,9 @@ One pass (``sweep(now=...)``) does, in order:
   ``CHAT_IDLE_ASK`` seconds (after the helper spoke) gets a gentle "Are you still there?"; after
   ``CHAT_IDLE_PROMPT`` more, the helper is prompted (frame and notification) to close, with a
   suggested closing message;
-* expired visitor blocks are deleted.
+* expired visitor blocks are deleted;
+* the waiting rooms are told when the helpline opened or closed by the clock since the last pass
+  (``services.wait_duty_changed``: nothing is sent when nothing they see changed).
 
 Each step first reads candidate ids, then handles each in its own transaction with the row locked
 (``skip_locked`` on PostgreSQL: two sweepers never handle one request at once, and neither waits for
@@ -228,6 +230,8 @@ def sweep(*, now: datetime | None = None) -> SweepResult:
     result.asked = idle_ask(now=now)
     result.prompted = idle_prompt(now=now)
     result.blocks_expired = blocks_purge(now=now)
+    # The helpline opening or closing by the clock: waiting visitors are told within one sweep.
+    services.wait_duty_changed()
     return result
 
 

@@ -32,7 +32,10 @@ FIGURES_KEY = "dashboard:metrics-figures"
 # Figures that are plain numbers, exported as gauges named charity_<name>.
 NUMERIC = [
     "waiting",
+    "urgent_waiting",
     "oldest_wait_seconds",
+    "longest_unanswered_seconds",
+    "helpers_at_capacity",
     "assigned_today",
     "resolved_today",
     "donations_today",

@@ -32,6 +32,7 @@ def help_request_figures(*, now: datetime) -> dict[str, Any]:
     today = _start_of_day(now)
     figures = HelpRequest.objects.aggregate(
         waiting=Count("pk", filter=Q(status=Status.WAITING)),
+        urgent_waiting=Count("pk", filter=Q(status=Status.WAITING, urgent=True)),
         oldest_waiting=Min("created_at", filter=Q(status=Status.WAITING)),
         assigned_today=Count("pk", filter=Q(assigned_at__gte=today)),
         resolved_today=Count("pk", filter=Q(resolved_at__gte=today)),
@@ -45,7 +46,21 @@ def help_request_figures(*, now: datetime) -> dict[str, Any]:
     figures["helpers_on_duty"] = wait.helpers_available
     figures["wait_estimate"] = f"{estimate[0]} to {estimate[1]} min" if estimate else ""
     figures["helpers_at_capacity"] = chat_selectors.helpers_at_capacity()
+    figures["longest_unanswered_seconds"] = longest_unanswered_seconds(now=now)
     return figures
+
+
+def longest_unanswered_seconds(*, now: datetime) -> int:
+    """The longest a visitor in an active conversation has waited for a helper's reply to what they
+    last wrote (0: every visitor has had one)."""
+    waits = [
+        _seconds_since(now, row.last_visitor_at) or 0  # type: ignore[attr-defined]
+        for row in chat_selectors.live_conversations(limit=10_000)
+        if row.status == Status.ASSIGNED
+        and row.last_visitor_at is not None  # type: ignore[attr-defined]
+        and (row.last_helper_at is None or row.last_helper_at < row.last_visitor_at)  # type: ignore[attr-defined]
+    ]
+    return max(waits, default=0)
 
 
 def donation_figures(*, now: datetime) -> dict[str, Any]:
@@ -124,6 +139,7 @@ def live_conversations(*, now: datetime, limit: int = CONVERSATION_LINES) -> lis
                 "public_id": str(help_request.public_id),
                 "name": help_request.name,
                 "status": help_request.status,
+                "urgent": help_request.urgent,
                 "assigned_to": assigned_to(help_request),
                 "since_visitor": _seconds_since(now, visitor_at),
                 "since_helper": _seconds_since(now, help_request.last_helper_at),  # type: ignore[attr-defined]

@@ -63,6 +63,27 @@ def test_the_export_holds_everything_about_the_request(make_user: Any) -> None:
     assert visitor.help_request().visitor_token_hash not in json.dumps(data)
 
 
+def test_the_export_holds_the_helpers_notes_the_feedback_and_blocks(make_user: Any) -> None:
+    from chat.participants import user_participant
+
+    visitor, vera, sam = rich_request(make_user)
+    services.note_post(
+        help_request_id=visitor.help_request().pk, participant=user_participant(vera), body="Mentioned a sister"
+    )
+    services.help_request_resolve(help_request=visitor.help_request(), by=user_participant(vera))
+    services.feedback_submit(
+        help_request=visitor.help_request(), by=visitor_participant(visitor.help_request()), rating=5, comment="kind"
+    )
+    services.visitor_block(help_request=visitor.help_request(), by=sam, reason="abuse later", days=2)
+    data = help_request_export(help_request=visitor.help_request())
+    assert [note["body"] for note in data["notes"]] == ["Mentioned a sister"]
+    assert data["feedback"] == {"rating": 5, "comment": "kind"}
+    assert [block["reason"] for block in data["blocks"]] == ["abuse later"]
+    # Whether a block-ready check of the address is held is said; the check itself is not exported.
+    check = visitor.help_request().address_check
+    assert data["help_request"]["address_check_held"] is True and check and check not in json.dumps(data)
+
+
 def test_staff_with_the_permissions_download_it_and_the_export_is_audited(make_user: Any) -> None:
     visitor, _, _ = rich_request(make_user)
     boss = make_user("boss", roles=(Role.STAFF,), is_superuser=True)

@@ -510,3 +510,26 @@ def test_the_migration_takes_the_first_reply_from_existing_messages() -> None:
         assert replies["Unanswered"] is None
     finally:
         call_command("migrate", "chat", verbosity=0)
+
+
+async def test_the_sweep_tells_waiting_rooms_when_the_helpline_closes_by_the_clock(sockets: Any) -> None:
+    from chat import sweep
+    from chat.models import OpeningHours
+
+    visitor = await avisit()
+    socket = await sockets(visitor.path, cookie=visitor.cookie)
+    history, _ = await joined(socket)
+    assert history["wait_estimate"]["next_opening"] is None  # no opening hours: always open
+    assert await socket.receive_nothing(timeout=0.2)
+
+    def open_only_tomorrow() -> None:
+        tomorrow = (timezone.localtime().weekday() + 1) % 7
+        OpeningHours.objects.create(weekday=tomorrow, opens=time(9), closes=time(17))
+
+    await database_sync_to_async(open_only_tomorrow)()
+    assert await socket.receive_nothing(timeout=0.2)  # nothing ran yet to tell anyone
+    await database_sync_to_async(sweep.sweep)()
+    frame = await next_frame(socket)
+    assert frame["type"] == "wait_estimate" and frame["next_opening"] is not None
+    await database_sync_to_async(sweep.sweep)()
+    assert await socket.receive_nothing(timeout=0.2)  # unchanged: said once

@@ -32,6 +32,38 @@ def test_help_request_figures(make_user: Any) -> None:
     assert metrics["assigned_today"] == 2 and metrics["resolved_today"] == 1
 
 
+def test_urgent_waiting_and_the_longest_unanswered_visitor(make_user: Any) -> None:
+    from chat.models import AuthorKind, Message
+
+    now = timezone.now()
+    vera = make_user("vera", roles=("volunteer",))
+    HelpRequest.objects.create(name="u", description="x", urgent=True, urgent_reason="risk")
+    HelpRequest.objects.create(name="calm", description="x")
+    answered, waiting_reply = (
+        HelpRequest.objects.create(name=name, description="x", status=Status.ASSIGNED, assigned_to=vera)
+        for name in ("answered", "waiting for a reply")
+    )
+
+    def say(help_request: HelpRequest, kind: str, minutes_ago: int) -> None:
+        Message.objects.create(
+            help_request=help_request,
+            author_kind=kind,
+            author_name="x",
+            body="x",
+            created_at=now - timedelta(minutes=minutes_ago),
+        )
+
+    say(answered, AuthorKind.VISITOR, 20)
+    say(answered, AuthorKind.VOLUNTEER, 19)
+    say(waiting_reply, AuthorKind.VOLUNTEER, 12)
+    say(waiting_reply, AuthorKind.VISITOR, 10)
+    snapshot = dashboard_snapshot(now=now)
+    assert snapshot["metrics"]["urgent_waiting"] == 1
+    assert 10 * 60 - 2 <= snapshot["metrics"]["longest_unanswered_seconds"] <= 10 * 60 + 2
+    # Urgent first among the live conversations, and said so.
+    assert [(row["name"], row["urgent"]) for row in snapshot["conversations"][:2]] == [("u", True), ("calm", False)]
+
+
 def test_no_waiting_means_no_wait() -> None:
     assert dashboard_snapshot()["metrics"]["oldest_wait_seconds"] == 0
 

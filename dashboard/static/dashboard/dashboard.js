@@ -8,7 +8,9 @@
 
   var LABELS = [
     ["waiting", "Waiting help requests"],
+    ["urgent_waiting", "Urgent and waiting"],
     ["oldest_wait_seconds", "Oldest wait"],
+    ["longest_unanswered_seconds", "Longest unanswered visitor"],
     ["assigned_today", "Assigned today"],
     ["resolved_today", "Resolved today"],
     ["donations_today", "Donations today"],
@@ -44,7 +46,7 @@
       var value = snapshot.metrics[pair[0]];
       var box = text("div", "", "figure");
       box.dataset.metric = pair[0];
-      var shown = pair[0] === "oldest_wait_seconds" ? duration(value) : value === null || value === "" ? "none" : String(value);
+      var shown = /_seconds$/.test(pair[0]) ? duration(value) : value === null || value === "" ? "none" : String(value);
       box.appendChild(text("span", shown, "value"));
       box.appendChild(text("span", pair[1]));
       figures.appendChild(box);
@@ -99,7 +101,7 @@
       var tr = document.createElement("tr");
       tr.dataset.publicId = row.public_id;
       tr.appendChild(text("td", row.name));
-      tr.appendChild(text("td", row.status));
+      tr.appendChild(text("td", row.urgent ? row.status + " · URGENT" : row.status));
       tr.appendChild(text("td", row.assigned_to ? row.assigned_to.name : "nobody yet"));
       tr.appendChild(text("td", row.since_visitor === null ? "never" : duration(row.since_visitor) + " ago"));
       tr.appendChild(text("td", row.since_helper === null ? "no reply yet" : duration(row.since_helper) + " ago"));
