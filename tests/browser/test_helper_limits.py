@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from channels.db import database_sync_to_async
 from playwright.async_api import expect
 
 from tests.browser.conftest import log_in, screenshot
+
+pytestmark = [pytest.mark.scaleout, pytest.mark.browser]
 
 
 @database_sync_to_async
