@@ -24,6 +24,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.db import close_old_connections, transaction
@@ -122,10 +123,37 @@ def _lease(delivery_id: int, *, now: datetime) -> PushDelivery | None:
     return PushDelivery.objects.select_related("notification", "subscription").filter(pk=delivery_id).first()
 
 
+def endpoint_unambiguous(url: str) -> bool:
+    """Whether every HTTP library reads the same host in ``url``: no user part, no backslash, and
+    Python's ``urlsplit`` and urllib3 (which ``requests`` sends with) agree.
+    ``https://evil.example\\@push.example/`` is one host to the first and another to the second."""
+    from urllib3.util import parse_url
+
+    parts = urlsplit(url)
+    if "\\" in url or "@" in parts.netloc:
+        return False
+    try:
+        return (parse_url(url).host or "").lower() == (parts.hostname or "").lower()
+    except ValueError:
+        return False
+
+
+def endpoint_allowed(url: str) -> bool:
+    """Whether a browser may subscribe with ``url``: an unambiguous https address of a known browser
+    push service (``NOTIFICATIONS_PUSH_SERVICE_HOSTS``), the only places the sender posts to."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    known = any(host == name or host.endswith("." + name) for name in app_settings.PUSH_SERVICE_HOSTS)
+    return parts.scheme == "https" and known and endpoint_unambiguous(url)
+
+
 def _send(delivery: PushDelivery) -> int | None:
-    """Send one push; the push service's status, or None when it did not answer."""
+    """Send one push; the push service's status, or None when it did not answer. A stored endpoint
+    whose host libraries could read two ways is answered as gone (404): it is removed, never sent to."""
     from pywebpush import WebPushException, webpush
 
+    if not endpoint_unambiguous(delivery.subscription.endpoint):
+        return 404
     try:
         response = webpush(
             subscription_info=delivery.subscription.subscription_info(),

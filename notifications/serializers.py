@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from rest_framework import serializers
 
-from notifications.app_settings import app_settings
 from notifications.kinds import kind_get
 from notifications.models import Recipient
 from notifications.preferences import valid_time_zone
+from notifications.push import endpoint_allowed
 from notifications.validators import MAX_IDS
 from realtime.validators import StrictIntegerField
 
@@ -133,10 +132,7 @@ class PushSubscriptionIn(serializers.Serializer[dict[str, Any]]):
     keys = PushKeysIn()
 
     def validate_endpoint(self, value: str) -> str:
-        parts = urlsplit(value)
-        host = (parts.hostname or "").lower()
-        allowed = any(host == name or host.endswith("." + name) for name in app_settings.PUSH_SERVICE_HOSTS)
-        if parts.scheme != "https" or not allowed:
+        if not endpoint_allowed(value):
             raise serializers.ValidationError("Not a browser push service's address.")
         return value
 

@@ -155,6 +155,16 @@ def test_a_failing_push_service_is_retried_with_backoff_then_given_up(
     assert PushSubscription.objects.filter(pk=subscription.pk).exists()  # but the device is kept
 
 
+def test_a_stored_endpoint_read_two_ways_is_never_posted_to(make_user: Any, service: PushService, kinds: None) -> None:
+    subscription, _ = subscribe(make_user(), service, "x")
+    # As a row stored before the serializer's rule: the sender refuses it too, and removes it.
+    PushSubscription.objects.filter(pk=subscription.pk).update(endpoint="https://127.0.0.2\\@fcm.googleapis.com/x")
+    api.notify_user(subscription.user, kind="test.pushed", title="Hi")
+    assert send_all() == 0
+    assert not PushSubscription.objects.filter(pk=subscription.pk).exists()
+    assert service.received == []
+
+
 def test_no_answer_is_retried(make_user: Any, vapid: str, kinds: None) -> None:
     vera = make_user()
     subscriber = Subscriber()
@@ -242,6 +252,9 @@ def test_a_device_subscribes_and_unsubscribes(make_user: Any) -> None:
         ({**VALID, "endpoint": "https://127.0.0.1/push"}, "endpoint"),
         ({**VALID, "endpoint": "http://fcm.googleapis.com/x"}, "endpoint"),
         ({**VALID, "endpoint": "https://fcm.googleapis.com.evil.example/x"}, "endpoint"),
+        # urlsplit reads fcm.googleapis.com, requests would post to evil.example.
+        ({**VALID, "endpoint": "https://evil.example\\@fcm.googleapis.com/x"}, "endpoint"),
+        ({**VALID, "endpoint": "https://user@fcm.googleapis.com/x"}, "endpoint"),
         ({**VALID, "keys": {"p256dh": "short", "auth": "AAAAAAAAAAAAAAAAAAAAAA"}}, "keys"),
         ({"endpoint": VALID["endpoint"]}, "keys"),
     ],
