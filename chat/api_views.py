@@ -642,6 +642,7 @@ class HelpRequestNotesApi(RoomHelperApi):
     )
     def get(self, request: Request, public_id: str) -> Response:
         help_request = self.get_object()
+        self.audit_read(help_request)
         return Response(NoteListOut(events.notes_frame(selectors.notes_for(help_request_id=help_request.pk))).data)
 
     @extend_schema(

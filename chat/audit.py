@@ -39,6 +39,7 @@ __all__ = [
     "may_export",
     "may_redact",
     "may_view_audit",
+    "reasons_forget",
 ]
 
 #: The admin permission that shows audit entries (and, with ``view_helprequest``, allows the export).
@@ -125,6 +126,13 @@ def audit_purge(*, now: datetime | None = None, batch_size: int = 1000, dry_run:
         if not ids:
             return deleted
         deleted += AccessRecord.objects.filter(id__in=ids).delete()[0]
+
+
+def reasons_forget(*, help_request_id: int) -> int:
+    """Blank the free-text reasons of one request's entries (what a helper typed when flagging it,
+    staff when redacting or blocking): they may describe the visitor, so they go with the
+    conversation. Who did what, when and how stays. Returns how many entries changed."""
+    return AccessRecord.objects.filter(help_request_id=help_request_id).exclude(reason="").update(reason="")
 
 
 # -- reads -----------------------------------------------------------------------------------------

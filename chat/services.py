@@ -405,21 +405,38 @@ def help_request_transcript_email_set(*, help_request: HelpRequest, by: Particip
 
 
 def _anonymise(help_request: HelpRequest, *, now: datetime, erased_by: str = "") -> tuple[int, int]:
-    """Delete the conversation (messages, read cursors) and the personal fields of a row-locked
-    request, and end the visitor's access; what is left is an anonymous statistic (category, times,
-    status, assignee). An open request is closed. Returns ``(messages, read cursors)`` deleted.
+    """Delete the conversation (messages, read cursors, internal notes, the feedback's comment, the
+    reasons typed in its audit entries) and the personal fields of a row-locked request, and end the
+    visitor's access; what is left is an anonymous statistic (category, times, status, assignee,
+    rating). An open request is closed. Returns ``(messages, read cursors)`` deleted.
 
     ``erased_by`` (an erasure, not the retention period): the room gets an ``erased`` frame first,
     then the visitor's connections end."""
     messages, _ = Message.objects.filter(help_request_id=help_request.pk).delete()
     cursors, _ = ReadCursor.objects.filter(help_request_id=help_request.pk).delete()
+    # What helpers wrote about the visitor, and the visitor's own words in their rating, go too; the
+    # rating itself and who read or flagged it when (the audit trail) stay, without the reasons typed.
+    Note.objects.filter(help_request_id=help_request.pk).delete()
+    Feedback.objects.filter(help_request_id=help_request.pk).update(comment="")
+    audit.reasons_forget(help_request_id=help_request.pk)
     was_open = not help_request.is_read_only
     left_queue = help_request.status == Status.WAITING
     help_request.name = help_request.contact = help_request.description = ""
     help_request.visitor_token_hash = ""
     help_request.transcript_email_requested = False
+    # Why it was urgent is health data; the block-ready check of the address links it to a network.
+    help_request.urgent_reason = help_request.address_check = ""
     help_request.anonymised_at = now
-    fields = ["name", "contact", "description", "visitor_token_hash", "transcript_email_requested", "anonymised_at"]
+    fields = [
+        "name",
+        "contact",
+        "description",
+        "visitor_token_hash",
+        "transcript_email_requested",
+        "urgent_reason",
+        "address_check",
+        "anonymised_at",
+    ]
     if erased_by:
         help_request.erased_at, help_request.erased_by = now, erased_by
         fields += ["erased_at", "erased_by"]

@@ -99,8 +99,9 @@ def _each(candidates: QuerySet[HelpRequest], limit: int) -> list[int]:
 def _nudge(help_request: HelpRequest, *, reason: str, title: str, detail: str, suggestion: str | None) -> None:
     assignee_id = help_request.assigned_to_id
     assert assignee_id is not None
+    # To the helpers-only group: a visitor's connection never even receives it.
     group_send_on_commit(
-        [groups.help_request_group(help_request.public_id)],
+        [groups.help_request_helpers_group(help_request.public_id)],
         events.nudge_event(assignee_id=assignee_id, reason=reason, detail=detail, suggestion=suggestion),
     )
     notifications.notify_user(

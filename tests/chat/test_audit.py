@@ -327,3 +327,10 @@ async def test_no_audit_in_the_sse_stream_of_a_volunteer_or_the_visitor(make_use
         await stream.close()
         assert [frame["type"] for frame in frames] in (["history", "presence"], ["history", "notes", "presence"])
         assert_nothing_about_audits(json.dumps(frames))
+
+
+def test_reading_the_internal_notes_over_the_api_is_audited(make_user: Any) -> None:
+    visitor, _ = assigned(make_user)
+    sam = make_user(READER, roles=(Role.STAFF,))
+    assert logged_in(sam).get(f"/api/help-requests/{visitor.public_id}/notes/").status_code == 200
+    assert entries() == [(READER, "api", "read")]

@@ -71,6 +71,33 @@ def test_erasure_deletes_the_conversation_and_personal_fields_and_keeps_the_stat
     assert after.assigned_at == before.assigned_at and after.assigned_to_id == vera.pk
 
 
+def test_erasure_takes_what_helpers_wrote_and_every_reason_typed(make_user: Any) -> None:
+    from chat.models import Feedback, Note
+
+    visitor, vera = a_conversation(make_user)
+    sam = make_user("sam", roles=(Role.STAFF,))
+    services.help_request_set_urgent(help_request=visitor.help_request(), urgent=True, reason="Jane, 5 Elm St", by=vera)
+    services.note_post(
+        help_request_id=visitor.help_request().pk, participant=user_participant(vera), body="Partner violent"
+    )
+    services.help_request_resolve(help_request=visitor.help_request(), by=user_participant(vera))
+    services.feedback_submit(
+        help_request=visitor.help_request(),
+        by=visitor_participant(visitor.help_request()),
+        rating=4,
+        comment="I'm Jane",
+    )
+    assert visitor.help_request().address_check  # opened over the API: a block-ready check was made
+    services.help_request_erase(help_request=visitor.help_request(), by=user_participant(sam))
+
+    after = visitor.help_request()
+    assert (after.urgent_reason, after.address_check) == ("", "")
+    assert not Note.objects.filter(help_request=after).exists()
+    assert list(Feedback.objects.filter(help_request=after).values_list("rating", "comment")) == [(4, "")]
+    entries = AccessRecord.objects.filter(help_request=after)
+    assert entries.filter(action=AccessAction.FLAG).exists() and not entries.exclude(reason="").exists()
+
+
 def test_erasure_ends_every_visitor_proof(make_user: Any) -> None:
     visitor, _ = a_conversation(make_user)
     erase_as_visitor(visitor)
