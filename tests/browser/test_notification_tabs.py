@@ -104,3 +104,23 @@ async def test_without_web_locks_each_tab_keeps_its_own_socket(
     assert await socket_count(user, 2) == 2
     for page in (first, second):
         await expect(page.locator("#rt-bell-count")).to_have_text("1")
+
+
+async def test_a_follower_back_from_elsewhere_gets_what_it_missed_once(
+    server: Any, new_context: Any, make_user: Any
+) -> None:
+    user = await database_sync_to_async(make_user)("tom", roles=("volunteer",))
+    first, second = await two_tabs(await new_context(), server.http_base, "tom")
+    seen = await notify_both(user, first, second, "Seen in both tabs")
+    # The follower leaves the site for a moment (a page without the live client), then comes back.
+    await second.goto(f"{server.http_base}/static/notifications/site.css")
+    missed = await api.anotify_user(user, kind="shift.changed", title="Sent while away", priority=api.CRITICAL)
+    await expect(toasts_for(first, missed.pk)).to_contain_text("Sent while away")
+    await second.goto(f"{server.http_base}/notifications/")
+    await wait_live(second)
+    # The leader's welcome brings it (this tab opened no socket to replay it), and only it.
+    await expect(toasts_for(second, missed.pk)).to_contain_text("Sent while away")
+    await expect(toasts_for(second, seen)).to_have_count(0)
+    await expect(second.locator("#rt-bell-count")).to_have_text("2")
+    assert await is_leader(second) is False
+    assert await socket_count(user, 1) == 1
