@@ -124,3 +124,20 @@ async def test_a_follower_back_from_elsewhere_gets_what_it_missed_once(
     await expect(second.locator("#rt-bell-count")).to_have_text("2")
     assert await is_leader(second) is False
     assert await socket_count(user, 1) == 1
+
+
+async def test_logged_out_and_back_in_the_tabs_share_a_working_socket(
+    server: Any, new_context: Any, make_user: Any
+) -> None:
+    user = await database_sync_to_async(make_user)("kim", roles=("volunteer",))
+    first, second = await two_tabs(await new_context(), server.http_base, "kim")
+    # Logging out in the first tab: the second takes the lock, and its socket is refused (4401).
+    await first.locator("header").get_by_role("button", name="Log out").click()
+    await expect(second.locator("#rt-status")).to_have_text("Please log in.")
+    # Back in, in the first tab: the refused leader stepped down, so this tab leads a working
+    # socket (rather than following a stopped one), and the second tab follows it again.
+    await log_in(first, server.http_base, "kim")
+    await wait_live(first)
+    assert await is_leader(first) is True
+    await notify_both(user, first, second, "Welcome back")
+    assert await socket_count(user, 1) == 1

@@ -414,7 +414,8 @@
     this.mode = "relay";
     this.stopped = false;
     this.channel = null;
-    this.release = null;
+    this.release = null; // resolving it lets go of the lock
+    this.queued = false; // asked for the lock (and holds it, or is in line for it)
   }
 
   TabConnection.prototype.start = function () {
@@ -429,17 +430,41 @@
     // Ask whoever leads for the state and what this page missed; no answer means no leader yet
     // (then this tab is next in line, or a leader is starting and will post "synced" to all).
     this.channel.postMessage({ t: "hello", from: this.tabId, lastId: this.options.lastId() });
-    global.navigator.locks.request(this.options.tabKey, function () {
-      if (self.stopped) return null;
-      self._lead();
-      // Held until stop(), or until the browser drops the tab (close, crash, navigation).
-      return new Promise(function (resolve) {
-        self.release = resolve;
+    this._queue();
+  };
+
+  /** Ask for the lock: this tab leads when it gets it (at once, if no other tab holds it). */
+  TabConnection.prototype._queue = function () {
+    var self = this;
+    this.queued = true;
+    global.navigator.locks
+      .request(this.options.tabKey, function () {
+        if (self.stopped) return null;
+        self._lead();
+        // Held until stop() or _stepDown(), or until the browser drops the tab (close, crash, navigation).
+        return new Promise(function (resolve) {
+          self.release = resolve;
+        });
+      })
+      .catch(function () {
+        // The lock was refused (a sandboxed or opaque origin): this tab keeps its own socket.
+        if (!self.stopped && !self.leading) self._lead();
       });
-    }).catch(function () {
-      // The lock was refused (a sandboxed or opaque origin): this tab keeps its own socket.
-      if (!self.stopped && !self.leading) self._lead();
-    });
+  };
+
+  /**
+   * The leader's connection stopped for good (4401: this session logged out). Another tab may be
+   * logged in by now (a new session), so this one lets go of the lock and follows; it queues for
+   * the lock again once another leader has connected, never before (alone, it would only take the
+   * lock back and be refused again, in a loop).
+   */
+  TabConnection.prototype._stepDown = function () {
+    this.leading = false;
+    this.queued = false;
+    this.mode = "relay";
+    var release = this.release;
+    this.release = null;
+    release();
   };
 
   TabConnection.prototype._lead = function () {
@@ -456,6 +481,7 @@
           self.mode = self.inner.mode;
           self._post({ t: "state", state: state, detail: detail });
           self._report(state, detail);
+          if (state === "stopped" && self.release) self._stepDown();
         },
         onOpen: function () {
           self._post({ t: "open" });
@@ -486,6 +512,7 @@
     } else if (message.t === "state") {
       this._report(message.state, message.detail);
     } else if (message.t === "open") {
+      if (!this.queued) this._queue();
       if (options.onOpen) options.onOpen();
     } else if (message.t === "welcome" && message.to === this.tabId) {
       this._report(message.state, message.detail);
