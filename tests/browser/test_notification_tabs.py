@@ -133,7 +133,7 @@ async def test_logged_out_and_back_in_the_tabs_share_a_working_socket(
     first, second = await two_tabs(await new_context(), server.http_base, "kim")
     # Logging out in the first tab: the second takes the lock, and its socket is refused (4401).
     await first.locator("header").get_by_role("button", name="Log out").click()
-    await expect(second.locator("#rt-status")).to_have_text("Please log in.")
+    await expect(second.locator("#rt-status")).to_have_text("Please log in.", timeout=15_000)
     # Back in, in the first tab: the refused leader stepped down, so this tab leads a working
     # socket (rather than following a stopped one), and the second tab follows it again.
     await log_in(first, server.http_base, "kim")
@@ -141,3 +141,8 @@ async def test_logged_out_and_back_in_the_tabs_share_a_working_socket(
     assert await is_leader(first) is True
     await notify_both(user, first, second, "Welcome back")
     assert await socket_count(user, 1) == 1
+    # And the second tab, in line again, takes over when the first closes.
+    await first.close()
+    await second.wait_for_function("() => window.charityNotifications.connection.leading === true")
+    sent = await api.anotify_user(user, kind="shift.changed", title="Still here", priority=api.CRITICAL)
+    await expect(toasts_for(second, sent.pk)).to_contain_text("Still here")
