@@ -91,9 +91,7 @@ async def test_another_tab_takes_over_when_the_leader_closes(server: Any, new_co
     assert await socket_count(user, 1) == 1
 
 
-async def test_without_web_locks_each_tab_keeps_its_own_socket(
-    server: Any, new_context: Any, make_user: Any
-) -> None:
+async def test_without_web_locks_each_tab_keeps_its_own_socket(server: Any, new_context: Any, make_user: Any) -> None:
     user = await database_sync_to_async(make_user)("sam", roles=("volunteer",))
     context = await new_context()
     await context.add_init_script(
