@@ -441,7 +441,7 @@
       .request(this.options.tabKey, function () {
         if (self.stopped) return null;
         self._lead();
-        // Held until stop() or _stepDown(), or until the browser drops the tab (close, crash, navigation).
+        // Held until stop() or _stepDown(), or until the browser drops the tab (closed, crashed, left).
         return new Promise(function (resolve) {
           self.release = resolve;
         });
