@@ -103,6 +103,8 @@
     var list = document.getElementById("rt-notification-list");
     var stream = new Realtime.NotificationStream({
       forceFallback: body.dataset.forceFallback === "true",
+      // This person's tabs in this browser share one socket (a leader tab; docs/client.md).
+      tabKey: body.dataset.userId ? "charity-notifications-" + body.dataset.userId : null,
       onState: function (state, detail) {
         showState(indicator, state, detail);
       },

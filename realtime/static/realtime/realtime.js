@@ -8,7 +8,8 @@
  *                       and a fallback to Server-Sent Events + HTTP POST when WebSockets are blocked.
  *   NotificationStream  the person's notifications (/ws/notifications/): resumes from the last id
  *                       seen (kept in sessionStorage across page navigation), shows each id once,
- *                       acknowledges what it showed, marks read.
+ *                       acknowledges what it showed, marks read. Given a tabKey, the tabs of one
+ *                       browser share one socket: a leader tab holds it (TabConnection below).
  *   ChatRoom            one help request's chat (/ws/help-requests/<id>/): resumes with ?after=,
  *                       queues messages typed while disconnected and re-sends them on reconnect
  *                       (idempotent by client_id) until the server echoes them.
@@ -37,6 +38,7 @@
     deadAfterMs: 45000, // nothing heard this long: the socket is dead, replace it
     fallbackAfterFailures: 3, // WebSocket attempts that never opened before falling back to SSE
     forceFallback: false,
+    shareTabs: true, // false: every tab keeps its own notification socket, even where it could share
   };
 
   function now() {
@@ -375,17 +377,191 @@
   };
 
   // ------------------------------------------------------------------------------------------
+  // TabConnection: one notification socket per browser, held by a leader tab
+  // ------------------------------------------------------------------------------------------
+
+  /** Whether this browser can elect a leader tab: Web Locks and BroadcastChannel. */
+  function canShareTabs() {
+    return Boolean(global.navigator && global.navigator.locks && global.BroadcastChannel);
+  }
+
+  /**
+   * Connection's surface (start, stop, send, isLive, state, mode) for a stream that the tabs of one
+   * browser profile share. Every tab asks for the Web Lock named options.tabKey and keeps it for
+   * its life; the one holding it is the leader: it runs the real Connection and posts everything
+   * that connection reports (frames, states, each (re)connection) on the BroadcastChannel of the
+   * same name. The others, followers, open nothing: they hear the leader's reports on the channel
+   * and pass them to the same callbacks, so the stream's code is one path in every tab. When the
+   * leader tab closes or crashes the browser releases its lock, the next tab in line gets it and
+   * opens the socket, resuming from its own last id (it saw every frame the leader relayed).
+   *
+   * Messages on the channel: {t: "frame", frame}, {t: "state", state, detail}, {t: "open"} from
+   * the leader to every follower; {t: "hello", from, lastId} from a tab that starts following, and
+   * the leader's answer {t: "welcome", to, state, detail, frames}: its state, then frames built by
+   * options.welcome(lastId) (what the newcomer missed, then "synced").
+   *
+   * A follower sends nothing through the leader: send() is false and mode is "relay", so the
+   * stream writes by HTTP POST as it does on the SSE fallback (markRead), and acknowledges nothing
+   * (the leader's socket acknowledges what it received; the server counts only a socket's own ids).
+   */
+  function TabConnection(options) {
+    this.options = options;
+    this.tabId = uuid();
+    this.leading = false;
+    this.inner = null;
+    this.state = "idle";
+    this.detail = {};
+    this.mode = "relay";
+    this.stopped = false;
+    this.channel = null;
+    this.release = null; // resolving it lets go of the lock
+    this.queued = false; // asked for the lock (and holds it, or is in line for it)
+  }
+
+  TabConnection.prototype.start = function () {
+    if (shutDown) return;
+    openConnections.add(this);
+    var self = this;
+    this.channel = new BroadcastChannel(this.options.tabKey);
+    this.channel.onmessage = function (event) {
+      self._heard(event.data || {});
+    };
+    this._report("connecting", {});
+    // Ask whoever leads for the state and what this page missed; no answer means no leader yet
+    // (then this tab is next in line, or a leader is starting and will post "synced" to all).
+    this.channel.postMessage({ t: "hello", from: this.tabId, lastId: this.options.lastId() });
+    this._queue();
+  };
+
+  /** Ask for the lock: this tab leads when it gets it (at once, if no other tab holds it). */
+  TabConnection.prototype._queue = function () {
+    var self = this;
+    this.queued = true;
+    global.navigator.locks
+      .request(this.options.tabKey, function () {
+        if (self.stopped) return null;
+        self._lead();
+        // Held until stop() or _stepDown(), or until the browser drops the tab (closed, crashed, left).
+        return new Promise(function (resolve) {
+          self.release = resolve;
+        });
+      })
+      .catch(function () {
+        // The lock was refused (a sandboxed or opaque origin): this tab keeps its own socket.
+        if (!self.stopped && !self.leading) self._lead();
+      });
+  };
+
+  /**
+   * The leader's connection stopped for good (4401: this session logged out). Another tab may be
+   * logged in by now (a new session), so this one lets go of the lock and follows; it queues for
+   * the lock again once another leader has connected, never before (alone, it would only take the
+   * lock back and be refused again, in a loop).
+   */
+  TabConnection.prototype._stepDown = function () {
+    this.leading = false;
+    this.queued = false;
+    this.mode = "relay";
+    var release = this.release;
+    this.release = null;
+    release();
+  };
+
+  TabConnection.prototype._lead = function () {
+    var self = this;
+    var options = this.options;
+    this.leading = true;
+    this.inner = new Connection(
+      Object.assign({}, options, {
+        onFrame: function (frame) {
+          self._post({ t: "frame", frame: frame });
+          options.onFrame(frame);
+        },
+        onState: function (state, detail) {
+          self.mode = self.inner.mode;
+          self._post({ t: "state", state: state, detail: detail });
+          self._report(state, detail);
+          if (state === "stopped" && self.release) self._stepDown();
+        },
+        onOpen: function () {
+          self._post({ t: "open" });
+          if (options.onOpen) options.onOpen();
+        },
+      })
+    );
+    this.inner.start();
+  };
+
+  TabConnection.prototype._heard = function (message) {
+    if (this.stopped) return;
+    if (this.leading) {
+      if (message.t === "hello") {
+        this._post({
+          t: "welcome",
+          to: message.from,
+          state: this.state,
+          detail: this.detail,
+          frames: this.options.welcome(message.lastId || 0),
+        });
+      }
+      return;
+    }
+    var options = this.options;
+    if (message.t === "frame") {
+      options.onFrame(message.frame);
+    } else if (message.t === "state") {
+      this._report(message.state, message.detail);
+    } else if (message.t === "open") {
+      if (!this.queued) this._queue();
+      if (options.onOpen) options.onOpen();
+    } else if (message.t === "welcome" && message.to === this.tabId) {
+      this._report(message.state, message.detail);
+      (message.frames || []).forEach(options.onFrame);
+    }
+  };
+
+  TabConnection.prototype._post = function (message) {
+    if (this.channel && !this.stopped) this.channel.postMessage(message);
+  };
+
+  TabConnection.prototype._report = function (state, detail) {
+    this.state = state;
+    this.detail = detail || {};
+    if (this.options.onState) this.options.onState(state, this.detail);
+  };
+
+  TabConnection.prototype.stop = function () {
+    openConnections.delete(this);
+    this.stopped = true;
+    if (this.inner) this.inner.stop();
+    if (this.channel) this.channel.close();
+    if (this.release) this.release();
+  };
+
+  TabConnection.prototype.send = function (frame) {
+    return this.leading ? this.inner.send(frame) : false;
+  };
+
+  TabConnection.prototype.isLive = function () {
+    return this.state === "live" || this.state === "fallback";
+  };
+
+  // ------------------------------------------------------------------------------------------
   // NotificationStream
   // ------------------------------------------------------------------------------------------
 
   var SEEN_LIMIT = 500;
+  // How many recent notification frames a tab keeps to welcome a tab that starts following it.
+  var RECENT_LIMIT = 100;
 
   /**
    * options: onNotification(frame, {replayed}), onUnread(count), onState(state, detail),
    *          acknowledge (default true; false on pages that do not show notifications),
    *          topics (extra live feeds to subscribe to, e.g. ["dashboard"]), onOther(frame) for
    *          their frames, wsPath, ssePath, ackUrl, readUrl (defaults match the project's URLs),
-   *          and connection options.
+   *          tabKey (share one socket among this browser's tabs under this name: TabConnection;
+   *          not with topics or forceFallback, and only where the browser can), and connection
+   *          options.
    */
   function NotificationStream(options) {
     this.options = Object.assign(
@@ -406,8 +582,16 @@
     this.ackTimer = null;
     this.synced = false;
     this.unread = 0;
+    this.recent = [];
     var self = this;
-    this.connection = new Connection(
+    var settings = Object.assign({}, DEFAULTS, global.CHARITY_REALTIME_OPTIONS || {}, options);
+    var shared =
+      settings.tabKey &&
+      settings.shareTabs &&
+      !settings.forceFallback &&
+      !(settings.topics && settings.topics.length) &&
+      canShareTabs();
+    this.connection = new (shared ? TabConnection : Connection)(
       Object.assign({}, options, {
         wsPath: function () {
           return withQuery(self.options.wsPath, { since: self.lastId || "" });
@@ -422,6 +606,13 @@
           self.synced = false;
         },
         onState: options.onState,
+        // For TabConnection: where this tab is, and what a tab that starts following it missed.
+        lastId: function () {
+          return self.lastId;
+        },
+        welcome: function (lastId) {
+          return self._welcome(lastId);
+        },
       })
     );
   }
@@ -451,6 +642,8 @@
       this.seenSet.add(frame.id);
       this.lastId = Math.max(this.lastId, frame.id);
       this._save();
+      this.recent.push(frame);
+      if (this.recent.length > RECENT_LIMIT) this.recent.shift();
       if (this.options.onNotification) this.options.onNotification(frame, { replayed: !this.synced });
       // A live one is new and unread; replayed ones are already in synced's count.
       if (this.synced) this._setUnread(this.unread + 1);
@@ -472,6 +665,22 @@
     } else if (this.options.onOther) {
       this.options.onOther(frame);
     }
+  };
+
+  /**
+   * What a tab that starts following this one is sent (TabConnection): the recent notifications
+   * after its last id (none for a new tab, whose socket would replay only unacknowledged ones, and
+   * this tab acknowledged what it got), then "synced" with this tab's cursor and count. Nothing
+   * before this tab is synced: it will post its own "synced" to every tab when it is.
+   */
+  NotificationStream.prototype._welcome = function (lastId) {
+    if (!this.synced) return [];
+    var frames = lastId
+      ? this.recent.filter(function (frame) {
+          return frame.id > lastId;
+        })
+      : [];
+    return frames.concat([{ type: "synced", last_id: this.lastId, unread: this.unread }]);
   };
 
   NotificationStream.prototype._setUnread = function (count) {
@@ -532,6 +741,8 @@
   // The clients of the apps' own rooms build on these (chat/static/chat/room.js: ChatRoom).
   global.CharityRealtime = {
     Connection: Connection,
+    TabConnection: TabConnection,
+    canShareTabs: canShareTabs,
     NotificationStream: NotificationStream,
     backoffDelay: backoffDelay,
     retryDelay: retryDelay,
