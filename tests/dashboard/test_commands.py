@@ -61,6 +61,9 @@ def test_seed_demo_opens_the_helpline_and_lists_alternatives() -> None:
     run("seed_demo")
     assert OpeningHours.objects.count() == 9  # every day, and two overnight ranges, once
     assert list(Alternative.objects.values_list("kind", flat=True)) == ["emergency", "phone", "website"]
+    from chat.models import CannedReply
+
+    assert sorted(CannedReply.objects.values_list("title", flat=True)) == ["Closing", "Food bank hours", "Welcome"]
 
 
 def test_seed_demo_sets_the_demos_notification_choices() -> None:

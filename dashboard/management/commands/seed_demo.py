@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from charity.roles import GROUP_ROLES, Role
-from chat.models import Alternative, AlternativeKind, OpeningHours
+from chat.models import Alternative, AlternativeKind, CannedReply, OpeningHours
 from notifications import api
 from notifications.models import Notification
 from notifications.services import preferences_update
@@ -22,6 +22,12 @@ from shifts.models import Shift
 DEMO_PASSWORD = "charity-demo"  # noqa: S105 (printed for the demo on purpose)
 # Every day 08:00 to 22:00, and Friday and Saturday nights on to 02:00 (an overnight range).
 DEMO_OPENING_HOURS = [(day, time(8), time(22)) for day in range(7)] + [(4, time(22), time(2)), (5, time(22), time(2))]
+# Replies the demo's helpers insert with "/" in a room (Admin: Canned replies).
+DEMO_CANNED_REPLIES = [
+    ("Welcome", "Hello {visitor}, I'm {helper} and I'm here to help. Take your time: what's happening?"),
+    ("Food bank hours", "Hi {visitor}, the food bank opens Monday to Saturday, 10:00 to 16:00."),
+    ("Closing", "Thank you for reaching out, {visitor}. You can come back here any time. Take care."),
+]
 DEMO_ALTERNATIVES = [
     ("Emergency services", "If you or someone else is in danger now.", AlternativeKind.EMERGENCY, "999", ""),
     ("Samaritans", "Free, any time, day or night.", AlternativeKind.PHONE, "116 123", ""),
@@ -64,6 +70,9 @@ class Command(BaseCommand):
         if not OpeningHours.objects.exists():
             for weekday, opens, closes in DEMO_OPENING_HOURS:
                 OpeningHours.objects.create(weekday=weekday, opens=opens, closes=closes)
+        if not CannedReply.objects.exists():
+            for title, text in DEMO_CANNED_REPLIES:
+                CannedReply.objects.create(title=title, text=text)
         if not Alternative.objects.exists():
             for order, (name, description, kind, phone, url) in enumerate(DEMO_ALTERNATIVES):
                 Alternative.objects.create(
