@@ -46,6 +46,9 @@ async def test_a_visitors_words_on_the_risk_list_show_the_emergency_text_and_the
     await expect(urgent_text).to_be_visible()
     await expect(banner).to_be_visible()
     await expect(helper.locator("#notes-log")).to_contain_text(re.compile("Urgent .*overdose"))
+    # The flag form now offers to clear it (a press would otherwise "flag" it again).
+    await expect(helper.locator("#urgent-button")).to_have_text("Clear the flag")
+    await expect(helper.locator("#urgent-value")).to_have_value("false")
     # The visitor's page says what to do, never why it was flagged.
     assert "Risk list" not in await visitor.content()
     await screenshot(helper, "helper-urgent-room")

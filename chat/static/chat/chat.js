@@ -157,6 +157,12 @@
         banner.hidden = !frame.urgent;
         if (frame.urgent) $("urgent-reason").textContent = "The internal notes say why.";
       }
+      // The flag form offers the other way round from now on.
+      if ($("urgent-value")) {
+        $("urgent-value").value = frame.urgent ? "false" : "true";
+        $("urgent-legend").textContent = frame.urgent ? "Clear the urgent flag" : "Flag as urgent";
+        $("urgent-button").textContent = frame.urgent ? "Clear the flag" : "Flag as urgent";
+      }
     },
     onMessage: showMessage,
     onPending: showPending,
