@@ -395,8 +395,9 @@
    * leader tab closes or crashes the browser releases its lock, the next tab in line gets it and
    * opens the socket, resuming from its own last id (it saw every frame the leader relayed).
    *
-   * Messages on the channel: {t: "frame", frame}, {t: "state", state, detail}, {t: "open"} from
-   * the leader to every follower; {t: "hello", from, lastId} from a tab that starts following, and
+   * Messages on the channel: {t: "frame", frame}, {t: "state", state, detail}, {t: "open"} and
+   * {t: "left"} (its page is closing) from the leader to every follower; {t: "hello", from,
+   * lastId} from a tab that starts following, and
    * the leader's answer {t: "welcome", to, state, detail, frames}: its state, then frames built by
    * options.welcome(lastId) (what the newcomer missed, then "synced").
    *
@@ -416,6 +417,12 @@
     this.channel = null;
     this.release = null; // resolving it lets go of the lock
     this.queued = false; // asked for the lock (and holds it, or is in line for it)
+    // A leader whose page goes away says so: a tab that stepped down (and so is not in line for
+    // the lock) must not be left showing the state of a connection that no longer exists.
+    var self = this;
+    this._leaving = function () {
+      if (self.leading) self._post({ t: "left" });
+    };
   }
 
   TabConnection.prototype.start = function () {
@@ -426,6 +433,7 @@
     this.channel.onmessage = function (event) {
       self._heard(event.data || {});
     };
+    global.addEventListener("pagehide", this._leaving);
     this._report("connecting", {});
     // Ask whoever leads for the state and what this page missed; no answer means no leader yet
     // (then this tab is next in line, or a leader is starting and will post "synced" to all).
@@ -514,6 +522,10 @@
     } else if (message.t === "open") {
       if (!this.queued) this._queue();
       if (options.onOpen) options.onOpen();
+    } else if (message.t === "left") {
+      // The leader's page closed, perhaps before its connection could report how it ended: get in
+      // line again (a refused connection stops this tab once more, and it steps down as before).
+      if (!this.queued) this._queue();
     } else if (message.t === "welcome" && message.to === this.tabId) {
       this._report(message.state, message.detail);
       (message.frames || []).forEach(options.onFrame);
@@ -532,6 +544,8 @@
 
   TabConnection.prototype.stop = function () {
     openConnections.delete(this);
+    this._leaving();
+    global.removeEventListener("pagehide", this._leaving);
     this.stopped = true;
     if (this.inner) this.inner.stop();
     if (this.channel) this.channel.close();
