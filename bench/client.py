@@ -8,7 +8,9 @@ line; each command gets one JSON line back:
 * ``{"cmd": "reset"}`` forgets what was received so far;
 * ``{"cmd": "collect", "seqs": [...], "timeout": s}`` waits until every socket has every sequence
   number (or the timeout, or ``idle`` seconds without progress) and reports deliveries, losses,
-  duplicates, reordering and latencies;
+  duplicates, reordering and latencies; with ``"direct": true`` each number is meant for one socket
+  only (the one-to-one phase): it waits for the timeout or ``idle`` and reports every number
+  received (``received``), so the orchestrator counts each once across all the client processes;
 * ``{"cmd": "send_all", "char": "a", "length": n}`` makes every socket send one frame of n characters
   (the compression phase's decompression bomb);
 * ``{"cmd": "close"}`` closes every socket and exits.
@@ -269,7 +271,8 @@ class Client:
         expected = set(command["seqs"])
         timeout = float(command.get("timeout", 30))
         idle = float(command.get("idle", timeout))
-        target = len(expected) * len(self.subscribers)
+        direct = bool(command.get("direct"))
+        target = len(expected) * len(self.subscribers) if not direct else None
         deadline = time.monotonic() + timeout
         last_progress = time.monotonic()
         last_count = -1
@@ -278,7 +281,7 @@ class Client:
             now = time.monotonic()
             if count != last_count:
                 last_count, last_progress = count, now
-            if count >= target or now >= deadline or now - last_progress >= idle:
+            if (target is not None and count >= target) or now >= deadline or now - last_progress >= idle:
                 break
             await asyncio.sleep(0.05)
         latencies: list[float] = []
@@ -291,7 +294,7 @@ class Client:
                     last_arrival[seq] = (when, latency)
         return {
             "sockets": len(self.subscribers),
-            "expected": target,
+            "expected": target if target is not None else 0,
             "delivered": count,
             "duplicates": sum(subscriber.duplicates for subscriber in self.subscribers),
             "out_of_order": sum(subscriber.out_of_order for subscriber in self.subscribers),
@@ -300,6 +303,7 @@ class Client:
             "latencies": [round(value, 5) for value in latencies],
             "last_arrival": {str(seq): [round(when, 6), round(lat, 6)] for seq, (when, lat) in last_arrival.items()},
             "wire_bytes": self.proxy.downstream_bytes if self.proxy is not None else None,
+            "received": [seq for s in self.subscribers for seq in s.seen if seq in expected] if direct else None,
         }
 
     async def send_all(self, command: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,10 @@ Commands, one JSON line each, one JSON line back:
   timeline (a slow publish delays the next one, never shifts the schedule);
 * ``{"cmd": "large", "start": S, "count": C, "bytes": B}``: (B0 only) frames of about B bytes, a
   dashboard snapshot's shape, for the compression measurement;
+* ``{"cmd": "direct", "start": S, "count": C, "rate": R}``: the one-to-one phase, message S+i for
+  one person only, the (S+i modulo N)-th of N: for the project ``notify_user()`` to the i-th
+  volunteer by id (the role is exactly the connected people); for B0 the raw reference, one
+  committed ``INSERT`` (psycopg, autocommit) and the frame to the i-th subscriber only;
 * ``{"cmd": "close"}``.
 
 The reply carries how long each publish call took, so a slow publisher is visible.
@@ -100,8 +104,52 @@ def make_publish(mode: str, target: str) -> Callable[[dict[str, Any]], None]:
     raise SystemExit(f"unknown mode {mode}")
 
 
+def make_direct(mode: str, target: str) -> Callable[[dict[str, Any]], None]:
+    """One message for one person (``{"cmd": "direct"}``): what a view's ``notify_user()`` does."""
+    if mode == "b0":
+        import psycopg
+        from websockets.sync.client import connect
+
+        socket = connect(target, compression=None, max_size=2**24)
+        database = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)
+        database.execute(
+            "CREATE TABLE IF NOT EXISTS bench_direct (id bigserial PRIMARY KEY, seq integer NOT NULL, "
+            "body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+        )
+
+        def direct_b0(frame: dict[str, Any]) -> None:
+            text = json.dumps(frame, separators=(",", ":"))
+            database.execute("INSERT INTO bench_direct (seq, body) VALUES (%s, %s)", [frame["seq"], text])
+            socket.send(f"@{frame['seq']}|{text}")
+
+        return direct_b0
+    if mode == "project":
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.servers.project_settings")
+        import django
+
+        django.setup()
+        from django.contrib.auth import get_user_model
+
+        from notifications import api
+
+        people = list(
+            get_user_model().objects.filter(groups__name="volunteer").order_by("pk").values_list("pk", flat=True)
+        )
+
+        def direct_project(frame: dict[str, Any]) -> None:
+            data = {"seq": frame["seq"], "ts": frame["ts"]}
+            body = "x" * (MESSAGE_BYTES - len(json.dumps(data, separators=(",", ":"))))
+            api.notify_user(
+                people[frame["seq"] % len(people)], kind="bench.message", title="Benchmark", body=body, data=data
+            )
+
+        return direct_project
+    raise SystemExit(f"no one-to-one mode for {mode}")
+
+
 def run(mode: str, target: str) -> None:
-    publish = make_publish(mode, target)
+    broadcast = make_publish(mode, target)
+    direct: Callable[[dict[str, Any]], None] | None = None
     for line in sys.stdin:
         command = json.loads(line)
         name = command["cmd"]
@@ -111,6 +159,9 @@ def run(mode: str, target: str) -> None:
             return
         start, count = int(command["start"]), int(command["count"])
         rate = float(command.get("rate", 0))
+        if name == "direct" and direct is None:
+            direct = make_direct(mode, target)
+        publish = direct if name == "direct" and direct is not None else broadcast
         durations = []
         began = time.time()
         for index in range(count):
@@ -129,6 +180,7 @@ def run(mode: str, target: str) -> None:
             "first_ts": began,
             "last_ts": time.time(),
             "publish_ms_p50": round(sorted(durations)[len(durations) // 2] * 1000, 3) if durations else None,
+            "publish_ms_p99": round(sorted(durations)[int(len(durations) * 0.99)] * 1000, 3) if durations else None,
             "publish_ms_max": round(max(durations) * 1000, 3) if durations else None,
         }
         sys.stdout.write(json.dumps(reply) + "\n")

@@ -208,6 +208,11 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 verdict(ok),
             )
         )
+    from bench import direct
+
+    one_to_one = direct.target_row(results)
+    if one_to_one:
+        rows.append(one_to_one)
     return rows
 
 
@@ -316,6 +321,9 @@ def render(results: dict[str, Any]) -> str:
             call = "notify_role()" if name.startswith("role") else "notify_users() with a list"
             lines.append(f"| {call} | {row['recipients']:,} | {_fmt(seconds, 3)} | {row['statements']} |")
         lines.append("")
+    from bench import direct
+
+    lines += direct.report_lines(results)
     compression = results.get("compression")
     if compression:
         lines += [

@@ -354,9 +354,10 @@ class ClientPool:
     def reset(self) -> None:
         self.broadcast([{"cmd": "reset"}] * len(self.clients))
 
-    def collect(self, seqs: list[int], timeout: float, idle: float) -> dict[str, Any]:
+    def collect(self, seqs: list[int], timeout: float, idle: float, *, direct: bool = False) -> dict[str, Any]:
+        """Merged deliveries. ``direct``: each sequence number is for one socket, counted once overall."""
         replies = self.broadcast(
-            [{"cmd": "collect", "seqs": seqs, "timeout": timeout, "idle": idle}] * len(self.clients)
+            [{"cmd": "collect", "seqs": seqs, "timeout": timeout, "idle": idle, "direct": direct}] * len(self.clients)
         )
         last: dict[str, list[float]] = {}
         for reply in replies:
@@ -368,10 +369,19 @@ class ClientPool:
             for code, count in reply["close_codes"].items():
                 codes[code] = codes.get(code, 0) + count
         wire = [reply["wire_bytes"] for reply in replies if reply["wire_bytes"] is not None]
+        if direct:
+            received = [seq for reply in replies for seq in reply["received"]]
+            unique = len(set(received))
+            expected, delivered = len(seqs), unique
+            across = len(received) - unique  # one number on two sockets
+        else:
+            expected = sum(reply["expected"] for reply in replies)
+            delivered = sum(reply["delivered"] for reply in replies)
+            across = 0
         return {
-            "expected": sum(reply["expected"] for reply in replies),
-            "delivered": sum(reply["delivered"] for reply in replies),
-            "duplicates": sum(reply["duplicates"] for reply in replies),
+            "expected": expected,
+            "delivered": delivered,
+            "duplicates": across + sum(reply["duplicates"] for reply in replies),
             "out_of_order": sum(reply["out_of_order"] for reply in replies),
             "closed_sockets": sum(reply["closed"] for reply in replies),
             "close_codes": codes,
@@ -467,8 +477,12 @@ class Bench:
             conn.execute(f'CREATE DATABASE "{self.db_name}"')
         env = self.server_env("project")
         subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=CODE.root, env=env, check=True)
-        # One person per socket; the Redis phase needs 1,000 of them whatever the sizes.
-        people = max([*self.config.sizes, 1000 if self.config.extras else 0]) + 1
+        # One person per socket; the Redis phase needs 1,000 of them whatever the sizes, and so does
+        # the one-to-one phase.
+        from bench import direct
+
+        wanted = direct.settings_for(self.config.mode)["n"] if "project" in self.config.servers else 0
+        people = max([*self.config.sizes, 1000 if self.config.extras else 0, int(wanted)]) + 1
         out = self.log_dir / "cookies.json"
         subprocess.run(
             [PYTHON, "-m", "bench.django_tasks", "users", "--volunteers", str(people), "--out", str(out)],
@@ -815,6 +829,10 @@ class Bench:
                     if result.get("refused"):
                         log(f"{kind}: {result['connect']['failed']} of {n} sockets refused; not going higher")
                         stopped.add(kind)
+            if "project" in config.servers:
+                from bench import direct
+
+                self.results["direct"] = direct.run_phase(self, sys.modules[__name__])
             if config.extras:
                 log("redis commands per notify() at 10 and 1,000 sockets")
                 self.redis_phase()

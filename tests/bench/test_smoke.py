@@ -45,6 +45,16 @@ def test_smoke_run_measures_every_server_without_losing_a_message(require_scaleo
             assert set(measured["latency_ms"]) == {"p50", "p95", "p99", "max"}
             assert measured["server_cpu_ms_per_1000"] is not None
 
+    # The one-to-one phase: every message reached exactly one socket, on both servers.
+    for kind in ("b0", "project"):
+        direct = results["direct"][kind]
+        assert direct["connect"]["connected"] == 5, direct
+        assert direct["messages"] > 0
+        assert direct["delivered"] == direct["messages"], (kind, direct)
+        assert direct["lost"] == direct["duplicates"] == direct["out_of_order"] == 0
+        assert direct["latency_ms"]["p99"] is not None
+    assert results["direct"]["p99_ratio"] is not None
+
     compression = results["compression"]
     assert compression["stock"]["extensions"] == {"none": 5}
     assert compression["deflate"]["extensions"] == {"PerMessageDeflate": 5}
