@@ -176,9 +176,12 @@ def notify_scaling() -> dict[str, Any]:
 
     results: dict[str, Any] = {}
     create_users("donor_a", 1000, "donor")
-    for size in (1000, 10_000):
+    # 100,000 for the capacity model (docs/performance.md): how notify() grows with a role's size.
+    for size in (1000, 10_000, 100_000):
         if size == 10_000:
             create_users("donor_b", 9000, "donor")
+        if size == 100_000:
+            create_users("donor_c", 90_000, "donor")
         runs = []
         for attempt in range(3):
             with CaptureQueriesContext(connection) as queries:
@@ -194,6 +197,12 @@ def notify_scaling() -> dict[str, Any]:
             "statements": runs[-1][1],
             "sql": runs[-1][2],
         }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_total_relation_size('notifications_recipient'), (SELECT count(*) FROM notifications_recipient)"
+        )
+        size_bytes, receipts = cursor.fetchone()
+    results["receipt_bytes"] = {"receipts": receipts, "bytes_per_receipt": round(size_bytes / max(receipts, 1), 1)}
     donors = list(User.objects.filter(username__startswith="donor_a").values_list("pk", flat=True))
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()

@@ -317,9 +317,18 @@ def render(results: dict[str, Any]) -> str:
             "|---|---:|---:|---:|",
         ]
         for name, row in notify.items():
+            if name == "receipt_bytes":
+                continue
             seconds = row.get("seconds_median", row.get("seconds"))
             call = "notify_role()" if name.startswith("role") else "notify_users() with a list"
             lines.append(f"| {call} | {row['recipients']:,} | {_fmt(seconds, 3)} | {row['statements']} |")
+        receipts = notify.get("receipt_bytes")
+        if receipts:
+            lines += [
+                "",
+                f"A receipt (one row per recipient, with its indexes) takes {_fmt(receipts['bytes_per_receipt'])} "
+                f"bytes on disk (`pg_total_relation_size` over {receipts['receipts']:,} receipts).",
+            ]
         lines.append("")
     from bench import direct
 
