@@ -87,6 +87,52 @@ def fanout_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _spread(row: dict[str, Any]) -> bool:
+    """Each server process held sockets and did at least a quarter of an even share of the burst's work."""
+    sockets = _get(row, "connect", "connected_per_server") or []
+    cpu = _get(row, "burst", "server_cpu_seconds_per_process") or []
+    if len(cpu) < 2 or not all(sockets):
+        return False
+    even = sum(cpu) / len(cpu)
+    return even > 0 and min(cpu) >= 0.25 * even
+
+
+def procs_lines(results: dict[str, Any]) -> list[str]:
+    """The project on several server processes behind one Redis, beside the single process at each size."""
+    procs = results.get("fanout_procs") or {}
+    rows = procs.get("project") or {}
+    if not rows:
+        return []
+    lines = [
+        f"### {procs['server_procs']} server processes behind one Redis",
+        "",
+        "The same fan-out on the project started as several daphne processes (`--server-procs`), each load "
+        "client process connecting to one of them in turn, as a proxy would spread them; the publisher's "
+        "`notify_role()` reaches every process through Redis. CPU is summed over the processes, and split "
+        "per process for the burst.",
+        "",
+        "| sockets | processes | connected per process | connect s | burst deliveries/s | burst CPU ms/1000 "
+        "| burst CPU s per process | steady p99 ms | lost | keeps up |",
+        "|---:|---:|---|---:|---:|---:|---|---:|---:|---|",
+    ]
+    for n, row in sorted(rows.items(), key=lambda item: int(item[0])):
+        for label, source in (("1", _get(results, "fanout", "project", n) or {}), (str(procs["server_procs"]), row)):
+            if "burst" not in source:
+                continue
+            lost = (_get(source, "burst", "lost") or 0) + (_get(source, "steady", "lost") or 0)
+            lines.append(
+                f"| {int(n):,} | {label} | {_get(source, 'connect', 'connected_per_server') or '-'} "
+                f"| {_fmt(_get(source, 'connect', 'seconds'))} "
+                f"| {_fmt(_get(source, 'burst', 'deliveries_per_second'))} "
+                f"| {_fmt(_get(source, 'burst', 'server_cpu_ms_per_1000'))} "
+                f"| {_get(source, 'burst', 'server_cpu_seconds_per_process') or '-'} "
+                f"| {_fmt(_get(source, 'steady', 'latency_ms', 'p99'))} | {lost} "
+                f"| {_fmt(_get(source, 'steady', 'keeps_up'))} |"
+            )
+    lines.append("")
+    return lines
+
+
 def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(target, measured, verdict) for the eight targets of the issue."""
     fan = results["fanout"]
@@ -206,6 +252,25 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 f"({_fmt(saved, 0)}% saved); 200 B frames {_fmt(small)} B (stock {_fmt(small_stock)} B); "
                 f"bomb closed with {bomb}",
                 verdict(ok),
+            )
+        )
+    procs = results.get("fanout_procs") or {}
+    rows_procs = [row for row in (procs.get("project") or {}).values() if "burst" in row]
+    if rows_procs:
+        spread = all(_spread(row) for row in rows_procs)
+        lost = sum((_get(row, "burst", "lost") or 0) + (_get(row, "steady", "lost") or 0) for row in rows_procs)
+        sizes = ", ".join(f"{row['n']:,}" for row in rows_procs)
+        shares = "; ".join(
+            f"{row['n']:,}: sockets {_get(row, 'connect', 'connected_per_server')}, burst CPU s "
+            f"{_get(row, 'burst', 'server_cpu_seconds_per_process')}"
+            for row in rows_procs
+        )
+        rows.append(
+            (
+                f"past one machine: {procs['server_procs']} server processes behind one Redis act as one "
+                f"(burst at {sizes}: every process takes its share, nothing lost)",
+                f"{shares}; lost {lost}",
+                "met" if spread and lost == 0 else "**not met**",
             )
         )
     from bench import direct
@@ -332,6 +397,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append("")
     from bench import direct
 
+    lines += procs_lines(results)
     lines += direct.report_lines(results)
     compression = results.get("compression")
     if compression:

@@ -101,6 +101,8 @@ class Config:
     docs: bool
     budget_seconds: float
     tuned_references: bool = False
+    server_procs: int = 2  # the project again on this many processes behind one Redis (1: not)
+    procs_sizes: list[int] = field(default_factory=list)
 
 
 # -- small helpers -----------------------------------------------------------------------------------
@@ -154,6 +156,11 @@ def thread_cpu_seconds(pid: int) -> tuple[float, float]:
             else:
                 other += seconds
     return main, other
+
+
+def processes_cpu(server: Server) -> list[float]:
+    """CPU seconds of each process of ``server`` (one, or more with ``--server-procs``)."""
+    return [cpu_seconds(process.pid) for process in server.processes]
 
 
 def rss_kib(pid: int) -> int:
@@ -220,6 +227,13 @@ class Server:
     tuned: bool = False
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # More processes of the same server behind the same Redis (``--server-procs``): started and
+    # stopped with this one; the clients spread their sockets over all of them.
+    siblings: list[Server] = field(default_factory=list)
+
+    @property
+    def processes(self) -> list[Server]:
+        return [self, *self.siblings]
 
     def start(self) -> None:
         # The project runs as deployed (docs/operations.md): on realtime.server, whose collector
@@ -247,6 +261,8 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} server exited:\n{self.log_path.read_text()[-3000:]}")
             if port_open(self.port):
+                for sibling in self.siblings:
+                    sibling.start()
                 return
             time.sleep(0.1)
         raise RuntimeError(f"{self.kind} server did not listen on {self.port}")
@@ -262,6 +278,8 @@ class Server:
         return f"ws://127.0.0.1:{self.port}{path}"
 
     def stop(self) -> None:
+        for sibling in self.siblings:
+            sibling.stop()
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -329,12 +347,12 @@ class ClientPool:
             n // len(self.clients) + (1 if index < n % len(self.clients) else 0) for index in range(len(self.clients))
         ]
         commands, offset = [], 0
-        for share in shares:
+        for index, share in enumerate(shares):
             part = cookies[offset : offset + share] if cookies else None
             offset += share
-            commands.append(
-                {"cmd": "connect", "url": server.sub_url, "n": share, "kind": server.kind, "cookies": part, **extra}
-            )
+            # Several server processes: each client process connects to one of them, in turn.
+            url = server.processes[index % len(server.processes)].sub_url
+            commands.append({"cmd": "connect", "url": url, "n": share, "kind": server.kind, "cookies": part, **extra})
         replies = self.broadcast(commands)
         errors: dict[str, int] = {}
         extensions: dict[str, int] = {}
@@ -343,8 +361,12 @@ class ClientPool:
                 errors[key] = errors.get(key, 0) + count
             for key, count in reply.get("extensions", {}).items():
                 extensions[key] = extensions.get(key, 0) + count
+        per_server = [0] * len(server.processes)
+        for index, reply in enumerate(replies):
+            per_server[index % len(server.processes)] += reply["connected"]
         return {
             "connected": sum(reply["connected"] for reply in replies),
+            "connected_per_server": per_server,
             "failed": sum(reply["failed"] for reply in replies),
             "seconds": max(reply["seconds"] for reply in replies),
             "errors": errors,
@@ -526,15 +548,19 @@ class Bench:
 
     # -- fan-out phases -------------------------------------------------------------------------------
 
-    def run_fanout(self, kind: str, n: int) -> dict[str, Any]:
+    def run_fanout(self, kind: str, n: int, server_procs: int = 1) -> dict[str, Any]:
         config = self.config
         if kind == "project":
             self.reset_project_state(n)
         server = Server(kind, self.server_env(kind), self.log_dir / f"{kind}-{n}.log", tuned=config.tuned_references)
+        server.siblings = [
+            Server(kind, self.server_env(kind), self.log_dir / f"{kind}-{n}-{index}.log", tuned=config.tuned_references)
+            for index in range(1, server_procs)
+        ]
         server.start()
         publisher = self.publisher(server)
-        procs = 1 if n < 200 else config.client_procs
-        result: dict[str, Any] = {"n": n, "client_procs": procs}
+        procs = max(1 if n < 200 else config.client_procs, server_procs)
+        result: dict[str, Any] = {"n": n, "client_procs": procs, "server_procs": server_procs}
         seq = 0
         try:
             # Warm up (imports, first Redis and database connections) with one socket, then measure.
@@ -545,13 +571,13 @@ class Bench:
             seq += 1
             warm.close()
             time.sleep(1.0)
-            rss_before = rss_kib(server.pid)
+            rss_before = sum(rss_kib(process.pid) for process in server.processes)
             pool = ClientPool(procs, self.base_env(), self.log_dir)
             try:
                 connect = pool.connect(server, n, self.cookies[:n] if kind == "project" else None)
                 result["connect"] = connect
                 time.sleep(2.0)
-                rss_after = rss_kib(server.pid)
+                rss_after = sum(rss_kib(process.pid) for process in server.processes)
                 connected = connect["connected"]
                 result["rss_kib_per_connection"] = round((rss_after - rss_before) / max(connected, 1), 1)
                 result["rss_kib"] = {"before": rss_before, "after": rss_after}
@@ -597,12 +623,13 @@ class Bench:
         config = self.config
         seqs = list(range(start, start + count))
         pool.reset()
-        cpu_before = cpu_seconds(server.pid)
+        cpu_before = processes_cpu(server)
         threads_before = thread_cpu_seconds(server.pid)
         sent = publisher.call({"cmd": "steady" if rate else "burst", "start": start, "count": count, "rate": rate})
         timeout = (sent["last_ts"] - sent["first_ts"]) + config.drain_seconds
         got = pool.collect(seqs, timeout=timeout, idle=min(10.0, config.drain_seconds))
-        cpu = cpu_seconds(server.pid) - cpu_before
+        per_process = [after - before for after, before in zip(processes_cpu(server), cpu_before, strict=True)]
+        cpu = sum(per_process)
         threads_after = thread_cpu_seconds(server.pid)
         latencies = got["latencies"]
         delivered = got["delivered"]
@@ -632,6 +659,8 @@ class Bench:
             "server_cpu_seconds_main_thread": round(threads_after[0] - threads_before[0], 3),
             "server_cpu_seconds_other_threads": round(threads_after[1] - threads_before[1], 3),
         }
+        if len(per_process) > 1:
+            summary["server_cpu_seconds_per_process"] = [round(value, 3) for value in per_process]
         if rate:
             # Keeping up: the last fifth of the messages reach their last socket no later than the first fifth.
             by_seq = [got["last_arrival"][seq][1] for seq in seqs if seq in got["last_arrival"]]
@@ -829,6 +858,17 @@ class Bench:
                     if result.get("refused"):
                         log(f"{kind}: {result['connect']['failed']} of {n} sockets refused; not going higher")
                         stopped.add(kind)
+            if "project" in config.servers and config.server_procs > 1:
+                self.results["fanout_procs"] = {"server_procs": config.server_procs, "project": {}}
+                for n in config.procs_sizes:
+                    if self.over_budget():
+                        log(f"time budget spent; skipping {config.server_procs} server processes at {n}")
+                        continue
+                    log(f"project on {config.server_procs} server processes: {n} sockets")
+                    result = self.run_fanout("project", n, server_procs=config.server_procs)
+                    self.results["fanout_procs"]["project"][str(n)] = result
+                    log(f"project x{config.server_procs} at {n}: {summary_line(result)}")
+                    self.clear_redis()
             if "project" in config.servers:
                 from bench import direct
 
@@ -1016,9 +1056,26 @@ def build_config(args: argparse.Namespace) -> Config:
             "drain": 30.0,
             "singles": 3,
             "budget": 660,
+            "procs_sizes": [1000, 5000],
         },
-        "quick": {"sizes": [100, 1000], "burst": 10_000, "steady": 5.0, "drain": 15.0, "singles": 2, "budget": 400},
-        "smoke": {"sizes": [5], "burst": 15, "steady": 0.3, "drain": 10.0, "singles": 1, "budget": 120},
+        "quick": {
+            "sizes": [100, 1000],
+            "burst": 10_000,
+            "steady": 5.0,
+            "drain": 15.0,
+            "singles": 2,
+            "budget": 400,
+            "procs_sizes": [1000],
+        },
+        "smoke": {
+            "sizes": [5],
+            "burst": 15,
+            "steady": 0.3,
+            "drain": 10.0,
+            "singles": 1,
+            "budget": 120,
+            "procs_sizes": [5],
+        },
     }
     preset = presets[mode]
     sizes = [int(size) for size in args.sizes.split(",")] if args.sizes else preset["sizes"]
@@ -1040,6 +1097,8 @@ def build_config(args: argparse.Namespace) -> Config:
         docs=not args.no_docs,
         budget_seconds=preset["budget"],
         tuned_references=args.tuned_references,
+        server_procs=args.server_procs,
+        procs_sizes=preset["procs_sizes"],
     )
 
 
@@ -1056,6 +1115,12 @@ def main(argv: list[str] | None = None) -> int:
         "--tuned-references",
         action="store_true",
         help="run B0 and B1 on realtime.server (its collector tuning) instead of stock daphne",
+    )
+    parser.add_argument(
+        "--server-procs",
+        type=int,
+        default=2,
+        help="also run the project's fan-out on this many server processes behind one Redis (1: skip; default 2)",
     )
     parser.add_argument("--database-url", help="PostgreSQL server to create the benchmark database on")
     parser.add_argument("--redis-url")

@@ -45,6 +45,14 @@ def test_smoke_run_measures_every_server_without_losing_a_message(require_scaleo
             assert set(measured["latency_ms"]) == {"p50", "p95", "p99", "max"}
             assert measured["server_cpu_ms_per_1000"] is not None
 
+    # The project on two server processes behind one Redis: sockets on both, nothing lost.
+    two = results["fanout_procs"]["project"]["5"]
+    assert two["server_procs"] == 2
+    assert sum(two["connect"]["connected_per_server"]) == 5 and all(two["connect"]["connected_per_server"])
+    assert two["burst"]["delivered"] == two["burst"]["expected"] > 0
+    assert two["burst"]["lost"] == two["steady"]["lost"] == 0
+    assert len(two["burst"]["server_cpu_seconds_per_process"]) == 2
+
     # The one-to-one phase: every message reached exactly one socket, on both servers.
     for kind in ("b0", "project"):
         direct = results["direct"][kind]
