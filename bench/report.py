@@ -395,10 +395,11 @@ def render(results: dict[str, Any]) -> str:
                 f"bytes on disk (`pg_total_relation_size` over {receipts['receipts']:,} receipts).",
             ]
         lines.append("")
-    from bench import direct
+    from bench import capacity, direct
 
     lines += procs_lines(results)
     lines += direct.report_lines(results)
+    lines += capacity.report_lines(results)
     compression = results.get("compression")
     if compression:
         lines += [
