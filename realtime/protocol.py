@@ -16,6 +16,9 @@ class CloseCode:
     HEARTBEAT_TIMEOUT = 4408
     TOO_LARGE = 4413
     RATE_LIMITED = 4429
+    #: The server cannot promise live delivery right now (Redis is away); the client retries with
+    #: backoff. (1011 would say the same, but an application may only close with 1000 or 3000-4999.)
+    UNAVAILABLE = 4503
     #: A normal close; the client reconnects (as after any 1000) and what it missed is replayed.
     RESUME = 1000
 

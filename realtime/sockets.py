@@ -100,8 +100,8 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
             await super().websocket_connect(message)
         except fanout.FanoutUnavailable:
             # Redis is away: this process cannot promise live delivery. The client retries (backoff).
-            logger.warning("socket refused endpoint=%s: fan-out unavailable; code=1011", self.endpoint)
-            await self.close_with(1011)
+            logger.warning("socket refused endpoint=%s: fan-out unavailable; code=4503", self.endpoint)
+            await self.close_with(CloseCode.UNAVAILABLE)
         finally:
             await self.go_live()  # what came to its groups while connect() ran goes out now
 

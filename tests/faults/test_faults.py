@@ -225,8 +225,8 @@ async def test_redis_restart_loses_nothing_persisted_and_needs_no_server_restart
     Each server's fan-out hub loses its subscription connection with Redis, and tells every member
     (``fanout_gap``): the sockets close with 1000 (a consumer that was itself calling Redis at that
     moment may fail first, and daphne closes it with 1011). The hubs reconnect on their own; a socket
-    that connects while Redis is still away is refused with 1011 (its admission checks or its join
-    fail). Either way the client resumes, and the replay brings back what it missed. Afterwards every
+    that connects while Redis is still away is refused (1011 when its admission checks fail, 4503
+    when its join does). Either way the client resumes, and the replay brings back what it missed. Afterwards every
     group with open sockets is subscribed again by each server holding one of them, and the staff
     group by exactly those: once each, no other.
     """
