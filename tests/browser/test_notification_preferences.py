@@ -188,3 +188,63 @@ async def test_reading_in_one_tab_or_device_clears_it_in_the_others(
     await expect(laptop_toast).to_have_count(0)
     await expect(item).not_to_have_class(re.compile(r"\bunread\b"))
     await expect(laptop.locator("#rt-bell-count")).to_be_hidden()
+
+
+# A stand-in that remembers this browser's subscription across pages (localStorage), so that the
+# log out finds it, and notes when the browser's side of it is ended.
+REMEMBERED_STAND_IN = """
+(function (keys) {
+  if (!self.PushManager || typeof localStorage === "undefined") return;
+  function standIn() {
+    return {
+      endpoint: keys.endpoint,
+      toJSON: function () { return { endpoint: keys.endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } }; },
+      unsubscribe: function () { localStorage.setItem("stand-in-push", "ended"); return Promise.resolve(true); },
+    };
+  }
+  PushManager.prototype.subscribe = function () {
+    localStorage.setItem("stand-in-push", "on");
+    return Promise.resolve(standIn());
+  };
+  PushManager.prototype.getSubscription = function () {
+    return Promise.resolve(localStorage.getItem("stand-in-push") === "on" ? standIn() : null);
+  };
+})(%s);
+"""
+
+
+async def test_logging_out_ends_this_browsers_push_subscription(
+    daphne_servers: Any, new_context: Any, make_user: Any, settings: Any
+) -> None:
+    """On a shared computer the next person must not receive the last one's notifications."""
+    private, public = vapid_key_pair()
+    settings.NOTIFICATIONS_VAPID_PRIVATE_KEY, settings.NOTIFICATIONS_VAPID_PUBLIC_KEY = private, public
+    server = daphne_servers(
+        1,
+        env={
+            "NOTIFICATIONS_VAPID_PRIVATE_KEY": private,
+            "NOTIFICATIONS_VAPID_PUBLIC_KEY": public,
+            "NOTIFICATIONS_PUSH_IN_PROCESS": "false",
+        },
+    )[0]
+    vera = await make(make_user, "vera", roles=("volunteer",))
+    device = Subscriber()
+    context = await new_context()
+    await context.add_init_script(
+        REMEMBERED_STAND_IN
+        % json.dumps({"endpoint": FAKE_ENDPOINT, "p256dh": device.p256dh, "auth": b64url(device.auth)})
+    )
+    await context.grant_permissions(["notifications"], origin=server.http_base)
+    page = await context.new_page()
+    await log_in(page, server.http_base, "vera")
+    await page.goto(f"{server.http_base}/notifications/preferences/")
+    await page.get_by_role("button", name="Turn on push on this device").click()
+    await expect(page.locator("#push-status")).to_have_text("Push is on for this device.")
+    subscriptions = database_sync_to_async(lambda: PushSubscription.objects.filter(user=vera).count())
+    assert await subscriptions() == 1
+
+    await page.goto(f"{server.http_base}/notifications/")
+    await page.locator("header").get_by_role("button", name="Log out").click()
+    await expect(page.locator("header").get_by_role("link", name="Log in")).to_be_visible()
+    assert await subscriptions() == 0
+    assert await page.evaluate("() => localStorage.getItem('stand-in-push')") == "ended"

@@ -140,6 +140,54 @@
     return stream;
   }
 
+  // How long a log out waits for this browser's push subscription to be ended, at most.
+  var LOGOUT_PUSH_WAIT_MS = 2000;
+
+  /**
+   * Logging out ends this browser's Web Push subscription first, on the site and in the browser:
+   * on a shared computer the next person must not receive the last one's notifications. The log
+   * out never waits longer than LOGOUT_PUSH_WAIT_MS (no service worker, no subscription, a slow
+   * answer: it goes on).
+   */
+  function endPushOnLogout() {
+    var form = document.querySelector("form[data-logout]");
+    if (!form || !("serviceWorker" in navigator) || !("PushManager" in global)) return;
+    var leaving = false;
+    form.addEventListener("submit", function (event) {
+      if (leaving) return;
+      event.preventDefault();
+      var proceed = function () {
+        if (leaving) return;
+        leaving = true;
+        form.submit();
+      };
+      setTimeout(proceed, LOGOUT_PUSH_WAIT_MS);
+      var token = form.querySelector("input[name=csrfmiddlewaretoken]");
+      navigator.serviceWorker
+        .getRegistration("/")
+        .then(function (registration) {
+          return registration ? registration.pushManager.getSubscription() : null;
+        })
+        .then(function (subscription) {
+          if (!subscription) return null;
+          var forget = fetch("/api/notifications/push-subscriptions/", {
+            method: "DELETE",
+            credentials: "same-origin",
+            headers: { "Content-Type": "application/json", "X-CSRFToken": token ? token.value : "" },
+            body: JSON.stringify({ endpoint: subscription.endpoint }),
+          });
+          return forget.then(function () {
+            return subscription.unsubscribe();
+          });
+        })
+        .catch(function () {
+          /* nothing to end, or it failed: the log out goes on all the same */
+        })
+        .then(proceed);
+    });
+  }
+
   global.CharitySite = { showState: showState, el: el };
   start();
+  endPushOnLogout();
 })(window);
