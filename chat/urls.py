@@ -10,6 +10,7 @@ API = "api/help-requests/<str:public_id>/"
 urlpatterns = [
     path("help/new/", views.help_request_new, name="help-request-new"),
     path("help/queue/", views.queue, name="queue"),
+    path("help/leave/", views.help_leave, name="help-leave"),
     path("help/<uuid:public_id>/", views.help_request_page, name="help-request"),
     path("help/<uuid:public_id>/claim/", views.help_request_claim, name="help-request-claim"),
     path("help/<uuid:public_id>/assign/", views.help_request_assign, name="help-request-assign"),

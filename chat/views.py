@@ -417,6 +417,17 @@ def help_request_rotate(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
 
 @require_POST
+def help_leave(request: HttpRequest) -> HttpResponse:
+    """The quick exit's last word (chat/exit.js sends it as a beacon while the page goes): this
+    browser forgets every help request it held, so a page reopened from the browser's history shows
+    nothing of them (the private link still opens them). An anonymous visitor's session ends."""
+    visitors.session_forget_all(request.session)
+    if not request.user.is_authenticated:
+        request.session.flush()
+    return HttpResponse(status=204)
+
+
+@require_POST
 def help_request_forget(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """ "Forget this device": this browser no longer opens the request (the private link still does)."""
     help_request = _help_request_or_404(public_id)

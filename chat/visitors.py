@@ -122,6 +122,11 @@ def session_forget(session: Any, help_request: HelpRequest) -> None:
         session[SESSION_KEY] = owned
 
 
+def session_forget_all(session: Any) -> None:
+    """This browser no longer opens any help request through its session (quick exit)."""
+    session.pop(SESSION_KEY, None)
+
+
 def session_prepare(request: Any) -> str:
     """Give the visitor's browser a fresh session key before it gains ownership; returns the key.
 

@@ -54,6 +54,12 @@ async def assert_left_for_good(page: Page, public_id: str) -> None:
     await expect(page.locator("body")).not_to_contain_text("checks my phone")
     kept = await page.evaluate("() => [Object.keys(sessionStorage), Object.keys(localStorage)]")
     assert kept == [[], []], f"left in the browser's storage: {kept}"
+    # The conversation's page, reopened from the browser's history, shows nothing of it: the site
+    # was told to forget this browser's requests.
+    base = page.url.split("/help/", 1)[0]
+    answer = await page.goto(f"{base}/help/{public_id}/")
+    assert answer is not None and answer.status == 403
+    await expect(page.get_by_role("heading", name="This conversation cannot be opened here")).to_be_visible()
 
 
 async def test_leave_this_site_replaces_the_page_and_wipes_storage(server: Any, new_context: Any) -> None:

@@ -133,3 +133,28 @@ def test_other_refusals_use_the_site_layout_and_the_api_stays_json(make_user: An
     api = Client().get(f"/api/help-requests/{visitor.public_id}/messages/")
     assert api.status_code == 403 and api["Content-Type"] == "application/json"
     assert "detail" in api.json()
+
+
+def test_quick_exit_tells_the_site_to_forget_this_browsers_requests() -> None:
+    """exit.js posts to help/leave/ (data-leave-url, with the page's CSRF token): the session no
+    longer opens the conversation, and an anonymous visitor's session ends."""
+    visitor = open_help_request()
+    page = visitor.client.get(f"/help/{visitor.public_id}/")
+    assert page.status_code == 200
+    leave = re.search(rb'data-leave-url="([^"]+)" data-csrf="([^"]+)"', page.content)
+    assert leave is not None and leave.group(1) == b"/help/leave/"
+    session_before = visitor.client.session.session_key
+
+    assert visitor.client.post("/help/leave/", {"csrfmiddlewaretoken": leave.group(2).decode()}).status_code == 204
+    assert visitor.client.get(f"/help/{visitor.public_id}/").status_code == 403
+    assert visitor.client.session.session_key != session_before
+    # The private link still opens it (the visitor may come back on purpose).
+    assert visitor.client.get(f"/help/{visitor.public_id}/?token={visitor.token}").status_code == 302
+
+
+def test_leaving_needs_the_pages_csrf_token_and_keeps_a_helper_logged_in(make_user: Any) -> None:
+    checked = Client(enforce_csrf_checks=True)
+    assert checked.post("/help/leave/").status_code == 403
+    helper = logged_in(make_user("vera", roles=("volunteer",)))
+    assert helper.post("/help/leave/").status_code == 204
+    assert helper.get("/help/queue/").status_code == 200

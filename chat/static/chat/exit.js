@@ -6,7 +6,10 @@
  *      loaded), so nothing more arrives and nothing more is written to storage;
  *   3. what this site kept in the browser's storage is wiped (the chat's cursor and unsent messages
  *      live in sessionStorage, realtime.js's store; localStorage is cleared too, in case);
- *   4. location.replace() swaps this page's history entry for the neutral page, so Back does not
+ *   4. the site is told, by a beacon that outlives the page, to forget this browser's help requests
+ *      (POST data-leave-url, chat.views.help_leave), so a page reopened from the history shows
+ *      nothing of them;
+ *   5. location.replace() swaps this page's history entry for the neutral page, so Back does not
  *      come back here.
  * Needs nothing else on the page: without JavaScript, the link still goes there (rel=noreferrer).
  */
@@ -28,6 +31,18 @@
     }
   }
 
+  function forget() {
+    var leaveUrl = link.dataset.leaveUrl;
+    if (!leaveUrl || !link.dataset.csrf || !global.navigator.sendBeacon) return;
+    try {
+      var form = new FormData();
+      form.append("csrfmiddlewaretoken", link.dataset.csrf);
+      global.navigator.sendBeacon(leaveUrl, form);
+    } catch (e) {
+      /* leaving matters more than being forgotten */
+    }
+  }
+
   function leave() {
     if (leaving) return;
     leaving = true;
@@ -40,6 +55,7 @@
     }
     wipe("sessionStorage");
     wipe("localStorage");
+    forget();
     global.location.replace(url);
   }
 
