@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import Avg, Case, Count, Exists, F, Max, OuterRef, Q, QuerySet, Value, When, Window
+from django.db.models import Avg, Case, Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -599,6 +599,25 @@ def notes_for(*, help_request_id: int, limit: int = NOTES_LIMIT) -> list[Note]:
     check ``Participant.is_helper``; nothing the visitor reads calls this."""
     newest_first = list(Note.objects.filter(help_request_id=help_request_id).order_by("-id")[:limit])
     return newest_first[::-1]
+
+
+def oldest_unanswered_at() -> datetime | None:
+    """When the visitor who has waited longest for a reply wrote what they are waiting on: the
+    earliest last visitor message, over assigned conversations where no helper wrote after it (None:
+    every visitor has had one). One aggregate query, however many conversations are live."""
+    return (
+        HelpRequest.objects.filter(status=Status.ASSIGNED)
+        .annotate(
+            last_visitor_at=Max("messages__created_at", filter=Q(messages__author_kind=AuthorKind.VISITOR)),
+            last_helper_at=Max(
+                "messages__created_at",
+                filter=Q(messages__author_kind__in=(AuthorKind.VOLUNTEER, AuthorKind.STAFF)),
+            ),
+        )
+        .filter(last_visitor_at__isnull=False)
+        .filter(Q(last_helper_at__isnull=True) | Q(last_helper_at__lt=F("last_visitor_at")))
+        .aggregate(oldest=Min("last_visitor_at"))["oldest"]
+    )
 
 
 def live_conversations(*, limit: int) -> list[HelpRequest]:

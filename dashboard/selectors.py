@@ -53,14 +53,7 @@ def help_request_figures(*, now: datetime) -> dict[str, Any]:
 def longest_unanswered_seconds(*, now: datetime) -> int:
     """The longest a visitor in an active conversation has waited for a helper's reply to what they
     last wrote (0: every visitor has had one)."""
-    waits = [
-        _seconds_since(now, row.last_visitor_at) or 0  # type: ignore[attr-defined]
-        for row in chat_selectors.live_conversations(limit=10_000)
-        if row.status == Status.ASSIGNED
-        and row.last_visitor_at is not None  # type: ignore[attr-defined]
-        and (row.last_helper_at is None or row.last_helper_at < row.last_visitor_at)  # type: ignore[attr-defined]
-    ]
-    return max(waits, default=0)
+    return _seconds_since(now, chat_selectors.oldest_unanswered_at()) or 0
 
 
 def donation_figures(*, now: datetime) -> dict[str, Any]:
