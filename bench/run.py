@@ -37,6 +37,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from bench import sse
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SECRET_KEY = "bench-secret-key-not-for-production-0123456789"
@@ -101,6 +103,8 @@ class Config:
     docs: bool
     budget_seconds: float
     tuned_references: bool = False
+    sse: bool = True  # the SSE phase (bench/sse.py)
+    only_sse: bool = False
 
 
 # -- small helpers -----------------------------------------------------------------------------------
@@ -468,7 +472,7 @@ class Bench:
         env = self.server_env("project")
         subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=CODE.root, env=env, check=True)
         # One person per socket; the Redis phase needs 1,000 of them whatever the sizes.
-        people = max([*self.config.sizes, 1000 if self.config.extras else 0]) + 1
+        people = max([*self.config.sizes, 1000 if self.config.extras else 0, sse.sse_size(self.config.mode)]) + 1
         out = self.log_dir / "cookies.json"
         subprocess.run(
             [PYTHON, "-m", "bench.django_tasks", "users", "--volunteers", str(people), "--out", str(out)],
@@ -799,7 +803,7 @@ class Bench:
         try:
             stopped: set[str] = set()
             # Size by size, every server at each: a spent time budget cuts the largest size for all of them.
-            for n in config.sizes:
+            for n in [] if config.only_sse else config.sizes:
                 for kind in config.servers:
                     if kind in stopped:
                         continue
@@ -815,13 +819,16 @@ class Bench:
                     if result.get("refused"):
                         log(f"{kind}: {result['connect']['failed']} of {n} sockets refused; not going higher")
                         stopped.add(kind)
-            if config.extras:
+            if config.sse:
+                self.results["sse"] = sse.run_phase(self)
+            if config.extras and not config.only_sse:
                 log("redis commands per notify() at 10 and 1,000 sockets")
                 self.redis_phase()
                 log("reconnect flush and notify() to 1,000 / 10,000")
                 self.database_phase()
-            log("permessage-deflate")
-            self.compression_phase()
+            if not config.only_sse:
+                log("permessage-deflate")
+                self.compression_phase()
         finally:
             self.clear_redis()
             self.drop_database()
@@ -1022,6 +1029,8 @@ def build_config(args: argparse.Namespace) -> Config:
         docs=not args.no_docs,
         budget_seconds=preset["budget"],
         tuned_references=args.tuned_references,
+        sse=not args.no_sse,
+        only_sse=args.only_sse,
     )
 
 
@@ -1039,6 +1048,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run B0 and B1 on realtime.server (its collector tuning) instead of stock daphne",
     )
+    parser.add_argument("--no-sse", action="store_true", help="skip the SSE phase (bench/sse.py)")
+    parser.add_argument("--only-sse", action="store_true", help="run only the SSE phase")
     parser.add_argument("--database-url", help="PostgreSQL server to create the benchmark database on")
     parser.add_argument("--redis-url")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
