@@ -37,6 +37,21 @@ def sse_event(data: str, *, event_id: int | None = None, event: str | None = Non
     return ("\n".join(lines) + "\n\n").encode("utf-8")
 
 
+#: The last event encoded by ``encoded_event``: (its text, its id, the bytes).
+_last_encoded: tuple[str, int | None, bytes] = ("", None, b"")
+
+
+def encoded_event(text: str, event_id: int | None) -> bytes:
+    """``sse_event(text, event_id=event_id)``, encoded once for all the streams a fan-out hands the same
+    text (the event's one ``str``, so an identity check finds it) rather than once per stream."""
+    global _last_encoded
+    last_text, last_id, encoded = _last_encoded
+    if text is not last_text or event_id != last_id:
+        encoded = sse_event(text, event_id=event_id)
+        _last_encoded = (text, event_id, encoded)
+    return encoded
+
+
 class SseStream(fanout.GroupMember, AsyncConsumer):
     """Base for SSE streams: headers, keep-alive comments, explicit close events, group cleanup.
 
@@ -76,7 +91,7 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
 
     async def send_text(self, text: str, *, event_id: int | None = None) -> None:
         """An encoded frame, labelled with ``event_id`` (the browser resumes after it)."""
-        await self.write(sse_event(text, event_id=event_id))
+        await self.write(encoded_event(text, event_id))
 
     async def close_with(self, code: int) -> None:
         await self.end_with(code)
