@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import sse
+
 START = "<!-- bench:results:start -->"
 END = "<!-- bench:results:end -->"
 LABELS = {"b0": "B0 raw ASGI", "b1": "B1 plain Channels", "project": "this project"}
@@ -208,6 +210,9 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 verdict(ok),
             )
         )
+    sse_target = sse.target_row(results)
+    if sse_target is not None:
+        rows.append((sse_target[0], sse_target[1], verdict(sse_target[2])))
     return rows
 
 
@@ -353,6 +358,7 @@ def render(results: dict[str, Any]) -> str:
                 f"the server's RSS grew by {bomb['server_rss_growth_kib']:,} KiB.",
             ]
         lines.append("")
+    lines += sse.report_lines(results)
     profile = results.get("profile_summary")
     if profile:
         lines += ["### Where the server's time goes (py-spy, burst to 1,000)", ""]

@@ -311,4 +311,87 @@ def profile(
         spy.wait(timeout=30)
     if spy.poll() is None:
         spy.kill()
-    return {"file": os.fspath(out)}
+    if not out.exists():
+        return {"error": "py-spy wrote no profile"}
+    from bench.run import summarise_profile
+
+    return {"file": os.fspath(out), "summary": summarise_profile(out)}
+
+
+# -- the report ----------------------------------------------------------------------------------------
+
+
+def _p99(results: dict[str, Any], variant: str) -> Any:
+    return ((results.get(variant) or {}).get("steady") or {}).get("latency_ms", {}).get("p99")
+
+
+def _steady(results: dict[str, Any], variant: str, key: str) -> Any:
+    return ((results.get(variant) or {}).get("steady") or {}).get(key)
+
+
+def target_row(results: dict[str, Any]) -> tuple[str, str, bool | None] | None:
+    """Issue 19's SSE target: (target, measured, met) from a run's ``sse`` results, or None without them."""
+    sse = results.get("sse")
+    if not sse:
+        return None
+    n = sse["config"]["streams"]
+    p99, ref, ws = _p99(sse, "project-sse"), _p99(sse, "eventstream"), _p99(sse, "project-ws")
+    cpu, ref_cpu = (
+        _steady(sse, "project-sse", "server_cpu_ms_per_1000"),
+        _steady(sse, "eventstream", "server_cpu_ms_per_1000"),
+    )
+    lost, dup = _steady(sse, "project-sse", "lost"), _steady(sse, "project-sse", "duplicates")
+    keeps_up = _steady(sse, "project-sse", "keeps_up")
+    measured = (
+        f"p99 {p99} ms vs django-eventstream {ref} ms and the sockets' {ws} ms; CPU {cpu} vs {ref_cpu} ms per 1,000; "
+        f"lost {lost}, duplicates {dup}, keeps up {keeps_up}"
+    )
+    known = None not in (p99, ref, ws, cpu, ref_cpu)
+    met = known and p99 <= ref and p99 <= 2 * ws and cpu <= 0.5 * ref_cpu and lost == 0 and dup == 0 and keeps_up
+    return (
+        f"SSE fallback: {n:,} notification streams at {sse['config']['rate']:g}/s keep up, "
+        "p99 ≤ django-eventstream 5's and ≤ 2x the project's sockets, CPU per delivery ≤ 0.5x django-eventstream's",
+        measured,
+        None if not known else bool(met),
+    )
+
+
+def report_lines(results: dict[str, Any]) -> list[str]:
+    """The generated section's table for the SSE phase (empty without it)."""
+    sse = results.get("sse")
+    if not sse:
+        return []
+    config = sse["config"]
+    lines = [
+        "### Server-Sent Events (`bench/sse.py`)",
+        "",
+        f"{config['streams']:,} subscribers per server, {config['rate']:g} role-wide messages a second for "
+        f"{config['seconds']:g} s from a publisher process; latency from the publisher's clock to the client's "
+        "receipt. django-eventstream runs as its README deploys it (stock daphne, `EVENTSTREAM_REDIS`, "
+        "`RedisStorage`), with anonymous streams; the project's streams and sockets are logged-in volunteers "
+        "and each message is a `notify_role()` (a notification and its receipts in PostgreSQL).",
+        "",
+        "| server | connected | p50 ms | p99 ms | max ms | lost | dup / reordered | keeps up | CPU ms/1000 |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for variant in VARIANTS:
+        row = sse.get(variant) or {}
+        steady = row.get("steady") or {}
+        latency = steady.get("latency_ms") or {}
+        connect = row.get("connect") or {}
+        lines.append(
+            f"| {LABELS[variant]} | {connect.get('connected', '-')} | {latency.get('p50', '-')} "
+            f"| {latency.get('p99', '-')} | {latency.get('max', '-')} | {steady.get('lost', '-')} "
+            f"| {steady.get('duplicates', '-')} / {steady.get('out_of_order', '-')} "
+            f"| {steady.get('keeps_up', '-')} | {steady.get('server_cpu_ms_per_1000', '-')} |"
+        )
+    summary = ((sse.get("project-sse") or {}).get("profile") or {}).get("summary")
+    if summary:
+        lines += [
+            "",
+            f"Where the SSE server's event loop spends its time (py-spy, {summary['event_loop_samples']:,} samples):",
+            "",
+        ]
+        lines += [f"* {share:.0f}% {name}" for name, share in summary["shares"]]
+    lines.append("")
+    return lines

@@ -2,9 +2,8 @@
 
 It adds four things to stock daphne: permessage-deflate (RFC 7692); frames sent on the socket at
 once when nothing waits before them, rather than on the reactor's next turn (``write_now``); the
-same for the events of Server-Sent Event streams, whose connections also send without Nagle's delay
-(``TunedWebRequest``); and a garbage collector tuned for a process that holds thousands of sockets
-(``tune_gc``).
+same for the events of Server-Sent Event streams (``TunedWebRequest``); and a garbage collector
+tuned for a process that holds thousands of sockets (``tune_gc``).
 
 Daphne 4.2 never sets autobahn's ``perMessageCompressionAccept``, so it declines every browser's
 ``permessage-deflate`` offer and a 50 KB dashboard snapshot costs 50 KB on the wire. This is stock
@@ -280,32 +279,17 @@ class TunedWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
             super().sendData(data)
 
 
-EVENT_STREAM = b"text/event-stream"
-
-
 class TunedWebRequest(WebRequest):  # type: ignore[misc]
     """Daphne's HTTP request, for Server-Sent Event streams (``realtime.sse``) that stay open for hours.
 
-    * An event stream's connection sends without Nagle's algorithm (``TCP_NODELAY``, as autobahn
-      sets for every WebSocket): with it, an event written while the previous one is not yet
-      acknowledged waits for the client's delayed ACK, up to 200 ms on Linux, and a stream sent an
-      event every 100 ms fell seconds behind with its server mostly idle.
-    * Each chunk of a streaming body goes out at once when nothing waits before it (``write_now``),
-      as a socket's frames do, not on the reactor's next turn; inside ``realtime.writes.held()``
-      the chunks are kept and sent as one.
-
-    Other responses (and a stream's headers, first chunk and end) take daphne's own path.
+    Each chunk of a streaming body after the first goes out at once when nothing waits before it
+    (``write_now``), as a socket's frames do, rather than through Twisted's buffer on the reactor's
+    next turn (two ``epoll_ctl`` calls and a callback per chunk); inside ``realtime.writes.held()``
+    a stream's chunks are kept and sent as one. Other responses, and a stream's headers, first
+    chunk and end, take daphne's own path. (Twisted's HTTP channel already sets ``TCP_NODELAY``.)
     """
 
     def handle_reply(self, message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            super().handle_reply(message)
-            if any(
-                name.lower() == b"content-type" and value.startswith(EVENT_STREAM)
-                for name, value in message.get("headers", ())
-            ):
-                self.channel.transport.setTcpNoDelay(True)
-            return
         body = message.get("body", b"")
         if (
             message["type"] != "http.response.body"
