@@ -41,8 +41,12 @@ if TYPE_CHECKING:
 #: The run's settings per mode: streams, messages a second, seconds.
 SIZES = {"full": (1000, 10.0, 30.0), "quick": (1000, 10.0, 10.0), "smoke": (5, 10.0, 0.3)}
 VARIANTS = ("eventstream", "project-sse", "project-ws")
+#: ``BENCH_SSE_BEFORE=<a checkout of older code>`` adds the project's SSE path as that code serves it,
+#: measured in the same run (the before/after comparison of docs/performance.md).
+BEFORE = "project-sse-before"
 LABELS = {
     "eventstream": "django-eventstream 5 (events in Redis), daphne",
+    BEFORE: "this project, SSE, older code (BENCH_SSE_BEFORE)",
     "project-sse": "this project, SSE (/sse/notifications/)",
     "project-ws": "this project, WebSocket (/ws/notifications/)",
 }
@@ -203,7 +207,11 @@ def run_phase(bench: Bench) -> dict[str, Any]:
     PathServer = _server_class()
     channel = f"{bench.prefix}-volunteers"
     results: dict[str, Any] = {"config": {"streams": n, "rate": rate, "seconds": seconds}}
-    for variant in VARIANTS:
+    before = os.environ.get("BENCH_SSE_BEFORE", "")
+    variants = (*VARIANTS[:1], BEFORE, *VARIANTS[1:]) if before else VARIANTS
+    if before:
+        results["config"]["before"] = before
+    for variant in variants:
         env = bench.base_env()
         if variant == "eventstream":
             env["DJANGO_SETTINGS_MODULE"] = "bench.servers.eventstream_settings"
@@ -219,7 +227,9 @@ def run_phase(bench: Bench) -> dict[str, Any]:
         else:
             bench.reset_project_state(n)
             env = bench.server_env("project")
-            sse = variant == "project-sse"
+            sse = variant in ("project-sse", BEFORE)
+            if variant == BEFORE:
+                env = {**env, "PYTHONPATH": before}
             server = PathServer(
                 "project",
                 env,
@@ -230,7 +240,16 @@ def run_phase(bench: Bench) -> dict[str, Any]:
             publisher_args = ["project", ""]
             kind, transport = "project", "sse" if sse else "ws"
         log(f"sse phase: {variant}, {n} subscribers at {rate}/s for {seconds} s")
-        server.start()
+        if variant == BEFORE:
+            from bench.run import CODE
+
+            root, CODE.root = CODE.root, Path(before)  # the server alone runs the older code
+            try:
+                server.start()
+            finally:
+                CODE.root = root
+        else:
+            server.start()
         publisher = LineProcess(
             [sys.executable, "-m", "bench.publisher", *publisher_args], env, bench.log_dir / "publisher.log"
         )
@@ -374,7 +393,9 @@ def report_lines(results: dict[str, Any]) -> list[str]:
         "| server | connected | p50 ms | p99 ms | max ms | lost | dup / reordered | keeps up | CPU ms/1000 |",
         "|---|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
-    for variant in VARIANTS:
+    for variant in (*VARIANTS[:1], BEFORE, *VARIANTS[1:]):
+        if variant not in sse:
+            continue
         row = sse.get(variant) or {}
         steady = row.get("steady") or {}
         latency = steady.get("latency_ms") or {}

@@ -709,7 +709,7 @@ def tcp_connection() -> Iterator[Connected]:
 def started_response(transport: tcp.Connection, content_type: bytes = b"text/event-stream") -> TunedWebRequest:
     """A request on ``transport`` whose response has started, headers and first chunk sent through Twisted."""
     channel = http.HTTPChannel()
-    channel.transport = transport
+    channel.transport = cast(Any, transport)  # a tcp.Connection provides ITransport; mypy cannot see it
     channel.factory = mock.Mock(server=mock.Mock(server_name="daphne"))
     request = TunedWebRequest(channel)
     channel.requests.append(request)
