@@ -296,7 +296,7 @@ class TunedWebRequest(WebRequest):  # type: ignore[misc]
             or not message.get("more_body", False)
             or not body
             or not self.startedWriting
-            or not self.chunked
+            or not self.chunked  # Twisted chunks only bodies it sends: never HEAD's, a 204's or a 304's
             or self.finished
             or self._disconnected
             or self.channel is None
