@@ -301,6 +301,9 @@ class TunedWebRequest(WebRequest):  # type: ignore[misc]
             or self._disconnected
             or self.channel is None
         ):
+            pending = writes.release(self) if message["type"] == "http.response.body" else None
+            if pending:
+                self.send_held(pending)  # what is held goes before the end of the response
             super().handle_reply(message)
             return
         self.sentLength += len(body)

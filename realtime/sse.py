@@ -59,7 +59,7 @@ def body_send(send: Any) -> Any:
     its cookie) yet reads the session and two settings on every message: a sixth of a stream's CPU
     per event. Any other ``send`` is used as it is."""
     wrapper = getattr(send, "__self__", None)
-    return wrapper.real_send if isinstance(wrapper, InstanceSessionWrapper) else send
+    return getattr(wrapper, "real_send", send) if isinstance(wrapper, InstanceSessionWrapper) else send
 
 
 class SseStream(fanout.GroupMember, AsyncConsumer):

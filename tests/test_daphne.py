@@ -742,6 +742,20 @@ def test_an_event_streams_held_chunks_go_out_as_one_when_the_block_ends(tcp_conn
     assert reactor.writers == []
 
 
+def test_an_event_streams_held_chunks_go_out_before_its_end(tcp_connection: Connected) -> None:
+    """A stream that ends while the fan-out holds its events (a ``close`` event, then the end): the
+    events still go out, before the end of the response."""
+    transport, peer, _ = tcp_connection
+    request = started_response(transport)
+    request.channel.requestDone = mock.Mock()  # the channel's bookkeeping after a response
+    received(peer)
+    with writes.held():
+        request.handle_reply({"type": "http.response.body", "body": b"event: close\n\n", "more_body": True})
+        request.handle_reply({"type": "http.response.body", "body": b""})
+    transport.doWrite()
+    assert received(peer) == b"e\r\nevent: close\n\n\r\n0\r\n\r\n"
+
+
 def test_an_event_streams_chunk_never_overtakes_what_twisted_holds(tcp_connection: Connected) -> None:
     transport, peer, _ = tcp_connection
     request = started_response(transport)
