@@ -40,6 +40,8 @@ from websockets.http11 import Response
 from websockets.typing import Origin
 from websockets.uri import parse_uri
 
+from bench.sse import SseSubscriber
+
 # Project sockets must talk at least every REALTIME_HEARTBEAT_TIMEOUT (90 s); browsers ping every 25 s.
 PROJECT_PING_SECONDS = 25.0
 
@@ -166,7 +168,7 @@ class CountingProxy:
 
 class Client:
     def __init__(self) -> None:
-        self.subscribers: list[Subscriber] = []
+        self.subscribers: list[Subscriber | SseSubscriber] = []
         self.kind = "b0"
         self.tasks: list[asyncio.Task[None]] = []
         self.received = 0
@@ -188,6 +190,8 @@ class Client:
             port = self.proxy.port
         origin = f"http://{parts.hostname}:{parts.port}"
         gate = asyncio.Semaphore(int(command.get("concurrency", 50)))
+        # "transport": "sse" reads Server-Sent Event streams instead (bench/sse.py).
+        factory: Any = SseSubscriber if command.get("transport") == "sse" else Subscriber
         errors: Counter[str] = Counter()
         started = time.monotonic()
         loop = asyncio.get_running_loop()
@@ -195,10 +199,10 @@ class Client:
         async def open_one(index: int) -> None:
             headers = {"Cookie": cookies[index % len(cookies)]} if cookies else {}
             async with gate:
-                subscriber: Subscriber | None = None
+                subscriber: Subscriber | SseSubscriber | None = None
                 try:
                     _, subscriber = await loop.create_connection(
-                        lambda: Subscriber(self, url, headers, origin, bool(command.get("compression"))), host, port
+                        lambda: factory(self, url, headers, origin, bool(command.get("compression"))), host, port
                     )
                     await asyncio.wait_for(subscriber.opened, 120)
                     if self.kind == "project":
@@ -223,7 +227,7 @@ class Client:
             "extensions": dict(self.extensions),
         }
 
-    def on_text(self, subscriber: Subscriber, text: bytes) -> None:
+    def on_text(self, subscriber: Subscriber | SseSubscriber, text: bytes) -> None:
         now = time.time()
         frame = json.loads(text)
         if self.kind == "project":

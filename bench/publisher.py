@@ -2,8 +2,10 @@
 
 ``python -m bench.publisher b0 ws://127.0.0.1:PORT/ws/pub`` sends frames to B0's publisher socket;
 ``... b1`` calls ``group_send`` on channels-redis (settings ``bench.servers.b1_settings``);
-``... project`` calls ``notifications.api.notify_role("volunteer", ...)`` (settings
-``bench.servers.project_settings``, with the run's ``DATABASE_URL`` and ``REDIS_URL``).
+``... eventstream CHANNEL`` calls django-eventstream's ``send_event(CHANNEL, "message", ...)``
+(settings ``bench.servers.eventstream_settings``); ``... project`` calls
+``notifications.api.notify_role("volunteer", ...)`` (settings ``bench.servers.project_settings``,
+with the run's ``DATABASE_URL`` and ``REDIS_URL``).
 
 Commands, one JSON line each, one JSON line back:
 
@@ -101,6 +103,18 @@ def make_publish(mode: str, target: str) -> Callable[[dict[str, Any]], None]:
             api.notify_role("volunteer", kind="bench.message", title="Benchmark", body=body, data=data)
 
         return publish_project
+    if mode == "eventstream":
+        # django-eventstream's send_event() to the run's channel (``target``): stored and published in Redis.
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.servers.eventstream_settings")
+        import django
+
+        django.setup()
+        from django_eventstream import send_event
+
+        def publish_eventstream(frame: dict[str, Any]) -> None:
+            send_event(target, "message", frame)
+
+        return publish_eventstream
     raise SystemExit(f"unknown mode {mode}")
 
 

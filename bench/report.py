@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import capacity, direct, sse
+
 START = "<!-- bench:results:start -->"
 END = "<!-- bench:results:end -->"
 LABELS = {"b0": "B0 raw ASGI", "b1": "B1 plain Channels", "project": "this project"}
@@ -273,11 +275,12 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 "met" if spread and lost == 0 else "**not met**",
             )
         )
-    from bench import direct
-
     one_to_one = direct.target_row(results)
     if one_to_one:
         rows.append(one_to_one)
+    sse_target = sse.target_row(results)
+    if sse_target is not None:
+        rows.append((sse_target[0], sse_target[1], verdict(sse_target[2])))
     return rows
 
 
@@ -395,8 +398,6 @@ def render(results: dict[str, Any]) -> str:
                 f"bytes on disk (`pg_total_relation_size` over {receipts['receipts']:,} receipts).",
             ]
         lines.append("")
-    from bench import capacity, direct
-
     lines += procs_lines(results)
     lines += direct.report_lines(results)
     lines += capacity.report_lines(results)
@@ -437,6 +438,7 @@ def render(results: dict[str, Any]) -> str:
                 f"the server's RSS grew by {bomb['server_rss_growth_kib']:,} KiB.",
             ]
         lines.append("")
+    lines += sse.report_lines(results)
     profile = results.get("profile_summary")
     if profile:
         lines += ["### Where the server's time goes (py-spy, burst to 1,000)", ""]

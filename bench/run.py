@@ -37,6 +37,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from bench import sse
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SECRET_KEY = "bench-secret-key-not-for-production-0123456789"
@@ -103,6 +105,8 @@ class Config:
     tuned_references: bool = False
     server_procs: int = 2  # the project again on this many processes behind one Redis (1: not)
     procs_sizes: list[int] = field(default_factory=list)
+    sse: bool = True  # the SSE phase (bench/sse.py)
+    only_sse: bool = False
 
 
 # -- small helpers -----------------------------------------------------------------------------------
@@ -504,7 +508,8 @@ class Bench:
         from bench import direct
 
         wanted = direct.settings_for(self.config.mode)["n"] if "project" in self.config.servers else 0
-        people = max([*self.config.sizes, 1000 if self.config.extras else 0, int(wanted)]) + 1
+        sizes = [*self.config.sizes, 1000 if self.config.extras else 0, int(wanted), sse.sse_size(self.config.mode)]
+        people = max(sizes) + 1
         out = self.log_dir / "cookies.json"
         subprocess.run(
             [PYTHON, "-m", "bench.django_tasks", "users", "--volunteers", str(people), "--out", str(out)],
@@ -842,7 +847,7 @@ class Bench:
         try:
             stopped: set[str] = set()
             # Size by size, every server at each: a spent time budget cuts the largest size for all of them.
-            for n in config.sizes:
+            for n in [] if config.only_sse else config.sizes:
                 for kind in config.servers:
                     if kind in stopped:
                         continue
@@ -858,7 +863,7 @@ class Bench:
                     if result.get("refused"):
                         log(f"{kind}: {result['connect']['failed']} of {n} sockets refused; not going higher")
                         stopped.add(kind)
-            if "project" in config.servers and config.server_procs > 1:
+            if "project" in config.servers and config.server_procs > 1 and not config.only_sse:
                 self.results["fanout_procs"] = {"server_procs": config.server_procs, "project": {}}
                 for n in config.procs_sizes:
                     if self.over_budget():
@@ -869,17 +874,20 @@ class Bench:
                     self.results["fanout_procs"]["project"][str(n)] = result
                     log(f"project x{config.server_procs} at {n}: {summary_line(result)}")
                     self.clear_redis()
-            if "project" in config.servers:
+            if "project" in config.servers and not config.only_sse:
                 from bench import direct
 
                 self.results["direct"] = direct.run_phase(self, sys.modules[__name__])
-            if config.extras:
+            if config.sse:
+                self.results["sse"] = sse.run_phase(self)
+            if config.extras and not config.only_sse:
                 log("redis commands per notify() at 10 and 1,000 sockets")
                 self.redis_phase()
                 log("reconnect flush and notify() to 1,000 / 10,000")
                 self.database_phase()
-            log("permessage-deflate")
-            self.compression_phase()
+            if not config.only_sse:
+                log("permessage-deflate")
+                self.compression_phase()
         finally:
             self.clear_redis()
             self.drop_database()
@@ -1099,6 +1107,8 @@ def build_config(args: argparse.Namespace) -> Config:
         tuned_references=args.tuned_references,
         server_procs=args.server_procs,
         procs_sizes=preset["procs_sizes"],
+        sse=not args.no_sse,
+        only_sse=args.only_sse,
     )
 
 
@@ -1122,6 +1132,8 @@ def main(argv: list[str] | None = None) -> int:
         default=2,
         help="also run the project's fan-out on this many server processes behind one Redis (1: skip; default 2)",
     )
+    parser.add_argument("--no-sse", action="store_true", help="skip the SSE phase (bench/sse.py)")
+    parser.add_argument("--only-sse", action="store_true", help="run only the SSE phase")
     parser.add_argument("--database-url", help="PostgreSQL server to create the benchmark database on")
     parser.add_argument("--redis-url")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
+from channels.sessions import InstanceSessionWrapper
 
 from realtime import admission, fanout, heartbeat, metrics, registry
 from realtime.protocol import encode, error_frame
@@ -37,6 +38,30 @@ def sse_event(data: str, *, event_id: int | None = None, event: str | None = Non
     return ("\n".join(lines) + "\n\n").encode("utf-8")
 
 
+#: The last event encoded by ``encoded_event``: (its text, its id, the bytes).
+_last_encoded: tuple[str, int | None, bytes] = ("", None, b"")
+
+
+def encoded_event(text: str, event_id: int | None) -> bytes:
+    """``sse_event(text, event_id=event_id)``, encoded once for all the streams a fan-out hands the same
+    text (the event's one ``str``, so an identity check finds it) rather than once per stream."""
+    global _last_encoded
+    last_text, last_id, encoded = _last_encoded
+    if text is not last_text or event_id != last_id:
+        encoded = sse_event(text, event_id=event_id)
+        _last_encoded = (text, event_id, encoded)
+    return encoded
+
+
+def body_send(send: Any) -> Any:
+    """What a stream sends its body chunks through: the server's own ``send`` under Channels' session
+    middleware, whose wrapper acts on ``http.response.start`` only (saving a changed session, setting
+    its cookie) yet reads the session and two settings on every message: a sixth of a stream's CPU
+    per event. Any other ``send`` is used as it is."""
+    wrapper = getattr(send, "__self__", None)
+    return getattr(wrapper, "real_send", send) if isinstance(wrapper, InstanceSessionWrapper) else send
+
+
 class SseStream(fanout.GroupMember, AsyncConsumer):
     """Base for SSE streams: headers, keep-alive comments, explicit close events, group cleanup.
 
@@ -54,6 +79,7 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
         self._open = False
         self._released = False
         self._entry: registry.SocketEntry | None = None
+        self._send_body: Any = None
 
     async def admit(self, *, user_id: int | None, username: str, role: str, rate_key: str) -> bool:
         """The sockets' admission (``realtime.admission.admit``): a stream holds a slot as a socket
@@ -76,7 +102,7 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
 
     async def send_text(self, text: str, *, event_id: int | None = None) -> None:
         """An encoded frame, labelled with ``event_id`` (the browser resumes after it)."""
-        await self.write(sse_event(text, event_id=event_id))
+        await self.write(encoded_event(text, event_id))
 
     async def close_with(self, code: int) -> None:
         await self.end_with(code)
@@ -139,6 +165,7 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
                 ],
             }
         )
+        self._send_body = body_send(self.base_send)
         self._open = True
         await self.write(b": stream open\n\n")
         try:
@@ -163,7 +190,7 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
 
     async def write(self, chunk: bytes) -> None:
         if self._open:
-            await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await self._send_body({"type": "http.response.body", "body": chunk, "more_body": True})
 
     async def write_frame(self, frame: dict[str, Any]) -> None:
         await self.write(sse_event(encode(frame)))

@@ -62,6 +62,16 @@ def hold(holder: Holder, data: bytes) -> bool:
     return True
 
 
+def release(holder: Holder) -> bytes | None:
+    """Take back what the enclosing ``held()`` block keeps for ``holder``, joined (None: nothing), for
+    a connection that must send it now, ahead of something that cannot wait (a response's end)."""
+    held = _held.get()
+    if held is None or held.closed:
+        return None
+    chunks = held.frames.pop(holder, None)
+    return b"".join(chunks) if chunks else None
+
+
 @contextlib.contextmanager
 def held() -> Iterator[None]:
     """Hold the frames written inside the block; on the way out, send each connection's at once.

@@ -6,6 +6,10 @@ previous frame received; ``gc`` with the server process's collector settings as 
 with the class names (and their bases) of the server's live WebSocket protocols; ``frames <n>
 <size>`` with ``n`` frames ``<i>:xxx…`` of ``size`` bytes, every other one 10 bytes; any other
 frame is echoed.
+
+Over HTTP, ``/events`` is an event stream: three ``data:`` events, then one whose data is JSON of the
+class names (and their bases) of the server's live HTTP requests, then the end of the response.
+Anything else is a 404.
 """
 
 from __future__ import annotations
@@ -57,10 +61,35 @@ def protocol_classes() -> set[str]:
     }
 
 
+def request_classes() -> set[str]:
+    from daphne.http_protocol import WebRequest
+
+    return {
+        cls.__name__
+        for obj in gc.get_objects()
+        if isinstance(obj, WebRequest) and not obj.finished
+        for cls in type(obj).__mro__
+        if issubclass(cls, WebRequest)
+    }
+
+
+async def event_stream(send: Send) -> None:
+    headers = [(b"content-type", b"text/event-stream; charset=utf-8")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for index in range(3):
+        await send({"type": "http.response.body", "body": f"data: {index}\n\n".encode(), "more_body": True})
+    info = json.dumps(sorted(request_classes()))
+    await send({"type": "http.response.body", "body": f"data: {info}\n\n".encode(), "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
 async def application(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
         while (await receive())["type"] != "lifespan.shutdown":
             pass
+        return
+    if scope["type"] == "http" and scope["path"] == "/events":
+        await event_stream(send)
         return
     if scope["type"] != "websocket":
         await send({"type": "http.response.start", "status": 404, "headers": []})

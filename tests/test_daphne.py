@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import urllib.request
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -32,8 +33,10 @@ from daphne.cli import CommandLineInterface
 from daphne.ws_protocol import WebSocketProtocol
 from django.core.exceptions import ImproperlyConfigured
 from twisted.internet import tcp
+from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import IProtocol, IReactorFDSet
 from twisted.internet.protocol import Protocol
+from twisted.web import http
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.extensions.base import Extension
@@ -50,6 +53,7 @@ from realtime.server import (
     DeflateSettings,
     DeflateWebSocketProtocol,
     ReleasingPerMessageDeflate,
+    TunedWebRequest,
     TunedWebSocketProtocol,
     accept_deflate,
     check_app_frame_limit,
@@ -680,6 +684,107 @@ async def test_stock_daphne_serves_with_its_own_protocol(serve: Callable[..., Da
     async with open_socket(serve(module="daphne"), extensions=None) as socket_:
         await socket_.send("protocols")
         assert json.loads(await socket_.recv()) == ["WebSocketProtocol"]
+
+
+# -- Server-Sent Event streams --------------------------------------------------------------------
+
+
+@pytest.fixture
+def tcp_connection() -> Iterator[Connected]:
+    """As ``connection``, on a loopback TCP connection (as an HTTP request's transport is)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        peer = socket.create_connection(listener.getsockname())
+        ours, _ = listener.accept()
+    ours.setblocking(False)
+    peer.setblocking(False)
+    reactor = Reactor()
+    transport = tcp.Connection(ours, cast(IProtocol, Protocol()), cast(IReactorFDSet, reactor))
+    transport.connected = True
+    transport.getPeer = transport.getHost = lambda: IPv4Address("TCP", "127.0.0.1", 8000)  # type: ignore[method-assign]
+    yield transport, peer, reactor
+    ours.close()
+    peer.close()
+
+
+def started_response(transport: tcp.Connection, content_type: bytes = b"text/event-stream") -> TunedWebRequest:
+    """A request on ``transport`` whose response has started, headers and first chunk sent through Twisted."""
+    channel = http.HTTPChannel()
+    channel.transport = cast(Any, transport)  # a tcp.Connection provides ITransport; mypy cannot see it
+    channel.factory = mock.Mock(server=mock.Mock(server_name="daphne"))
+    request = TunedWebRequest(channel)
+    channel.requests.append(request)
+    request.method, request.clientproto = b"GET", b"HTTP/1.1"
+    request.handle_reply({"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type)]})
+    request.handle_reply({"type": "http.response.body", "body": b": open\n\n", "more_body": True})
+    transport.doWrite()
+    return request
+
+
+def test_an_event_streams_chunks_go_out_at_once(tcp_connection: Connected) -> None:
+    transport, peer, reactor = tcp_connection
+    request = started_response(transport)
+    head = received(peer)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and head.endswith(b"\r\n\r\n8\r\n: open\n\n\r\n")
+    request.handle_reply({"type": "http.response.body", "body": b"data: 1\n\n", "more_body": True})
+    assert received(peer) == b"9\r\ndata: 1\n\n\r\n"
+    assert reactor.writers == []
+
+
+def test_an_event_streams_held_chunks_go_out_as_one_when_the_block_ends(tcp_connection: Connected) -> None:
+    transport, peer, reactor = tcp_connection
+    request = started_response(transport)
+    received(peer)
+    with writes.held():
+        request.handle_reply({"type": "http.response.body", "body": b"data: 2\n\n", "more_body": True})
+        request.handle_reply({"type": "http.response.body", "body": b"data: 3\n\n", "more_body": True})
+        assert received(peer) == b""
+    assert received(peer) == b"12\r\ndata: 2\n\ndata: 3\n\n\r\n"
+    assert reactor.writers == []
+
+
+def test_an_event_streams_held_chunks_go_out_before_its_end(tcp_connection: Connected) -> None:
+    """A stream that ends while the fan-out holds its events (a ``close`` event, then the end): the
+    events still go out, before the end of the response."""
+    transport, peer, _ = tcp_connection
+    request = started_response(transport)
+    request.channel.requestDone = mock.Mock()  # the channel's bookkeeping after a response
+    received(peer)
+    with writes.held():
+        request.handle_reply({"type": "http.response.body", "body": b"event: close\n\n", "more_body": True})
+        request.handle_reply({"type": "http.response.body", "body": b""})
+    transport.doWrite()
+    assert received(peer) == b"e\r\nevent: close\n\n\r\n0\r\n\r\n"
+
+
+def test_an_event_streams_chunk_never_overtakes_what_twisted_holds(tcp_connection: Connected) -> None:
+    transport, peer, _ = tcp_connection
+    request = started_response(transport)
+    received(peer)
+    transport.write(b"4\r\nheld\r\n")  # Twisted holds it for the reactor's next turn
+    request.handle_reply({"type": "http.response.body", "body": b"data: 4\n\n", "more_body": True})
+    assert received(peer) == b""
+    transport.doWrite()
+    assert received(peer) == b"4\r\nheld\r\n9\r\ndata: 4\n\n\r\n"
+
+
+def read_events(server: DaphneServer) -> list[str]:
+    with urllib.request.urlopen(f"{server.http_base}/events", timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        body = response.read().decode()  # http.client undoes the chunked encoding
+    return [block.removeprefix("data: ") for block in body.split("\n\n") if block]
+
+
+def test_the_server_streams_events_through_its_own_request(serve: Callable[..., DaphneServer]) -> None:
+    *events, info = read_events(serve())
+    assert events == ["0", "1", "2"]
+    assert json.loads(info) == ["TunedWebRequest", "WebRequest"]
+
+
+def test_stock_daphne_streams_events_through_its_own(serve: Callable[..., DaphneServer]) -> None:
+    """The same stream from stock daphne, so the test above can tell our request from daphne's."""
+    *events, info = read_events(serve(module="daphne"))
+    assert events == ["0", "1", "2"]
+    assert json.loads(info) == ["WebRequest"]
 
 
 # -- startup errors -------------------------------------------------------------------------------

@@ -120,3 +120,17 @@ async def test_another_tasks_writes_are_not_held() -> None:
         assert wire.writes == []
     await task
     assert wire.writes == [b"held"]
+
+
+def test_a_connection_can_take_back_what_is_held_for_it_and_only_that() -> None:
+    first, second = Wire(), Wire()
+    assert writes.release(first) is None, "outside a block nothing is held"
+    with writes.held():
+        first.send(b"a1 ")
+        first.send(b"a2")
+        second.send(b"b1")
+        assert writes.release(first) == b"a1 a2"
+        assert writes.release(first) is None
+        first.send(b"a3")
+    assert first.writes == [b"a3"]
+    assert second.writes == [b"b1"]

@@ -1,6 +1,7 @@
 """The benchmark harness still runs: a tiny run of ``bench.run --smoke`` (asserts that it ran, not how fast).
 
-Five sockets per server, a few messages, one burst and one steady phase each, and the compression
+Five sockets per server, a few messages, one burst and one steady phase each, the SSE phase (five
+streams each for django-eventstream, the project's SSE and its sockets) and the compression
 prototype; the full benchmark is ``make bench`` (bench/README.md).
 """
 
@@ -62,6 +63,18 @@ def test_smoke_run_measures_every_server_without_losing_a_message(require_scaleo
         assert direct["lost"] == direct["duplicates"] == direct["out_of_order"] == 0
         assert direct["latency_ms"]["p99"] is not None
     assert results["direct"]["p99_ratio"] is not None
+    # The SSE phase (bench/sse.py): django-eventstream, the project's streams and its sockets, 5 each.
+    sse = results["sse"]
+    assert sse["config"]["streams"] == 5
+    for variant in ("eventstream", "project-sse", "project-ws"):
+        row = sse[variant]
+        assert row["connect"]["connected"] == 5, (variant, row["connect"])
+        measured = row["steady"]
+        assert measured["expected"] > 0
+        assert measured["delivered"] == measured["expected"], (variant, measured)
+        assert measured["lost"] == measured["duplicates"] == measured["out_of_order"] == 0
+        assert measured["closed_sockets"] == 0, (variant, measured["close_codes"])
+        assert measured["server_cpu_ms_per_1000"] is not None
 
     compression = results["compression"]
     assert compression["stock"]["extensions"] == {"none": 5}
@@ -97,10 +110,15 @@ def test_smoke_results_render_into_the_performance_page(tmp_path: Path) -> None:
         "loadavg_end": [0.0, 0.0, 0.0],
         "config": {"client_procs": 1, "steady_seconds": 1.0},
         "fanout": {"b0": {"5": {"n": 5, "connect": {"connected": 5, "seconds": 0.1}, "burst": {}, "steady": {}}}},
+        "sse": {
+            "config": {"streams": 5, "rate": 10.0, "seconds": 0.3},
+            "project-sse": {"connect": {"connected": 5}, "steady": {"latency_ms": {"p99": 9.5}, "lost": 0}},
+        },
     }
     (tmp_path / "performance.md").write_text(f"# Head\n\n{report.START}\nold\n{report.END}\n\nTail\n")
     report.write(results, tmp_path)
     page = (tmp_path / "performance.md").read_text()
     assert page.startswith("# Head") and page.rstrip().endswith("Tail") and "old" not in page
     assert "### Targets" in page
+    assert "### Server-Sent Events" in page and "| 9.5 |" in page
     assert (tmp_path / "performance.png").stat().st_size > 0

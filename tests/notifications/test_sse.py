@@ -279,6 +279,57 @@ async def test_group_events_reach_a_stream_without_a_database_thread_hop_each(
     await client.close()
 
 
+async def test_a_streams_events_skip_the_session_middlewares_send(
+    make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Channels' session wrapper acts on the response's start only; on every event it read the session
+    and settings, a sixth of a stream's CPU. The start still goes through it (a session it must save)."""
+    from channels.sessions import InstanceSessionWrapper
+
+    wrapped: list[str] = []
+    original = InstanceSessionWrapper.send
+
+    async def counting(self: Any, message: dict[str, Any]) -> None:
+        wrapped.append(message["type"])
+        await original(self, message)
+
+    monkeypatch.setattr(InstanceSessionWrapper, "send", counting)
+    user = await database_sync_to_async(make_user)()
+    client = await open_stream("/sse/notifications/", user=user)
+    assert (await client.event())["data"]["type"] == "synced"
+    for n in range(3):
+        await api.anotify_user(user, kind="test.sse", title=f"live {n}")
+        assert (await client.event())["data"]["title"] == f"live {n}"
+    assert wrapped == ["http.response.start"]
+    await client.close()
+
+
+async def test_an_event_is_encoded_once_for_all_the_streams_it_reaches(
+    make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from realtime import sse
+
+    encoded: list[int | None] = []
+    original = sse.sse_event
+
+    def counting(data: str, *, event_id: int | None = None, event: str | None = None) -> bytes:
+        encoded.append(event_id)
+        return original(data, event_id=event_id, event=event)
+
+    users = [await database_sync_to_async(make_user)(roles=("volunteer",)) for _ in range(3)]
+    clients = [await open_stream("/sse/notifications/", user=user) for user in users]
+    for client in clients:
+        assert (await client.event())["data"]["type"] == "synced"
+    monkeypatch.setattr(sse, "sse_event", counting)
+    sent = await api.anotify_role("volunteer", kind="test.sse", title="to all three")
+    for client in clients:
+        event = await client.event()
+        assert event["id"] == str(sent.pk) and event["data"]["title"] == "to all three"
+    assert encoded == [sent.pk]
+    for client in clients:
+        await client.close()
+
+
 async def test_a_stream_has_no_channel_layer_channel_of_its_own(
     make_user: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
