@@ -37,6 +37,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from bench import storm
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SECRET_KEY = "bench-secret-key-not-for-production-0123456789"
@@ -468,7 +470,8 @@ class Bench:
         env = self.server_env("project")
         subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=CODE.root, env=env, check=True)
         # One person per socket; the Redis phase needs 1,000 of them whatever the sizes.
-        people = max([*self.config.sizes, 1000 if self.config.extras else 0]) + 1
+        # The reconnect storm's sizes too, and one more for its warm-up socket.
+        people = max([*self.config.sizes, *storm.sizes(self.config.mode), 1000 if self.config.extras else 0]) + 1
         out = self.log_dir / "cookies.json"
         subprocess.run(
             [PYTHON, "-m", "bench.django_tasks", "users", "--volunteers", str(people), "--out", str(out)],
@@ -815,6 +818,8 @@ class Bench:
                     if result.get("refused"):
                         log(f"{kind}: {result['connect']['failed']} of {n} sockets refused; not going higher")
                         stopped.add(kind)
+            log("reconnect storm")
+            self.results["storm"] = storm.storm_phase(self)
             if config.extras:
                 log("redis commands per notify() at 10 and 1,000 sockets")
                 self.redis_phase()
