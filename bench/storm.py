@@ -13,7 +13,8 @@ connect-to-synced percentiles (from the socket's turn at the client's gate), ref
 and the server's CPU seconds over the storm. The target (issue 19) is the project's total at most
 twice B1's, nothing refused but by the configured limits.
 
-``--profile`` adds one unmeasured project storm at the first size under ``py-spy`` (``profile-storm.txt``).
+``--profile`` adds one unmeasured project storm at the first size under ``py-spy --gil`` (``profile-storm.txt``:
+only the thread holding the GIL is sampled, so waits on PostgreSQL, Redis and queues drop out).
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def _start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
     if tool is None:
         return None
     spy = subprocess.Popen(
-        [tool, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--output", str(out)],
+        [tool, "record", "--pid", str(pid), "--rate", "250", "--gil", "--format", "raw", "--output", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -207,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         bench.drop_database()
         bench._snapshot.cleanup()
     results["git"] = bench.results["git"]
-    print(json.dumps(results, indent=1))
+    path = config.out / "storm.json"
+    path.write_text(json.dumps(results, indent=1))
+    run.log(f"results: {path}")
     return 0
 
 

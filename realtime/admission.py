@@ -13,11 +13,9 @@ import logging
 import time
 from typing import Any, Protocol
 
-from asgiref.sync import sync_to_async
-
 from realtime import groups, metrics, registry
 from realtime.conf import app_settings
-from realtime.limits import address_key, connection_allowed
+from realtime.limits import aconnection_allowed, address_key
 from realtime.protocol import CloseCode, ErrorCode
 
 logger = logging.getLogger("realtime.sockets")
@@ -76,7 +74,7 @@ async def refusal(scope: dict[str, Any], *, user_id: int | None, rate_key: str) 
         (rate_key, app_settings.CONNECTIONS_PER_KEY),
         (address_key(scope), app_settings.CONNECTIONS_PER_IP),
     ]
-    if not await sync_to_async(connection_allowed, thread_sensitive=False)(keys):
+    if not await aconnection_allowed(keys):
         return TOO_MANY_NEW
     if (
         user_id is not None

@@ -17,16 +17,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import ipaddress
 import logging
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from asgiref.sync import sync_to_async
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
@@ -150,6 +155,46 @@ def within_limits(keys: list[tuple[str, int]], *, window: int, kind: str = "conn
 def connection_allowed(keys: list[tuple[str, int]]) -> bool:
     """Count one new connection against each ``(key, limit)`` (``REALTIME_CONNECTION_WINDOW``)."""
     return within_limits(keys, window=app_settings.CONNECTION_WINDOW)
+
+
+async def aconnection_allowed(keys: list[tuple[str, int]]) -> bool:
+    """``connection_allowed`` from the event loop, without a thread.
+
+    A reconnect storm counts thousands of connections in seconds: through the sync cache client that
+    was four Redis round trips per connection in a worker thread. With the Redis cache it is one
+    transaction on an asyncio client (the same keys and values, so both versions count together); the
+    in-memory cache is counted in place (no I/O); any other backend in a worker thread.
+    """
+    window = app_settings.CONNECTION_WINDOW
+    cache = shared_cache()
+    if isinstance(cache, RedisCache):
+        bucket = int(time.time() // window)
+        names = [cache.make_and_validate_key(f"rl:conn:{key}:{bucket}") for key, _ in keys]
+        pipe = _async_redis(cache._servers[0]).pipeline(transaction=True)
+        for name in names:
+            # Django's add() then incr(), in one MULTI: the key cannot expire in between.
+            pipe.set(name, 0, ex=window * 2, nx=True)
+            pipe.incr(name)
+        replies = await pipe.execute()
+        counts = replies[1::2]
+        return all(int(count) <= limit for count, (_, limit) in zip(counts, keys, strict=True))
+    if isinstance(cache, LocMemCache):
+        return within_limits(keys, window=window)
+    return await sync_to_async(within_limits, thread_sensitive=False)(keys, window=window)
+
+
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _async_redis(url: str) -> Any:
+    """One asyncio Redis client per event loop and server (a client is bound to its loop)."""
+    import redis.asyncio
+
+    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    client = clients.get(url)
+    if client is None:
+        client = clients[url] = redis.asyncio.Redis.from_url(url)
+    return client
 
 
 def seconds_left(window: int) -> int:
