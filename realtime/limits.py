@@ -17,13 +17,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import ipaddress
 import logging
 import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -35,6 +33,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
+from realtime import redis_clients
 from realtime.cache import shared_cache
 from realtime.conf import app_settings
 
@@ -170,7 +169,7 @@ async def aconnection_allowed(keys: list[tuple[str, int]]) -> bool:
     if isinstance(cache, RedisCache):
         bucket = int(time.time() // window)
         names = [cache.make_and_validate_key(f"rl:conn:{key}:{bucket}") for key, _ in keys]
-        pipe = _async_redis(cache._servers[0]).pipeline(transaction=True)
+        pipe = redis_clients.async_client(cache._servers[0]).pipeline(transaction=True)
         for name in names:
             # Django's add() then incr(), in one MULTI: the key cannot expire in between.
             pipe.set(name, 0, ex=window * 2, nx=True)
@@ -181,20 +180,6 @@ async def aconnection_allowed(keys: list[tuple[str, int]]) -> bool:
     if isinstance(cache, LocMemCache):
         return within_limits(keys, window=window)
     return await sync_to_async(within_limits, thread_sensitive=False)(keys, window=window)
-
-
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
-
-
-def _async_redis(url: str) -> Any:
-    """One asyncio Redis client per event loop and server (a client is bound to its loop)."""
-    import redis.asyncio
-
-    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
-    client = clients.get(url)
-    if client is None:
-        client = clients[url] = redis.asyncio.Redis.from_url(url)
-    return client
 
 
 def seconds_left(window: int) -> int:

@@ -10,7 +10,6 @@ seconds (its process died without cleaning up) stops counting and is pruned by t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -21,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 
+from realtime import redis_clients
 from realtime.conf import app_settings
 
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"
@@ -81,17 +81,10 @@ class RedisRegistry:
     def __init__(self, url: str, prefix: str) -> None:
         self.url = url
         self.key = f"{prefix}:sockets"
-        self._async_clients: dict[int, Any] = {}
         self._sync_client: Any = None
 
     def _aclient(self) -> Any:
-        import redis.asyncio
-
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.get(id(loop))
-        if client is None:
-            client = self._async_clients[id(loop)] = redis.asyncio.Redis.from_url(self.url)
-        return client
+        return redis_clients.async_client(self.url)
 
     def _client(self) -> Any:
         import redis
