@@ -156,6 +156,17 @@ def connection_allowed(keys: list[tuple[str, int]]) -> bool:
     return within_limits(keys, window=app_settings.CONNECTION_WINDOW)
 
 
+def redis_connection_counters(keys: list[tuple[str, int]], *, url: str) -> list[tuple[str, int]] | None:
+    """The Redis keys ``connection_allowed`` would count ``keys`` under, with their limits, when the
+    shared cache is Redis at ``url`` (so a script there can count them, ``RedisRegistry.aadmit``);
+    else None."""
+    cache = shared_cache()
+    if not isinstance(cache, RedisCache) or cache._servers[0] != url:
+        return None
+    bucket = int(time.time() // app_settings.CONNECTION_WINDOW)
+    return [(cache.make_and_validate_key(f"rl:conn:{key}:{bucket}"), limit) for key, limit in keys]
+
+
 async def aconnection_allowed(keys: list[tuple[str, int]]) -> bool:
     """``connection_allowed`` from the event loop, without a thread.
 
