@@ -28,9 +28,9 @@ from channels.db import database_sync_to_async  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.db.models import prefetch_related_objects  # noqa: E402
 from django.http.cookie import parse_cookie  # noqa: E402
 
+from charity.roles import Role, roles_for  # noqa: E402
 from charity.routing import sse_urlpatterns, websocket_urlpatterns  # noqa: E402
 
 SSE_PREFIX = "/sse/"
@@ -68,17 +68,17 @@ class WebSocketAuthMiddleware:
                 break
         store = import_module(settings.SESSION_ENGINE).SessionStore
         scope = dict(scope, cookies=cookies, session=store(cookies.get(settings.SESSION_COOKIE_NAME)))
-        scope["user"] = await _authenticate(scope)
+        # The roles as of the handshake: sockets read them here rather than ask the database again
+        # (realtime.revocation tells open sockets when they change).
+        scope["user"], scope["roles"] = await _authenticate(scope)
         return await self.inner(scope, receive, send)
 
 
-def _load_user(scope: Any) -> Any:
-    """The scope's user, by channels' own ``get_user`` (backend, session hash check, anonymous), with
-    their groups prefetched: the sockets' roles (``charity.roles.roles_for``) then need no query."""
+def _load_user(scope: Any) -> tuple[Any, frozenset[Role]]:
+    """The scope's user, by channels' own ``get_user`` (backend, session hash check, anonymous), and
+    their roles (``charity.roles.roles_for``), read in the same trip to the database."""
     user = get_user.func(scope)
-    if user.is_authenticated:
-        prefetch_related_objects([user], "groups")
-    return user
+    return user, roles_for(user)
 
 
 # Not thread-sensitive: nothing here depends on the thread, and after a deploy every socket

@@ -87,10 +87,12 @@ def replay_read(*, user_id: int, since: int | None, roles: frozenset[Role] = fro
     return Replay(notifications=notifications, unread=unread, last_id=max(last_id, since or 0), in_app_off=in_app_off)
 
 
-async def roles_of(user: Any) -> frozenset[Role]:
-    """``roles_for(user)``, without a thread when the user's groups are prefetched (``charity.asgi``)."""
-    if "groups" in getattr(user, "_prefetched_objects_cache", {}):
-        return roles_for(user)
+async def roles_of(scope: dict[str, Any], user: Any) -> frozenset[Role]:
+    """The person's roles: those the socket middleware read with the user (``charity.asgi``), else
+    ``roles_for(user)`` on a worker thread."""
+    roles: frozenset[Role] | None = scope.get("roles")
+    if roles is not None:
+        return roles
     return await database_sync_to_async(roles_for, thread_sensitive=False)(user)
 
 
@@ -162,7 +164,7 @@ class NotificationMember:
         since, since_error = parse_since(raw_since)
         if since_error:
             await self.send_error(ErrorCode.INVALID, {"since": [since_error]})
-        self.roles = await roles_of(user)
+        self.roles = await roles_of(self.scope, user)
         admitted = await self.admit(
             user_id=self.user_id,
             username=user.get_username(),
