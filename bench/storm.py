@@ -216,3 +216,81 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- the report (bench/report.py) ---------------------------------------------------------------------
+
+
+def target_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(target, measured, verdict): issue 19's first target, one row per size."""
+    rows = []
+    for n, row in (results.get("storm") or {}).get("sizes", {}).items():
+        b1, project = row.get("b1", {}), row.get("project", {})
+        ratio = row.get("ratio_to_b1")
+        refused = project.get("refusals_by_code") or {}
+        ok = None if ratio is None else ratio <= 2 and project.get("connected") == int(n)
+        rows.append(
+            (
+                f"Reconnect storm: {int(n):,} logged-in sockets at once all synced in ≤ 2x B1's time to "
+                "connect as many, nothing refused",
+                f"{project.get('seconds')} s vs B1 {b1.get('seconds')} s ({ratio}x); p99 connect-to-synced "
+                f"{_ms(project)} ms (B1 {_ms(b1)} ms); refused {refused or 'none'}",
+                "-" if ok is None else ("met" if ok else "**not met**"),
+            )
+        )
+    return rows
+
+
+def _ms(row: dict[str, Any]) -> Any:
+    return (row.get("connect_ms") or {}).get("p99")
+
+
+def report_lines(results: dict[str, Any]) -> list[str]:
+    """The reconnect storm's section of docs/performance.md (empty when the run had none)."""
+    storm = results.get("storm")
+    if not storm:
+        return []
+    lines = [
+        "### Reconnect storm",
+        "",
+        f"N sockets opened at once ({storm['concurrency_per_client']} at a time per client process) on a fresh "
+        "server each: B1's plain sockets until accepted, the project's logged-in volunteers on "
+        "`/ws/notifications/` until their `synced` frame (session, user, roles, admission, registry, groups, "
+        "replay). *Total* = until the last one; per-socket times from its turn in the client to "
+        "accepted/synced; CPU = the server process's user+system seconds over the storm.",
+        "",
+        "| sockets | server | total s | ratio to B1 | p50 ms | p99 ms | refused (by close code) | server CPU s "
+        "| CPU ms per connect |",
+        "|---:|---|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for n, row in storm["sizes"].items():
+        for kind in KINDS:
+            measured = row.get(kind, {})
+            connect = measured.get("connect_ms") or {}
+            ratio = row.get("ratio_to_b1") if kind == "project" else 1.0
+            refused = ", ".join(f"{code}: {count}" for code, count in measured.get("refusals_by_code", {}).items())
+            lines.append(
+                f"| {int(n):,} | {'B1 plain Channels' if kind == 'b1' else 'this project'} "
+                f"| {measured.get('seconds')} | {ratio} | {connect.get('p50')} | {connect.get('p99')} "
+                f"| {refused or 'none'} | {measured.get('server_cpu_seconds')} "
+                f"| {measured.get('server_cpu_ms_per_connect')} |"
+            )
+    return [*lines, ""]
+
+
+def plot_panel(axis: Any, results: dict[str, Any], colours: dict[str, str]) -> None:
+    """Seconds until every socket of a storm is connected (B1) or synced (the project)."""
+    sizes = (results.get("storm") or {}).get("sizes", {})
+    for kind, label in (("b1", "B1 plain Channels"), ("project", "this project")):
+        points = sorted((int(n), row[kind]["seconds"]) for n, row in sizes.items() if kind in row)
+        if points:
+            xs, ys = zip(*points, strict=True)
+            axis.plot(xs, ys, marker="o", label=label, color=colours[kind])
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("sockets connecting at once")
+    axis.set_ylabel("s")
+    axis.set_title("Reconnect storm: all connected / synced")
+    axis.grid(True, which="both", alpha=0.3)
+    if axis.get_legend_handles_labels()[0]:
+        axis.legend()
