@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
@@ -102,7 +103,7 @@ def notification_replay_state(*, user_id: int, since: int | None, limit: int, ro
         "roles": roles,
     }
     rows = list(Notification.objects.raw(sql, params))
-    first = rows[0]  # the state is on every row; with nothing to replay, on one row of NULLs
+    first: Any = rows[0]  # the state is on every row; with nothing to replay, on one row of NULLs
     return ReplayState(
         notifications=[row for row in rows if row.pk is not None],
         unread=int(first.unread or 0),

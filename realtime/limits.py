@@ -156,12 +156,18 @@ def connection_allowed(keys: list[tuple[str, int]]) -> bool:
     return within_limits(keys, window=app_settings.CONNECTION_WINDOW)
 
 
+def _server(cache: RedisCache) -> str:
+    """The server Django's Redis cache writes to (the first of its ``LOCATION``)."""
+    servers: list[str] = cache._servers  # type: ignore[attr-defined]
+    return servers[0]
+
+
 def redis_connection_counters(keys: list[tuple[str, int]], *, url: str) -> list[tuple[str, int]] | None:
     """The Redis keys ``connection_allowed`` would count ``keys`` under, with their limits, when the
     shared cache is Redis at ``url`` (so a script there can count them, ``RedisRegistry.aadmit``);
     else None."""
     cache = shared_cache()
-    if not isinstance(cache, RedisCache) or cache._servers[0] != url:
+    if not isinstance(cache, RedisCache) or _server(cache) != url:
         return None
     bucket = int(time.time() // app_settings.CONNECTION_WINDOW)
     return [(cache.make_and_validate_key(f"rl:conn:{key}:{bucket}"), limit) for key, limit in keys]
@@ -180,7 +186,7 @@ async def aconnection_allowed(keys: list[tuple[str, int]]) -> bool:
     if isinstance(cache, RedisCache):
         bucket = int(time.time() // window)
         names = [cache.make_and_validate_key(f"rl:conn:{key}:{bucket}") for key, _ in keys]
-        pipe = redis_clients.async_client(cache._servers[0]).pipeline(transaction=True)
+        pipe = redis_clients.async_client(_server(cache)).pipeline(transaction=True)
         for name in names:
             # Django's add() then incr(), in one MULTI: the key cannot expire in between.
             pipe.set(name, 0, ex=window * 2, nx=True)

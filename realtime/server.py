@@ -183,7 +183,7 @@ def lazy_connection_log() -> None:
     """Autobahn pretty-prints a socket's twenty-odd settings for a debug line on every connection,
     whether or not debug logging is on: about a twelfth of a reconnect storm's CPU. Now only when
     that line is written."""
-    autobahn_protocol.pformat = LazyPformat  # type: ignore[attr-defined]
+    autobahn_protocol.pformat = LazyPformat  # type: ignore[assignment]
 
 
 def check_app_frame_limit(settings: DeflateSettings) -> None:

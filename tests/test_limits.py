@@ -185,7 +185,7 @@ def stored_cache_keys() -> list[str]:
     """Every key in the shared cache now (in-memory or Redis), as stored."""
     cache: Any = shared_cache()
     if isinstance(cache, RedisCache):
-        client = cache._cache.get_client(write=True)
+        client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
         return [key.decode() for key in client.scan_iter(match=cache.make_key("*"), count=1000)]
     return list(cache._cache)
 
