@@ -18,6 +18,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "charity.settings")
 # Initialise Django (apps, models) before importing consumers.
 django_asgi_app = get_asgi_application()
 
+from realtime import executors  # noqa: E402
 from realtime.checks import refuse_to_start_on_errors  # noqa: E402
 
 # A bad proxy list or /metrics allow-list stops the server before it listens (realtime/checks.py).
@@ -81,11 +82,12 @@ def _load_user(scope: Any) -> tuple[Any, frozenset[Role]]:
     return user, roles_for(user)
 
 
-# Not thread-sensitive: nothing here depends on the thread, and after a deploy every socket
-# reconnects at once; on asgiref's one shared thread each would queue behind all the others'
-# database work (and behind every other socket's). Django's connections are per thread, and
-# database_sync_to_async closes those past their CONN_MAX_AGE before and after each call.
-_authenticate = database_sync_to_async(_load_user, thread_sensitive=False)
+async def _authenticate(scope: Any) -> tuple[Any, frozenset[Role]]:
+    """``_load_user`` on the connect-time pool (``realtime.executors``), not asgiref's one shared
+    thread: after a deploy every socket reconnects at once, and each would queue behind all the others."""
+    read = database_sync_to_async(_load_user, thread_sensitive=False, executor=executors.connect_reads())
+    result: tuple[Any, frozenset[Role]] = await read(scope)
+    return result
 
 
 from notifications.push import PushSenderMiddleware  # noqa: E402

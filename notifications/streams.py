@@ -31,7 +31,7 @@ from notifications import events, selectors
 from notifications.app_settings import app_settings
 from notifications.models import Notification
 from notifications.preferences import in_app_off_kinds
-from realtime import fanout, groups, metrics
+from realtime import executors, fanout, groups, metrics
 from realtime.cursors import parse_cursor
 from realtime.limits import hashed
 from realtime.protocol import CloseCode, ErrorCode
@@ -89,18 +89,19 @@ def replay_read(*, user_id: int, since: int | None, roles: frozenset[Role] = fro
 
 async def roles_of(scope: dict[str, Any], user: Any) -> frozenset[Role]:
     """The person's roles: those the socket middleware read with the user (``charity.asgi``), else
-    ``roles_for(user)`` on a worker thread."""
+    ``roles_for(user)`` on the connect-time pool."""
     roles: frozenset[Role] | None = scope.get("roles")
     if roles is not None:
         return roles
-    return await database_sync_to_async(roles_for, thread_sensitive=False)(user)
+    read = database_sync_to_async(roles_for, thread_sensitive=False, executor=executors.connect_reads())
+    return await read(user)
 
 
 async def read_replay(*, user_id: int, since: int | None, roles: frozenset[Role]) -> Replay:
-    """``replay_read`` on a worker thread of its own, not asgiref's one shared thread: in a reconnect
-    storm every socket's replay would wait behind every other's (``charity.asgi`` says why that is
-    safe for Django's connections)."""
-    return await database_sync_to_async(replay_read, thread_sensitive=False)(user_id=user_id, since=since, roles=roles)
+    """``replay_read`` on the connect-time pool (``realtime.executors``), not asgiref's one shared
+    thread: in a reconnect storm every socket's replay would wait behind every other's."""
+    read = database_sync_to_async(replay_read, thread_sensitive=False, executor=executors.connect_reads())
+    return await read(user_id=user_id, since=since, roles=roles)
 
 
 #: How many sent ids a stream remembers to drop duplicates (and a socket waits for acks on).
