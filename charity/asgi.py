@@ -25,7 +25,6 @@ from realtime.checks import refuse_to_start_on_errors  # noqa: E402
 refuse_to_start_on_errors()
 
 from channels.auth import AuthMiddlewareStack, get_user  # noqa: E402
-from channels.db import database_sync_to_async  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -85,8 +84,7 @@ def _load_user(scope: Any) -> tuple[Any, frozenset[Role]]:
 async def _authenticate(scope: Any) -> tuple[Any, frozenset[Role]]:
     """``_load_user`` on the connect-time pool (``realtime.executors``), not asgiref's one shared
     thread: after a deploy every socket reconnects at once, and each would queue behind all the others."""
-    read = database_sync_to_async(_load_user, thread_sensitive=False, executor=executors.connect_reads())
-    result: tuple[Any, frozenset[Role]] = await read(scope)
+    result: tuple[Any, frozenset[Role]] = await executors.connect_read(_load_user)(scope)
     return result
 
 

@@ -93,15 +93,15 @@ async def roles_of(scope: dict[str, Any], user: Any) -> frozenset[Role]:
     roles: frozenset[Role] | None = scope.get("roles")
     if roles is not None:
         return roles
-    read = database_sync_to_async(roles_for, thread_sensitive=False, executor=executors.connect_reads())
-    return await read(user)
+    roles = await executors.connect_read(roles_for)(user)
+    return roles
 
 
 async def read_replay(*, user_id: int, since: int | None, roles: frozenset[Role]) -> Replay:
     """``replay_read`` on the connect-time pool (``realtime.executors``), not asgiref's one shared
     thread: in a reconnect storm every socket's replay would wait behind every other's."""
-    read = database_sync_to_async(replay_read, thread_sensitive=False, executor=executors.connect_reads())
-    return await read(user_id=user_id, since=since, roles=roles)
+    replay: Replay = await executors.connect_read(replay_read)(user_id=user_id, since=since, roles=roles)
+    return replay
 
 
 #: How many sent ids a stream remembers to drop duplicates (and a socket waits for acks on).
