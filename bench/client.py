@@ -103,6 +103,7 @@ class Subscriber(asyncio.Protocol):
                         self.client.on_text(self, text)
                 elif event.opcode is Opcode.CLOSE:
                     self.closed_code = Close.parse(event.data).code if event.data else 1005
+                    self._not_synced()
         self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -110,6 +111,13 @@ class Subscriber(asyncio.Protocol):
             self.closed_code = self.protocol.close_code or 1006
         if not self.opened.done():
             self.opened.set_exception(ConnectionError(f"closed during handshake: {exc}"))
+        self._not_synced()
+
+    def _not_synced(self) -> None:
+        """A project socket closed before ``synced`` (refused: 4429, 4401, ...) fails at once, with its code."""
+        opened = self.opened.done() and self.opened.exception() is None
+        if self.client.kind == "project" and opened and not self.synced.done():
+            self.synced.set_exception(ConnectionError(f"closed code={self.closed_code}"))
 
     def _flush(self) -> None:
         assert self.transport is not None
@@ -193,6 +201,8 @@ class Client:
         # "transport": "sse" reads Server-Sent Event streams instead (bench/sse.py).
         factory: Any = SseSubscriber if command.get("transport") == "sse" else Subscriber
         errors: Counter[str] = Counter()
+        # Per socket, seconds from its turn at the gate to open (B0, B1) or synced (project).
+        times: list[float] = []
         started = time.monotonic()
         loop = asyncio.get_running_loop()
 
@@ -200,6 +210,7 @@ class Client:
             headers = {"Cookie": cookies[index % len(cookies)]} if cookies else {}
             async with gate:
                 subscriber: Subscriber | SseSubscriber | None = None
+                began = time.monotonic()
                 try:
                     _, subscriber = await loop.create_connection(
                         lambda: factory(self, url, headers, origin, bool(command.get("compression"))), host, port
@@ -213,6 +224,7 @@ class Client:
                     if subscriber is not None:
                         subscriber.close()
                     return
+                times.append(time.monotonic() - began)
                 self.extensions[subscriber.extensions] += 1
                 self.subscribers.append(subscriber)
 
@@ -225,6 +237,7 @@ class Client:
             "errors": dict(errors.most_common(5)),
             "seconds": round(time.monotonic() - started, 3),
             "extensions": dict(self.extensions),
+            **({"connect_times": [round(value, 5) for value in times]} if command.get("timings") else {}),
         }
 
     def on_text(self, subscriber: Subscriber | SseSubscriber, text: bytes) -> None:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import capacity, direct, sse
+from bench import capacity, direct, sse, storm
 
 START = "<!-- bench:results:start -->"
 END = "<!-- bench:results:end -->"
@@ -281,6 +281,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     sse_target = sse.target_row(results)
     if sse_target is not None:
         rows.append((sse_target[0], sse_target[1], verdict(sse_target[2])))
+    rows += storm.target_rows(results)
     return rows
 
 
@@ -329,6 +330,7 @@ def render(results: dict[str, Any]) -> str:
         "",
         "![Latency and throughput against the number of sockets](performance.png)",
         "",
+        *storm.report_lines(results),
     ]
     redis = results.get("redis_per_notify")
     if redis:
@@ -464,13 +466,16 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    storms = bool(results.get("storm"))
+    fig, axes = plt.subplots(1, 3 + storms, figsize=(15 + 5 * storms, 4.6))
     panels = (
         ("Burst: deliveries per second", lambda row: _get(row, "burst", "deliveries_per_second"), "deliveries/s"),
         ("Steady 10 msg/s: p99 latency", lambda row: _get(row, "steady", "latency_ms", "p99"), "ms"),
         ("One broadcast: last socket's latency", lambda row: _get(row, "single", "last_client_ms_median"), "ms"),
     )
-    for axis, (title, pick, unit) in zip(axes, panels, strict=True):
+    if storms:
+        storm.plot_panel(axes[3], results, COLOURS)
+    for axis, (title, pick, unit) in zip(axes[:3], panels, strict=True):
         for kind, sizes in results["fanout"].items():
             points = [(int(n), pick(row)) for n, row in sizes.items() if pick(row) is not None]
             if points:

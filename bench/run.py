@@ -37,7 +37,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from bench import sse
+from bench import sse, storm
+
+if __name__ == "__main__":
+    # The phase modules import ``bench.run``; run as ``python -m bench.run`` this module is
+    # ``__main__``, and a second copy of it would have its own CODE (the live checkout, not the run's
+    # snapshot of the sources).
+    sys.modules.setdefault("bench.run", sys.modules[__name__])
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -509,6 +515,8 @@ class Bench:
 
         wanted = direct.settings_for(self.config.mode)["n"] if "project" in self.config.servers else 0
         sizes = [*self.config.sizes, 1000 if self.config.extras else 0, int(wanted), sse.sse_size(self.config.mode)]
+        # The reconnect storm's sizes too, and one more for its warm-up socket.
+        sizes += storm.sizes(self.config.mode)
         people = max(sizes) + 1
         out = self.log_dir / "cookies.json"
         subprocess.run(
@@ -880,6 +888,9 @@ class Bench:
                 self.results["direct"] = direct.run_phase(self, sys.modules[__name__])
             if config.sse:
                 self.results["sse"] = sse.run_phase(self)
+            if not config.only_sse:
+                log("reconnect storm")
+                self.results["storm"] = storm.storm_phase(self)
             if config.extras and not config.only_sse:
                 log("redis commands per notify() at 10 and 1,000 sockets")
                 self.redis_phase()

@@ -18,6 +18,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "charity.settings")
 # Initialise Django (apps, models) before importing consumers.
 django_asgi_app = get_asgi_application()
 
+from realtime import executors  # noqa: E402
 from realtime.checks import refuse_to_start_on_errors  # noqa: E402
 
 # A bad proxy list or /metrics allow-list stops the server before it listens (realtime/checks.py).
@@ -29,6 +30,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.http.cookie import parse_cookie  # noqa: E402
 
+from charity.roles import Role, roles_for  # noqa: E402
 from charity.routing import sse_urlpatterns, websocket_urlpatterns  # noqa: E402
 
 SSE_PREFIX = "/sse/"
@@ -66,8 +68,24 @@ class WebSocketAuthMiddleware:
                 break
         store = import_module(settings.SESSION_ENGINE).SessionStore
         scope = dict(scope, cookies=cookies, session=store(cookies.get(settings.SESSION_COOKIE_NAME)))
-        scope["user"] = await get_user(scope)  # channels' own: backend, session hash check, anonymous
+        # The roles as of the handshake: sockets read them here rather than ask the database again
+        # (realtime.revocation tells open sockets when they change).
+        scope["user"], scope["roles"] = await _authenticate(scope)
         return await self.inner(scope, receive, send)
+
+
+def _load_user(scope: Any) -> tuple[Any, frozenset[Role]]:
+    """The scope's user, by channels' own ``get_user`` (backend, session hash check, anonymous), and
+    their roles (``charity.roles.roles_for``), read in the same trip to the database."""
+    user = get_user.func(scope)
+    return user, roles_for(user)
+
+
+async def _authenticate(scope: Any) -> tuple[Any, frozenset[Role]]:
+    """``_load_user`` on the connect-time pool (``realtime.executors``), not asgiref's one shared
+    thread: after a deploy every socket reconnects at once, and each would queue behind all the others."""
+    result: tuple[Any, frozenset[Role]] = await executors.connect_read(_load_user)(scope)
+    return result
 
 
 from notifications.push import PushSenderMiddleware  # noqa: E402

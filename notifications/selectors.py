@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from notifications.models import Notification, Recipient
+from notifications.kinds import Channel
+from notifications.models import Notification, NotificationPreference, Recipient
 
 
 def notifications_for_replay(*, user_id: int, since: int | None, limit: int) -> list[Notification]:
@@ -45,3 +49,64 @@ def recipient_list(*, user_id: int, unread_only: bool = False) -> QuerySet[Recip
     if unread_only:
         receipts = receipts.filter(read_at__isnull=True)
     return receipts.select_related("notification").order_by("-notification_id")
+
+
+@dataclass(frozen=True)
+class ReplayState:
+    """What a (re)connecting stream reads, as of one moment (``notification_replay_state``)."""
+
+    notifications: list[Notification]
+    unread: int
+    last_id: int
+    #: Whether any in-app preference could apply (the person's own, or a default of one of their roles).
+    has_in_app_preferences: bool
+
+
+def notification_replay_state(*, user_id: int, since: int | None, limit: int, roles: list[str]) -> ReplayState:
+    """``notifications_for_replay``, ``notification_sync_state`` and whether in-app preferences exist,
+    in one PostgreSQL statement.
+
+    One statement sees one snapshot at any isolation level, so the replay and the unread count agree
+    without a repeatable-read transaction (three more round trips, and a query compiled each time,
+    per connect). The conditions are those of the two ORM selectors above; the tests hold them equal.
+    """
+    recipient, notification = Recipient._meta.db_table, Notification._meta.db_table
+    preference = NotificationPreference._meta.db_table
+    columns = ", ".join(f'n."{field.column}"' for field in Notification._meta.concrete_fields)
+    wanted = 'r."delivered_at" IS NULL' if since is None else 'r."notification_id" > %(since)s'
+    # Only the models' own table and column names are formatted in; every value is a parameter.
+    sql = f"""
+        SELECT {columns}, s."unread", s."last_id", s."has_preferences"
+        FROM (
+            SELECT COUNT(r."id") FILTER (WHERE n."expires_at" > %(now)s AND r."read_at" IS NULL) AS "unread",
+                   MAX(r."notification_id") AS "last_id",
+                   EXISTS (
+                       SELECT 1 FROM "{preference}" p WHERE p."channel" = %(channel)s
+                       AND (p."user_id" = %(user_id)s OR (p."user_id" IS NULL AND p."role" = ANY(%(roles)s)))
+                   ) AS "has_preferences"
+            FROM "{recipient}" r INNER JOIN "{notification}" n ON r."notification_id" = n."id"
+            WHERE r."user_id" = %(user_id)s
+        ) s
+        LEFT JOIN LATERAL (
+            SELECT n.* FROM "{recipient}" r INNER JOIN "{notification}" n ON r."notification_id" = n."id"
+            WHERE r."user_id" = %(user_id)s AND n."expires_at" > %(now)s AND {wanted}
+            ORDER BY r."notification_id" LIMIT %(limit)s
+        ) n ON TRUE
+        ORDER BY n."id"
+    """  # noqa: S608
+    params = {
+        "now": timezone.now(),
+        "user_id": user_id,
+        "since": since,
+        "limit": limit,
+        "channel": Channel.IN_APP.value,
+        "roles": roles,
+    }
+    rows = list(Notification.objects.raw(sql, params))
+    first: Any = rows[0]  # the state is on every row; with nothing to replay, on one row of NULLs
+    return ReplayState(
+        notifications=[row for row in rows if row.pk is not None],
+        unread=int(first.unread or 0),
+        last_id=int(first.last_id or 0),
+        has_in_app_preferences=bool(first.has_preferences),
+    )

@@ -31,7 +31,7 @@ from notifications import events, selectors
 from notifications.app_settings import app_settings
 from notifications.models import Notification
 from notifications.preferences import in_app_off_kinds
-from realtime import fanout, groups, metrics
+from realtime import executors, fanout, groups, metrics
 from realtime.cursors import parse_cursor
 from realtime.limits import hashed
 from realtime.protocol import CloseCode, ErrorCode
@@ -63,24 +63,45 @@ def replay_read(*, user_id: int, since: int | None, roles: frozenset[Role] = fro
 
     Both reads see one snapshot. Otherwise a notification committed between them is missing from
     the replay yet counted as unread, then arrives live and the client counts it a second time. On
-    PostgreSQL that takes a repeatable-read transaction (each statement of a read-committed one sees
-    a new snapshot); SQLite's transaction keeps the snapshot of its first read. Inside a caller's
-    transaction, its isolation applies.
+    PostgreSQL they are one statement (``selectors.notification_replay_state``), which sees one
+    snapshot at any isolation level; elsewhere one transaction (SQLite's keeps the snapshot of its
+    first read). The in-app preferences are read after, only when some exist: they are the person's
+    choices, not notifications, and their changes reach joined groups live.
     """
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
-        if outermost and connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        notifications = selectors.notifications_for_replay(
-            user_id=user_id, since=since, limit=app_settings.REPLAY_LIMIT
+    if connection.vendor == "postgresql":
+        state = selectors.notification_replay_state(
+            user_id=user_id, since=since, limit=app_settings.REPLAY_LIMIT, roles=[str(role) for role in roles]
         )
-        unread, last_id = selectors.notification_sync_state(user_id=user_id)
-        in_app_off = in_app_off_kinds(user_id=user_id, roles=roles)
+        notifications, unread, last_id = state.notifications, state.unread, state.last_id
+        in_app_off = in_app_off_kinds(user_id=user_id, roles=roles) if state.has_in_app_preferences else frozenset()
+    else:
+        with transaction.atomic():
+            notifications = selectors.notifications_for_replay(
+                user_id=user_id, since=since, limit=app_settings.REPLAY_LIMIT
+            )
+            unread, last_id = selectors.notification_sync_state(user_id=user_id)
+            in_app_off = in_app_off_kinds(user_id=user_id, roles=roles)
     if len(notifications) == app_settings.REPLAY_LIMIT:
         # Cut short: report the last id actually sent so a resuming client asks for the rest.
         last_id = notifications[-1].pk
     return Replay(notifications=notifications, unread=unread, last_id=max(last_id, since or 0), in_app_off=in_app_off)
+
+
+async def roles_of(scope: dict[str, Any], user: Any) -> frozenset[Role]:
+    """The person's roles: those the socket middleware read with the user (``charity.asgi``), else
+    ``roles_for(user)`` on the connect-time pool."""
+    roles: frozenset[Role] | None = scope.get("roles")
+    if roles is not None:
+        return roles
+    roles = await executors.connect_read(roles_for)(user)
+    return roles
+
+
+async def read_replay(*, user_id: int, since: int | None, roles: frozenset[Role]) -> Replay:
+    """``replay_read`` on the connect-time pool (``realtime.executors``), not asgiref's one shared
+    thread: in a reconnect storm every socket's replay would wait behind every other's."""
+    replay: Replay = await executors.connect_read(replay_read)(user_id=user_id, since=since, roles=roles)
+    return replay
 
 
 #: How many sent ids a stream remembers to drop duplicates (and a socket waits for acks on).
@@ -144,7 +165,7 @@ class NotificationMember:
         since, since_error = parse_since(raw_since)
         if since_error:
             await self.send_error(ErrorCode.INVALID, {"since": [since_error]})
-        self.roles = await database_sync_to_async(roles_for)(user)
+        self.roles = await roles_of(self.scope, user)
         admitted = await self.admit(
             user_id=self.user_id,
             username=user.get_username(),
@@ -154,7 +175,7 @@ class NotificationMember:
         if not admitted:
             return False
         await self.join_groups(notification_groups(user_id=self.user_id, roles=self.roles))
-        replay = await database_sync_to_async(replay_read)(user_id=self.user_id, since=since, roles=self.roles)
+        replay = await read_replay(user_id=self.user_id, since=since, roles=self.roles)
         self.in_app_off = replay.in_app_off
         metrics.REPLAY_SIZE.observe(len(replay.notifications))
         for notification in replay.notifications:

@@ -86,6 +86,12 @@ class AppSettings(PrefixedSettings):
         return int(self._get("SOCKETS_PER_USER", 20))
 
     @property
+    def CONNECT_THREADS(self) -> int:
+        """Worker threads (each with its own database connection) that read for connecting sockets:
+        their session, user and roles, then their replay (``realtime.executors``)."""
+        return int(self._get("CONNECT_THREADS", 4))
+
+    @property
     def SOCKETS_PER_PROCESS(self) -> int:
         """Open sockets one server process accepts; past it new ones are refused (4429)."""
         return int(self._get("SOCKETS_PER_PROCESS", 10_000))

@@ -47,7 +47,7 @@ from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from django.conf import settings
 
-from realtime import localbus, metrics, writes
+from realtime import localbus, metrics, redis_clients, writes
 
 logger = logging.getLogger("realtime.fanout")
 
@@ -375,6 +375,7 @@ class RedisSource:
             retry=Retry(NoBackoff(), 0),
             health_check_interval=15,
             client_name=self.client_name,  # CLIENT LIST shows which process each subscriber is
+            driver_info=redis_clients.driver_info(),
         )
         pubsub = self._client.pubsub()
         await pubsub.connect()
@@ -544,7 +545,9 @@ async def _asend(groups: tuple[str, ...], payload: bytes) -> None:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = _async_clients[loop] = redis.asyncio.Redis.from_url(_redis_url())
+        client = _async_clients[loop] = redis.asyncio.Redis.from_url(
+            _redis_url(), driver_info=redis_clients.driver_info()
+        )
     pipe = client.pipeline(transaction=False)
     for group in groups:
         pipe.publish(_channel(group), payload)

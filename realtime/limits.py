@@ -27,9 +27,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from asgiref.sync import sync_to_async
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
+from realtime import redis_clients
 from realtime.cache import shared_cache
 from realtime.conf import app_settings
 
@@ -150,6 +154,49 @@ def within_limits(keys: list[tuple[str, int]], *, window: int, kind: str = "conn
 def connection_allowed(keys: list[tuple[str, int]]) -> bool:
     """Count one new connection against each ``(key, limit)`` (``REALTIME_CONNECTION_WINDOW``)."""
     return within_limits(keys, window=app_settings.CONNECTION_WINDOW)
+
+
+def _server(cache: RedisCache) -> str:
+    """The server Django's Redis cache writes to (the first of its ``LOCATION``)."""
+    servers: list[str] = cache._servers  # type: ignore[attr-defined]
+    return servers[0]
+
+
+def redis_connection_counters(keys: list[tuple[str, int]], *, url: str) -> list[tuple[str, int]] | None:
+    """The Redis keys ``connection_allowed`` would count ``keys`` under, with their limits, when the
+    shared cache is Redis at ``url`` (so a script there can count them, ``RedisRegistry.aadmit``);
+    else None."""
+    cache = shared_cache()
+    if not isinstance(cache, RedisCache) or _server(cache) != url:
+        return None
+    bucket = int(time.time() // app_settings.CONNECTION_WINDOW)
+    return [(cache.make_and_validate_key(f"rl:conn:{key}:{bucket}"), limit) for key, limit in keys]
+
+
+async def aconnection_allowed(keys: list[tuple[str, int]]) -> bool:
+    """``connection_allowed`` from the event loop, without a thread.
+
+    A reconnect storm counts thousands of connections in seconds: through the sync cache client that
+    was four Redis round trips per connection in a worker thread. With the Redis cache it is one
+    transaction on an asyncio client (the same keys and values, so both versions count together); the
+    in-memory cache is counted in place (no I/O); any other backend in a worker thread.
+    """
+    window = app_settings.CONNECTION_WINDOW
+    cache = shared_cache()
+    if isinstance(cache, RedisCache):
+        bucket = int(time.time() // window)
+        names = [cache.make_and_validate_key(f"rl:conn:{key}:{bucket}") for key, _ in keys]
+        pipe = redis_clients.async_client(_server(cache)).pipeline(transaction=True)
+        for name in names:
+            # Django's add() then incr(), in one MULTI: the key cannot expire in between.
+            pipe.set(name, 0, ex=window * 2, nx=True)
+            pipe.incr(name)
+        replies = await pipe.execute()
+        counts = replies[1::2]
+        return all(int(count) <= limit for count, (_, limit) in zip(counts, keys, strict=True))
+    if isinstance(cache, LocMemCache):
+        return within_limits(keys, window=window)
+    return await sync_to_async(within_limits, thread_sensitive=False)(keys, window=window)
 
 
 def seconds_left(window: int) -> int:

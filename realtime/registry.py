@@ -10,7 +10,7 @@ seconds (its process died without cleaning up) stops counting and is pruned by t
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import json
 import os
 import socket
@@ -20,7 +20,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.conf import settings
+from redis.exceptions import NoScriptError
 
+from realtime import redis_clients
 from realtime.conf import app_settings
 
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"
@@ -75,23 +77,48 @@ class LocalRegistry:
             return list(self._entries.values())
 
 
+ADMITTED, TOO_MANY_NEW, TOO_MANY_OPEN = 0, 1, 2
+
+# RedisRegistry.aadmit. KEYS: the rate counters, the registry hash, its seen set, and the person's set
+# (absent for an anonymous connection). ARGV: the number of counters, their expiry, their limits,
+# then now, the oldest live time, the per-person limit, the channel, the entry, the person's expiry.
+_ADMIT_SCRIPT = """
+local counters = tonumber(ARGV[1])
+local over = false
+for i = 1, counters do
+  redis.call('SET', KEYS[i], 0, 'EX', ARGV[2], 'NX')
+  if redis.call('INCR', KEYS[i]) > tonumber(ARGV[2 + i]) then over = true end
+end
+if over then return 1 end
+local a = 3 + counters
+local now, oldest, per_user = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+local channel, entry, user_ttl = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+local person = KEYS[counters + 3]
+if person then
+  redis.call('ZREMRANGEBYSCORE', person, '-inf', oldest)
+  if redis.call('ZCARD', person) >= per_user then return 2 end
+end
+redis.call('HSET', KEYS[counters + 1], channel, entry)
+redis.call('ZADD', KEYS[counters + 2], now, channel)
+if person then
+  redis.call('ZADD', person, now, channel)
+  redis.call('EXPIRE', person, user_ttl)
+end
+return 0
+"""
+_ADMIT_SHA = hashlib.sha1(_ADMIT_SCRIPT.encode(), usedforsecurity=False).hexdigest()
+
+
 class RedisRegistry:
     """Every process's sockets, in Redis."""
 
     def __init__(self, url: str, prefix: str) -> None:
         self.url = url
         self.key = f"{prefix}:sockets"
-        self._async_clients: dict[int, Any] = {}
         self._sync_client: Any = None
 
     def _aclient(self) -> Any:
-        import redis.asyncio
-
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.get(id(loop))
-        if client is None:
-            client = self._async_clients[id(loop)] = redis.asyncio.Redis.from_url(self.url)
-        return client
+        return redis_clients.async_client(self.url)
 
     def _client(self) -> Any:
         import redis
@@ -137,6 +164,36 @@ class RedisRegistry:
         if entry.user_id is not None:
             pipe.zrem(self._user_key(entry.user_id), entry.channel)
         await pipe.execute()
+
+    async def aadmit(self, entry: SocketEntry, *, counters: list[tuple[str, int]], window: int, per_user: int) -> int:
+        """Count a new connection, check the person's open ones and register it: one round trip.
+
+        ``counters`` are the connection-rate counters (full Redis keys, in this Redis) and their
+        limits, as ``realtime.limits.within_limits`` keeps them; each is counted even when another
+        refuses. Returns ``ADMITTED``, ``TOO_MANY_NEW`` (a counter over its limit) or ``TOO_MANY_OPEN``
+        (``per_user`` live entries already); only an admitted entry is registered. Atomic, so two
+        sockets of one person connecting together cannot both take the last place.
+        """
+        now = time.time()
+        keys = [name for name, _ in counters] + [self.key, f"{self.key}:seen"]
+        if entry.user_id is not None:
+            keys.append(self._user_key(entry.user_id))
+        args = [
+            len(counters),
+            window * 2,
+            *(limit for _, limit in counters),
+            repr(now),
+            repr(now - app_settings.REGISTRY_TTL),
+            per_user,
+            entry.channel,
+            json.dumps(asdict(entry)),
+            int(app_settings.REGISTRY_TTL * 4),
+        ]
+        client = self._aclient()
+        try:
+            return int(await client.evalsha(_ADMIT_SHA, len(keys), *keys, *args))
+        except NoScriptError:
+            return int(await client.eval(_ADMIT_SCRIPT, len(keys), *keys, *args))
 
     async def auser_socket_count(self, user_id: int) -> int:
         oldest = time.time() - app_settings.REGISTRY_TTL

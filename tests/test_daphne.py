@@ -850,3 +850,27 @@ def test_without_its_internals_it_serves_as_stock_daphne_after_one_warning(
     assert ran == [("CommandLineInterface", ["-p", "8001", "charity.asgi:application"])]
     warning = capsys.readouterr().err
     assert warning.count("WARNING") == 1 and "twisted.internet.tcp.Connection.TLS" in warning
+
+
+def test_autobahns_per_connection_settings_dump_is_made_only_when_logged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """autobahn pretty-prints every socket's settings for a debug line; realtime.server defers it."""
+    import pprint
+
+    from autobahn.websocket import protocol as autobahn_protocol
+
+    from realtime import server
+
+    monkeypatch.setattr(autobahn_protocol, "pformat", autobahn_protocol.pformat)
+    server.lazy_connection_log()
+    calls: list[Any] = []
+
+    def pformat(value: Any) -> str:
+        calls.append(value)
+        return "dumped"
+
+    monkeypatch.setattr(pprint, "pformat", pformat)
+    settings = [("openHandshakeTimeout", 5, "factory")]
+    deferred = autobahn_protocol.pformat(settings)
+    assert calls == []  # nothing worked out while the debug line is dropped
+    assert f"\n{deferred}" == "\ndumped"
+    assert calls == [settings]

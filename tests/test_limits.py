@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.core.cache.backends.redis import RedisCache
 from django.test import RequestFactory
 
 from realtime import admission
@@ -27,6 +28,7 @@ from realtime.limits import (
     request_client_ip,
     within_limits,
 )
+from realtime.registry import ADMITTED, TOO_MANY_NEW, TOO_MANY_OPEN, RedisRegistry, get_registry
 from tests.conftest import connect_socket, fresh_address
 
 WS = "/ws/notifications/"
@@ -179,12 +181,60 @@ def test_no_raw_address_in_the_cache_keys_of_address_limits(cache_keys: list[str
     assert not [key for key in cache_keys if prefix in key or "203.0.113" in key]
 
 
+def stored_cache_keys() -> list[str]:
+    """Every key in the shared cache now (in-memory or Redis), as stored."""
+    cache: Any = shared_cache()
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+        return [key.decode() for key in client.scan_iter(match=cache.make_key("*"), count=1000)]
+    return list(cache._cache)
+
+
 @pytest.mark.django_db(transaction=True)
-async def test_no_raw_address_in_the_cache_keys_of_connection_limits(cache_keys: list[str]) -> None:
+async def test_no_raw_address_in_the_cache_keys_of_connection_limits() -> None:
+    # Counted from the event loop (in Redis by a transaction of its own, not the cache's methods).
     address = "203.0.113.77"
     assert await admission.refusal({"client": (address, 5000), "headers": []}, user_id=None, rate_key="t:x") is None
-    assert [key for key in cache_keys if key.startswith("rl:conn:ip:")]
-    assert not [key for key in cache_keys if address in key]
+    stored = await database_sync_to_async(stored_cache_keys)()
+    assert [key for key in stored if "rl:conn:ip:" in key]
+    assert not [key for key in stored if address in key]
+
+
+@pytest.mark.scaleout
+@pytest.mark.django_db(transaction=True)
+async def test_with_one_redis_a_connection_is_admitted_in_one_round_trip(
+    require_scaleout: None, make_user: Any, settings: Any, sockets: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rate counters, the per-person count and the registry entry: one script (``aadmit``), which
+    counts as ``connection_allowed`` does and refuses as the separate steps did."""
+    settings.REALTIME_SOCKETS_PER_USER = 1
+    calls: list[int] = []
+    original = RedisRegistry.aadmit
+
+    async def counted(self: RedisRegistry, *args: Any, **kwargs: Any) -> int:
+        outcome = await original(self, *args, **kwargs)
+        calls.append(outcome)
+        return outcome
+
+    async def never(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("took the separate steps")
+
+    monkeypatch.setattr(RedisRegistry, "aadmit", counted)
+    monkeypatch.setattr(admission, "refusal", never)
+    monkeypatch.setattr(admission, "register", never)
+    user = await database_sync_to_async(make_user)()
+    await sockets(WS, user=user)
+    second, _, _ = await connect_socket(WS, user=user)
+    assert (await _closed_with(second, 4429))["code"] == "rate_limited"
+    assert calls == [ADMITTED, TOO_MANY_OPEN]
+    assert await get_registry().auser_socket_count(user.pk) == 1  # the refused one was never listed
+    settings.REALTIME_SOCKETS_PER_USER = 5
+    settings.REALTIME_CONNECTIONS_PER_KEY = 0
+    third, _, _ = await connect_socket(WS, user=user)
+    assert (await _closed_with(third, 4429))["code"] == "rate_limited"
+    assert calls[-1] == TOO_MANY_NEW
+    # Counted as the sync limit counts: the same key, one more.
+    assert not await database_sync_to_async(connection_allowed)([(f"user:{user.pk}", 3)])
 
 
 def test_connection_rate_counts_per_key(settings: Any) -> None:

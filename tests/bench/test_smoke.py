@@ -1,8 +1,9 @@
 """The benchmark harness still runs: a tiny run of ``bench.run --smoke`` (asserts that it ran, not how fast).
 
-Five sockets per server, a few messages, one burst and one steady phase each, the SSE phase (five
-streams each for django-eventstream, the project's SSE and its sockets) and the compression
-prototype; the full benchmark is ``make bench`` (bench/README.md).
+Five sockets per server, a few messages, one burst and one steady phase each, the project on two
+server processes, the one-to-one phase, the SSE phase (five streams each for django-eventstream, the
+project's SSE and its sockets), a reconnect storm of five, and the compression prototype; the full
+benchmark is ``make bench`` (bench/README.md).
 """
 
 from __future__ import annotations
@@ -75,6 +76,14 @@ def test_smoke_run_measures_every_server_without_losing_a_message(require_scaleo
         assert measured["lost"] == measured["duplicates"] == measured["out_of_order"] == 0
         assert measured["closed_sockets"] == 0, (variant, measured["close_codes"])
         assert measured["server_cpu_ms_per_1000"] is not None
+    # The reconnect storm at its tiny size: every socket connected (B1) or synced (the project), none refused.
+    storm = results["storm"]["sizes"]["5"]
+    for kind in ("b1", "project"):
+        assert storm[kind]["connected"] == 5, storm[kind]
+        assert storm[kind]["refusals_by_code"] == {}
+        assert storm[kind]["connect_ms"]["p99"] is not None
+        assert storm[kind]["server_cpu_seconds"] is not None
+    assert storm["ratio_to_b1"] is not None
 
     compression = results["compression"]
     assert compression["stock"]["extensions"] == {"none": 5}

@@ -9,8 +9,13 @@ import pytest
 from django.utils import timezone
 
 from notifications import api
-from notifications.models import Notification, Recipient
-from notifications.selectors import notification_sync_state, notification_unread_count, notifications_for_replay
+from notifications.models import Notification, NotificationPreference, Recipient
+from notifications.selectors import (
+    notification_replay_state,
+    notification_sync_state,
+    notification_unread_count,
+    notifications_for_replay,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -140,3 +145,52 @@ def test_sync_state_is_one_query(make_user: Any, django_assert_num_queries: Any)
     ids = send(user, 2)
     with django_assert_num_queries(1):
         assert notification_sync_state(user_id=user.pk) == (2, ids[-1])
+
+
+# -- notification_replay_state (PostgreSQL: the replay and the sync state in one statement) ----------
+
+
+@pytest.mark.scaleout
+@pytest.mark.usefixtures("require_scaleout")
+def test_replay_state_is_the_replay_and_the_sync_state_in_one_statement(
+    make_user: Any, expire: Expire, django_assert_num_queries: Any
+) -> None:
+    user, other = make_user(), make_user()
+    ids = send(user, 8)
+    send(other, 2)
+    deliver(user, [ids[1]])
+    read(user, [ids[2]])
+    expire(Notification.objects.get(pk=ids[4]))
+    for since, limit in ((None, 1000), (None, 2), (ids[2], 1000), (ids[-1], 1000), (None, 0)):
+        with django_assert_num_queries(1):
+            state = notification_replay_state(user_id=user.pk, since=since, limit=limit, roles=["volunteer"])
+        assert [notification.pk for notification in state.notifications] == replay_ids(user, since, limit)
+        assert (state.unread, state.last_id) == notification_sync_state(user_id=user.pk)
+        assert not state.has_in_app_preferences
+    first = state_of(user).notifications[0]
+    assert (first.title, first.data, first.kind) == ("n0", {}, "test.n")
+
+
+@pytest.mark.scaleout
+@pytest.mark.usefixtures("require_scaleout")
+def test_replay_state_of_someone_never_notified(make_user: Any) -> None:
+    state = state_of(make_user())
+    assert (state.notifications, state.unread, state.last_id) == ([], 0, 0)
+
+
+@pytest.mark.scaleout
+@pytest.mark.usefixtures("require_scaleout")
+def test_replay_state_says_whether_in_app_preferences_may_apply(make_user: Any) -> None:
+    mine, theirs, other_channel = make_user(), make_user(), make_user()
+    NotificationPreference.objects.create(user=mine, kind="test.n", channel="in_app", enabled=False)
+    NotificationPreference.objects.create(user=other_channel, kind="test.n", channel="email", enabled=False)
+    assert state_of(mine).has_in_app_preferences
+    assert not state_of(theirs).has_in_app_preferences
+    assert not state_of(other_channel).has_in_app_preferences
+    NotificationPreference.objects.create(role="donor", kind="test.n", channel="in_app", enabled=False)
+    assert state_of(theirs, roles=["donor"]).has_in_app_preferences
+    assert not state_of(theirs, roles=["volunteer"]).has_in_app_preferences
+
+
+def state_of(user: Any, roles: list[str] | None = None) -> Any:
+    return notification_replay_state(user_id=user.pk, since=None, limit=1000, roles=roles or [])
