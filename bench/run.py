@@ -101,6 +101,9 @@ class Config:
     docs: bool
     budget_seconds: float
     tuned_references: bool = False
+    chat: bool = True  # the chat phase (bench/chat.py)
+    only_chat: bool = False
+    chat_rooms: list[int] | None = None
 
 
 # -- small helpers -----------------------------------------------------------------------------------
@@ -799,7 +802,7 @@ class Bench:
         try:
             stopped: set[str] = set()
             # Size by size, every server at each: a spent time budget cuts the largest size for all of them.
-            for n in config.sizes:
+            for n in [] if config.only_chat else config.sizes:
                 for kind in config.servers:
                     if kind in stopped:
                         continue
@@ -815,13 +818,18 @@ class Bench:
                     if result.get("refused"):
                         log(f"{kind}: {result['connect']['failed']} of {n} sockets refused; not going higher")
                         stopped.add(kind)
-            if config.extras:
+            if config.chat:
+                from bench import chat
+
+                self.results["chat"] = chat.chat_phase(self)
+            if config.extras and not config.only_chat:
                 log("redis commands per notify() at 10 and 1,000 sockets")
                 self.redis_phase()
                 log("reconnect flush and notify() to 1,000 / 10,000")
                 self.database_phase()
-            log("permessage-deflate")
-            self.compression_phase()
+            if not config.only_chat:
+                log("permessage-deflate")
+                self.compression_phase()
         finally:
             self.clear_redis()
             self.drop_database()
@@ -1022,6 +1030,9 @@ def build_config(args: argparse.Namespace) -> Config:
         docs=not args.no_docs,
         budget_seconds=preset["budget"],
         tuned_references=args.tuned_references,
+        chat=not args.no_chat,
+        only_chat=args.only_chat,
+        chat_rooms=[int(size) for size in args.chat_rooms.split(",")] if args.chat_rooms else None,
     )
 
 
@@ -1039,6 +1050,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run B0 and B1 on realtime.server (its collector tuning) instead of stock daphne",
     )
+    parser.add_argument("--no-chat", action="store_true", help="skip the chat phase (bench/chat.py)")
+    parser.add_argument("--only-chat", action="store_true", help="run the chat phase alone")
+    parser.add_argument("--chat-rooms", help="comma-separated room counts for the chat phase, e.g. 50,200")
     parser.add_argument("--database-url", help="PostgreSQL server to create the benchmark database on")
     parser.add_argument("--redis-url")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
