@@ -99,11 +99,15 @@ def run_rooms(bench: Bench, kind: str, rooms: int, *, seconds: float, interval: 
         env = bench.base_env()
         env["DJANGO_SETTINGS_MODULE"] = "bench.servers.tutorial_settings"
         env["BENCH_TUTORIAL_PREFIX"] = f"{bench.prefix}:tutorial"
-        server = Server("tutorial", env, bench.log_dir / f"chat-tutorial-{rooms}.log", app="bench.servers.tutorial:application")
+        server = Server(
+            "tutorial", env, bench.log_dir / f"chat-tutorial-{rooms}.log", app="bench.servers.tutorial:application"
+        )
     server.start()
     procs = 1 if rooms < 20 else config.client_procs
     clients = [
-        LineProcess([sys.executable, "-m", "bench.chat", "client"], bench.base_env(), bench.log_dir / f"chat-client-{i}.log")
+        LineProcess(
+            [sys.executable, "-m", "bench.chat", "client"], bench.base_env(), bench.log_dir / f"chat-client-{i}.log"
+        )
         for i in range(procs)
     ]
     result: dict[str, Any] = {"rooms": rooms, "client_procs": procs}
@@ -376,10 +380,11 @@ async def client_main() -> None:
 def command_rooms(count: int) -> list[dict[str, str]]:
     """``count`` help requests, each assigned to a volunteer of its own with a logged-in session, and
     the visitor's secret of each."""
+    from django.utils import timezone
+
     from bench.django_tasks import create_users, session_cookies
     from chat import visitors
     from chat.models import HelpRequest, Status
-    from django.utils import timezone
 
     tag = f"chat{count}_{os.getpid()}_"
     helpers = create_users(tag, count, "volunteer")
@@ -415,7 +420,9 @@ async def _count_room(spec: dict[str, str], messages: int) -> dict[str, Any]:
     path = f"/ws/help-requests/{spec['public_id']}/"
     base = [(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1")]
     sides = {
-        "v": WebsocketCommunicator(application, path, headers=[*base, (b"x-help-request-token", spec["token"].encode())]),
+        "v": WebsocketCommunicator(
+            application, path, headers=[*base, (b"x-help-request-token", spec["token"].encode())]
+        ),
         "h": WebsocketCommunicator(application, path, headers=[*base, (b"cookie", spec["cookie"].encode())]),
     }
     for communicator in sides.values():
@@ -434,7 +441,9 @@ async def _count_room(spec: dict[str, str], messages: int) -> dict[str, Any]:
         other = sides["h" if side == "v" else "v"]
         client_id = f"{side}-{seq}"
         with StatementCounter() as counter:
-            await sides[side].send_to(text_data=json.dumps({"type": "message", "body": f"Hello {seq}", "client_id": client_id}))
+            await sides[side].send_to(
+                text_data=json.dumps({"type": "message", "body": f"Hello {seq}", "client_id": client_id})
+            )
             await until_message(sides[side], client_id)
             await until_message(other, client_id)
         return [_short(sql) for sql in counter.statements]

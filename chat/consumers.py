@@ -31,6 +31,12 @@ from realtime.sockets import JsonSocketConsumer
 
 logger = logging.getLogger("chat.consumers")
 
+# A message is one statement (``services.message_post``) that waits on PostgreSQL's row lock of its
+# room only: run on the executor's threads, not asgiref's one thread that every socket's database
+# work shares, so the rooms' messages wait for each other's round trips no longer. Order within a
+# socket is kept (a consumer handles one frame at a time); within a room, by the row lock.
+_message_post = database_sync_to_async(services.message_post, thread_sensitive=False)
+
 
 class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
     """One room over a WebSocket: the shared room logic (``chat.rooms``) plus the client's frames."""
@@ -96,7 +102,7 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
         if await self._refuse_watcher():
             return
         try:
-            message, created = await database_sync_to_async(services.message_post)(
+            message, created = await _message_post(
                 help_request_id=self.help_request_id,
                 participant=self.participant,
                 body=frame["body"],

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import ipaddress
@@ -136,15 +137,24 @@ def within_limits(keys: list[tuple[str, int]], *, window: int, kind: str = "conn
     allowed = True
     for key, limit in keys:
         cache_key = f"rl:{kind}:{key}:{bucket}"
-        shared_cache().add(cache_key, 0, timeout=window * 2)
+        # One round trip while the window's counter exists (nearly always); created when it does not.
         try:
             count = shared_cache().incr(cache_key)
-        except ValueError:  # expired between add and incr
-            shared_cache().set(cache_key, 1, timeout=window * 2)
-            count = 1
+        except ValueError:
+            if shared_cache().add(cache_key, 1, timeout=window * 2):
+                count = 1
+            else:  # another process created it meanwhile
+                count = shared_cache().incr(cache_key)
         if count > limit:
             allowed = False
     return allowed
+
+
+def refund(key: str, *, window: int, kind: str = "conn") -> None:
+    """Take back one count of ``key`` in the current window (an event that turned out not to count)."""
+    cache_key = f"rl:{kind}:{key}:{int(time.time() // window)}"
+    with contextlib.suppress(ValueError):
+        shared_cache().decr(cache_key)
 
 
 def connection_allowed(keys: list[tuple[str, int]]) -> bool:

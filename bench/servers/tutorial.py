@@ -7,7 +7,8 @@ The routing is the tutorial's (``ws/chat/<room_name>/``, ``AllowedHostsOriginVal
 ``AuthMiddlewareStack``); settings are in ``bench.servers.tutorial_settings`` (channels-redis with
 its defaults).
 
-    DJANGO_SETTINGS_MODULE=bench.servers.tutorial_settings daphne -b 127.0.0.1 -p 9001 bench.servers.tutorial:application
+    DJANGO_SETTINGS_MODULE=bench.servers.tutorial_settings \
+        daphne -b 127.0.0.1 -p 9001 bench.servers.tutorial:application
 """
 
 from __future__ import annotations
