@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -119,12 +120,16 @@ def run_rooms(bench: Bench, kind: str, rooms: int, *, seconds: float, interval: 
         connects = [client.receive() for client in clients]
         result["connected"] = sum(reply["connected"] for reply in connects)
         result["connect_failed"] = sum(reply["failed"] for reply in connects)
+        result["ready"] = sum(reply["ready"] for reply in connects)
         time.sleep(1.0)
         cpu_before = cpu_seconds(server.pid)
         threads_before = thread_cpu_seconds(server.pid)
+        spy = _spy(server.pid, kind, rooms, seconds)
         for client in clients:
             client.send({"cmd": "run", "seconds": seconds, "interval": interval})
         replies = [client.receive() for client in clients]
+        if spy is not None:
+            spy.wait()
         cpu = cpu_seconds(server.pid) - cpu_before
         threads_after = thread_cpu_seconds(server.pid)
     finally:
@@ -164,6 +169,21 @@ def run_rooms(bench: Bench, kind: str, rooms: int, *, seconds: float, interval: 
     return result
 
 
+def _spy(pid: int, kind: str, rooms: int, seconds: float) -> Any:
+    """With ``BENCH_CHAT_PROFILE=<dir>``: py-spy over the sending (it costs CPU: for finding out where
+    the time goes, never in a measured run)."""
+    import shutil
+    import subprocess
+
+    into = os.environ.get("BENCH_CHAT_PROFILE")
+    tool = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not into or not Path(tool).exists():
+        return None
+    out = Path(into) / f"chat-{kind}-{rooms}.txt"
+    args = [tool, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "100", "-f", "raw", "-o", str(out)]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def summary_line(result: dict[str, Any]) -> str:
     if "skipped" in result:
         return f"skipped ({result['skipped']})"
@@ -173,6 +193,118 @@ def summary_line(result: dict[str, Any]) -> str:
         f"reordered {result['out_of_order']}; p50 {latency['p50']} p99 {latency['p99']} max {latency['max']} ms; "
         f"cpu {result['server_cpu_ms_per_message']} ms/message; errors {result['error_frames']}"
     )
+
+
+# -- the report (bench.report) ----------------------------------------------------------------------------
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def report_table(results: dict[str, Any]) -> list[str]:
+    """The chat section of docs/performance.md (empty without a chat phase)."""
+    chat = results.get("chat")
+    if not chat:
+        return []
+    lines = [
+        "### Chat rooms",
+        "",
+        f"Rooms of two sockets (the project: a visitor with the request's secret and its assigned volunteer, "
+        f"logged in; the tutorial: two sockets in one room); each side sends a {chat['body_bytes']}-byte message "
+        f"every {chat['interval']:g} s after a typing frame, for {chat['seconds']:g} s. Latency: send to "
+        "receive at the other side. *Lost*: not received within 5 s of the last arrival (15 s at most) after the "
+        "last send. CPU: the server process's user+system time per message sent. The project persists each "
+        "message before pushing it; the tutorial persists nothing.",
+        "",
+        "| rooms | server | messages | lost | dup | reordered | p50 ms | p99 ms | max ms | within 1 s "
+        "| CPU ms/message | error frames |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for rooms, row in chat["sizes"].items():
+        for kind in ("tutorial", "project"):
+            cell = row.get(kind, {})
+            if "skipped" in cell or not cell:
+                lines.append(f"| {rooms} | {kind} | skipped | | | | | | | | | |")
+                continue
+            latency = cell["latency_ms"]
+            share = 100 * cell["within_1s"] / cell["sent"] if cell["sent"] else None
+            lines.append(
+                f"| {rooms} | {'Channels tutorial' if kind == 'tutorial' else 'this project'} | {cell['sent']:,} "
+                f"| {cell['lost']} | {cell['duplicates']} | {cell['out_of_order']} | {_fmt(latency['p50'])} "
+                f"| {_fmt(latency['p99'])} | {_fmt(latency['max'])} | {_fmt(share)}% "
+                f"| {_fmt(cell['server_cpu_ms_per_message'], 2)} | {cell['error_frames'] or '-'} |"
+            )
+    statements = chat.get("statements")
+    if statements:
+        lines += [
+            "",
+            f"Statements per message (in-process, every cursor; {statements['messages']} messages of a fresh room): "
+            f"{statements['per_message']}, steady state at most {statements['steady_max']}. A visitor's message: "
+            + "; ".join(f"`{sql}`" for sql in statements["visitor_sql"]),
+        ]
+    lines.append("")
+    return lines
+
+
+def report_targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The chat target's row of the targets table (none without a chat phase)."""
+    chat = results.get("chat")
+    if not chat:
+        return []
+    sizes = chat["sizes"]
+    at_200, at_500 = sizes.get("200", {}), sizes.get("500", {})
+    project, tutorial = at_200.get("project", {}), at_200.get("tutorial", {})
+    p99, p99_ref = project.get("latency_ms", {}).get("p99"), tutorial.get("latency_ms", {}).get("p99")
+    cpu, cpu_ref = project.get("server_cpu_ms_per_message"), tutorial.get("server_cpu_ms_per_message")
+    big = at_500.get("project", {})
+    steady = (chat.get("statements") or {}).get("steady_max")
+    clean = all(
+        cell.get("lost") == 0 and cell.get("duplicates") == 0 and cell.get("out_of_order") == 0
+        for row in sizes.values()
+        for kind, cell in row.items()
+        if kind == "project" and "skipped" not in cell
+    )
+    ok = (
+        p99 is not None
+        and p99_ref is not None
+        and p99 <= 2 * p99_ref
+        and cpu is not None
+        and cpu_ref is not None
+        and cpu <= 0.5 * cpu_ref
+        and big.get("sent") is not None
+        and big.get("within_1s") == big.get("sent")
+        and clean
+        and steady is not None
+        and steady <= 3
+    )
+    measured = (
+        f"200 rooms: p99 {_fmt(p99)} ms (tutorial {_fmt(p99_ref)}), CPU {_fmt(cpu, 2)} ms/message "
+        f"(tutorial {_fmt(cpu_ref, 2)}); 500 rooms: {_fmt(big.get('within_1s'))} of {_fmt(big.get('sent'))} "
+        f"within 1 s (max {_fmt(big.get('latency_ms', {}).get('max'))} ms); lost/dup/reordered "
+        f"{'none' if clean else 'some'}; statements per message {_fmt(steady)}"
+    )
+    return [
+        (
+            "Chat: 200 rooms p99 ≤ 2x the Channels tutorial, CPU/message ≤ 0.5x; 500 rooms all within 1 s; "
+            "nothing lost; ≤ 3 statements per message",
+            measured,
+            "-" if p99 is None else ("met" if ok else "**not met**"),
+        )
+    ]
+
+
+def plot_points(results: dict[str, Any]) -> dict[str, list[tuple[int, float]]]:
+    """p99 against rooms, per server (the plot's chat panel)."""
+    points: dict[str, list[tuple[int, float]]] = {}
+    for rooms, row in (results.get("chat") or {}).get("sizes", {}).items():
+        for kind, cell in row.items():
+            p99 = cell.get("latency_ms", {}).get("p99")
+            if p99 is not None:
+                points.setdefault(kind, []).append((int(rooms), p99))
+    return points
 
 
 # -- the load client ---------------------------------------------------------------------------------
@@ -198,6 +330,9 @@ class ChatClient:
         self.duplicates = self.out_of_order = self.closed = 0
         self.errors: dict[str, int] = {}
         self.tasks: list[asyncio.Task[None]] = []
+        self.ready: set[tuple[int, str]] = set()
+        self.expected = 0
+        self.all_ready = asyncio.Event()
 
     def url(self, base: str, room: Room) -> str:
         if self.kind == "project":
@@ -243,7 +378,17 @@ class ChatClient:
 
         await asyncio.gather(*(open_one(room, side) for room in self.rooms for side in SIDES))
         connected = sum(len(room.sockets) for room in self.rooms)
-        return {"connected": connected, "failed": failed}
+        # The project accepts first and joins after (history, then presence): measure once every
+        # socket has its first presence frame, not while the server is still joining them.
+        self.expected = connected
+        if self.kind == "project" and len(self.ready) < connected:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.all_ready.wait(), 60)
+        return {
+            "connected": connected,
+            "failed": failed,
+            "ready": len(self.ready) if self.kind == "project" else connected,
+        }
 
     async def receive(self, room: Room, side: str, socket_: Any) -> None:
         try:
@@ -256,6 +401,10 @@ class ChatClient:
                         code = str(frame.get("code"))
                         self.errors[code] = self.errors.get(code, 0) + 1
                         continue
+                    if kind == "presence":
+                        self.ready.add((room.index, side))
+                        if len(self.ready) >= self.expected > 0:
+                            self.all_ready.set()
                     if kind != "message":
                         continue
                     body = frame.get("body", "")
@@ -446,6 +595,7 @@ async def _count_room(spec: dict[str, str], messages: int) -> dict[str, Any]:
             )
             await until_message(sides[side], client_id)
             await until_message(other, client_id)
+            await asyncio.sleep(0.2)  # what follows the push (risk list, absent assignee) is counted too
         return [_short(sql) for sql in counter.statements]
 
     per_message: list[dict[str, Any]] = []

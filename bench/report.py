@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import chat as chat_phase
+
 START = "<!-- bench:results:start -->"
 END = "<!-- bench:results:end -->"
 LABELS = {"b0": "B0 raw ASGI", "b1": "B1 plain Channels", "project": "this project"}
@@ -208,6 +210,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 verdict(ok),
             )
         )
+    rows += chat_phase.report_targets(results)
     return rows
 
 
@@ -257,6 +260,7 @@ def render(results: dict[str, Any]) -> str:
         "![Latency and throughput against the number of sockets](performance.png)",
         "",
     ]
+    lines += chat_phase.report_table(results)
     redis = results.get("redis_per_notify")
     if redis:
         lines += [
@@ -378,13 +382,26 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    chat_points = chat_phase.plot_points(results)
+    fig, axes = plt.subplots(1, 4 if chat_points else 3, figsize=(20 if chat_points else 15, 4.6))
     panels = (
         ("Burst: deliveries per second", lambda row: _get(row, "burst", "deliveries_per_second"), "deliveries/s"),
         ("Steady 10 msg/s: p99 latency", lambda row: _get(row, "steady", "latency_ms", "p99"), "ms"),
         ("One broadcast: last socket's latency", lambda row: _get(row, "single", "last_client_ms_median"), "ms"),
     )
-    for axis, (title, pick, unit) in zip(axes, panels, strict=True):
+    if chat_points:
+        chat_axis = axes[3]
+        for kind, points in chat_points.items():
+            xs, ys = zip(*sorted(points), strict=True)
+            label = "Channels tutorial chat" if kind == "tutorial" else LABELS["project"]
+            chat_axis.plot(xs, ys, marker="o", label=label, color=COLOURS.get(kind, "tab:gray"))
+        chat_axis.set_yscale("log")
+        chat_axis.set_xlabel("rooms (2 sockets, a message each 2 s per side)")
+        chat_axis.set_ylabel("ms")
+        chat_axis.set_title("Chat: p99 send to receive")
+        chat_axis.grid(True, which="both", alpha=0.3)
+        chat_axis.legend()
+    for axis, (title, pick, unit) in zip(axes[:3], panels, strict=True):
         for kind, sizes in results["fanout"].items():
             points = [(int(n), pick(row)) for n, row in sizes.items() if pick(row) is not None]
             if points:

@@ -13,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from django.db import connection
 
 from charity.roles import Role, is_helper, primary_role, roles_for
 from chat import events, selectors, services, sweep
@@ -31,11 +34,31 @@ from realtime.sockets import JsonSocketConsumer
 
 logger = logging.getLogger("chat.consumers")
 
+# How long a thread's database connection counts as checked after it last answered (seconds).
+HEALTH_CHECK_EVERY = 1.0
+_answered = threading.local()
+
+
+def _message_post_checked(**kwargs: Any) -> tuple[Any, bool]:
+    """``services.message_post``, without Django's health-check ping when this thread's connection
+    answered within ``HEALTH_CHECK_EVERY``. With ``CONN_HEALTH_CHECKS`` every ``database_sync_to_async``
+    call pings before its first statement: one round trip more than the message itself. A
+    connection that dies within the second fails this one call (an error frame; the client re-sends,
+    ``client_id`` keeps it once) and is checked, and closed, on the next."""
+    if connection.connection is not None and time.monotonic() - getattr(_answered, "at", float("-inf")) < (
+        HEALTH_CHECK_EVERY
+    ):
+        connection.health_check_done = True
+    result = services.message_post(**kwargs)
+    _answered.at = time.monotonic()
+    return result
+
+
 # A message is one statement (``services.message_post``) that waits on PostgreSQL's row lock of its
 # room only: run on the executor's threads, not asgiref's one thread that every socket's database
 # work shares, so the rooms' messages wait for each other's round trips no longer. Order within a
 # socket is kept (a consumer handles one frame at a time); within a room, by the row lock.
-_message_post = database_sync_to_async(services.message_post, thread_sensitive=False)
+_message_post = database_sync_to_async(_message_post_checked, thread_sensitive=False)
 
 
 class HelpRequestConsumer(RoomMember, JsonSocketConsumer):

@@ -516,6 +516,18 @@ def _prepare(groups: Iterable[str], event: Event) -> tuple[tuple[str, ...], byte
     return groups, encode(event)
 
 
+def _client_options() -> dict[str, str]:
+    import redis
+
+    # The library's name and version, as redis-py reports them itself, given rather than looked up:
+    # redis-py reads its version from the installed package's metadata for every new connection,
+    # which made each connection a publisher's pool opens cost milliseconds.
+    return {"lib_name": "redis-py", "lib_version": redis.__version__}
+
+
+_CLIENT_OPTIONS = _client_options()
+
+
 def _send(groups: tuple[str, ...], payload: bytes) -> None:
     if not _redis_url():
         _publish_locally(groups, payload)
@@ -526,8 +538,11 @@ def _send(groups: tuple[str, ...], payload: bytes) -> None:
 
     with _sync_client_lock:
         if _sync_client is None:
-            _sync_client = redis.Redis.from_url(_redis_url())
+            _sync_client = redis.Redis.from_url(_redis_url(), **_CLIENT_OPTIONS)
         client = _sync_client
+    if len(groups) == 1:  # most sends: a pipeline object costs more than the command
+        client.publish(_channel(groups[0]), payload)
+        return
     pipe = client.pipeline(transaction=False)
     for group in groups:
         pipe.publish(_channel(group), payload)
@@ -544,7 +559,10 @@ async def _asend(groups: tuple[str, ...], payload: bytes) -> None:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = _async_clients[loop] = redis.asyncio.Redis.from_url(_redis_url())
+        client = _async_clients[loop] = redis.asyncio.Redis.from_url(_redis_url(), **_CLIENT_OPTIONS)
+    if len(groups) == 1:  # typing and presence: a pipeline object costs more than the command
+        await client.publish(_channel(groups[0]), payload)
+        return
     pipe = client.pipeline(transaction=False)
     for group in groups:
         pipe.publish(_channel(group), payload)
