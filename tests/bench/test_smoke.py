@@ -1,7 +1,8 @@
 """The benchmark harness still runs: a tiny run of ``bench.run --smoke`` (asserts that it ran, not how fast).
 
 Five sockets per server, a few messages, one burst and one steady phase each, three chat rooms on
-the tutorial consumer and on the project, and the compression prototype; the full benchmark is ``make bench`` (bench/README.md).
+the tutorial consumer and on the project, and the compression prototype; the full benchmark is
+``make bench`` (bench/README.md).
 """
 
 from __future__ import annotations
