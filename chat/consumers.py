@@ -130,6 +130,7 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
                 participant=self.participant,
                 body=frame["body"],
                 client_id=frame["client_id"],
+                present=self.present_keys,
             )
         except services.ChatError as exc:
             await self.send_error(exc.code, exc.detail)

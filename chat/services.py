@@ -9,6 +9,7 @@ transaction commits (``group_send_on_commit``); typing and presence are never pe
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -751,8 +752,14 @@ def _may_write(help_request: HelpRequest, participant: Participant) -> bool:
     return participant.kind in (AuthorKind.VISITOR, AuthorKind.STAFF)
 
 
-def message_post(*, help_request_id: int, participant: Participant, body: str, client_id: str) -> tuple[Message, bool]:
+def message_post(
+    *, help_request_id: int, participant: Participant, body: str, client_id: str, present: Collection[str] = ()
+) -> tuple[Message, bool]:
     """Persist a message and send it to the room; ``(message, created)``.
+
+    ``present``: the participant keys the caller's connection last heard were in the room. A
+    visitor's message notifies an absent assignee; with the assignee among them, the room's presence
+    is not read (the connection hears of their leaving as the shared cache does).
 
     Idempotent on ``client_id`` within the request: a re-send returns the original message (even once
     the room is read-only) and creates nothing, so the caller answers the sender alone.
@@ -776,7 +783,12 @@ def message_post(*, help_request_id: int, participant: Participant, body: str, c
         )
         if inserted is not None:
             help_request, message = inserted
-            _message_posted(help_request, message, participant)
+            # The message is committed. What follows it (an absent assignee's notification, the risk
+            # list's flag) commits together, and the room hears of it all after, in the order of the
+            # transactional path: the message, then what it caused. With nothing to write, the block
+            # sends no statement at all.
+            with transaction.atomic():
+                _message_posted(help_request, message, participant, present=present)
             return message, True
     return _message_post_locked(
         help_request_id=help_request_id,
@@ -784,6 +796,7 @@ def message_post(*, help_request_id: int, participant: Participant, body: str, c
         body=body,
         client_id=client_id,
         rate="counted" if fast else "check",
+        present=present,
     )
 
 
@@ -853,7 +866,13 @@ def _message_insert(
 
 
 def _message_post_locked(
-    *, help_request_id: int, participant: Participant, body: str, client_id: str, rate: str
+    *,
+    help_request_id: int,
+    participant: Participant,
+    body: str,
+    client_id: str,
+    rate: str,
+    present: Collection[str] = (),
 ) -> tuple[Message, bool]:
     """``message_post`` in a transaction on the locked row: every case, with the reason of a refusal.
     ``rate``: ``check`` (count this message now), ``counted`` (the caller counted it: a re-send is
@@ -892,11 +911,13 @@ def _message_post_locked(
             # The visitor's wait ends with a helper's first words (the wait estimate's history).
             help_request.first_reply_at = message.created_at
             help_request.save(update_fields=["first_reply_at"])
-        _message_posted(help_request, message, participant)
+        _message_posted(help_request, message, participant, present=present)
     return message, True
 
 
-def _message_posted(help_request: HelpRequest, message: Message, participant: Participant) -> None:
+def _message_posted(
+    help_request: HelpRequest, message: Message, participant: Participant, *, present: Collection[str] = ()
+) -> None:
     """What follows a new message: the room and the assignee's desk hear of it (after commit), a
     visitor's words are matched against the risk list, an absent assignee is notified."""
     group_send_on_commit([groups.help_request_group(help_request.public_id)], events.message_event(message))
@@ -906,7 +927,7 @@ def _message_posted(help_request: HelpRequest, message: Message, participant: Pa
         group_send_on_commit(desk, events.desk_message_event(help_request, message))
     if participant.kind == AuthorKind.VISITOR:
         _triage_message(help_request, message)
-    if participant.kind == AuthorKind.VISITOR and assignee_id is not None:
+    if participant.kind == AuthorKind.VISITOR and assignee_id is not None and user_key(assignee_id) not in present:
         _notify_absent_assignee(help_request, message)
 
 

@@ -260,7 +260,10 @@ def test_a_helpers_first_reply_is_recorded_once_in_the_same_statement(make_user:
     help_request.refresh_from_db()
     assert help_request.first_reply_at == first.created_at
     if connection.vendor == "postgresql":
-        assert len(queries) == 1
+        # Django logs the follow-up block's BEGIN and COMMIT; with nothing written in it, psycopg sends
+        # neither (the connection is idle: no transaction was opened).
+        assert [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")] == [queries[0]["sql"]]
+        assert queries[0]["sql"].split()[0] == "WITH"
     post(help_request, "still here", "h2", participant=user_participant(helper))
     help_request.refresh_from_db()
     assert help_request.first_reply_at == first.created_at
@@ -278,6 +281,41 @@ def test_a_resend_does_not_spend_the_rooms_message_rate(settings: Any) -> None:
     assert error.value.code == "rate_limited"
     # Past the limit, a re-send still gets its original back.
     assert post(help_request, "two", "c2")[0].body == "two"
+
+
+def test_a_visitor_message_reads_presence_only_when_the_caller_did_not_see_the_assignee(
+    make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chat import presence
+    from chat.participants import user_key
+
+    vera = make_user(roles=(Role.VOLUNTEER,))
+    help_request = create()
+    services.help_request_claim(help_request=help_request, user=vera)
+    reads: list[str] = []
+    original = presence.presence_includes
+
+    def counting(**kwargs: Any) -> bool:
+        reads.append(kwargs["participant_key"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(presence, "presence_includes", counting)
+    services.message_post(
+        help_request_id=help_request.pk,
+        participant=visitor_participant(help_request),
+        body="hello",
+        client_id="c1",
+        present={"visitor", user_key(vera.pk)},
+    )
+    assert reads == []
+    services.message_post(
+        help_request_id=help_request.pk,
+        participant=visitor_participant(help_request),
+        body="anyone?",
+        client_id="c2",
+        present={"visitor"},
+    )
+    assert reads == [user_key(vera.pk)]
 
 
 # -- read cursors --------------------------------------------------------------------------------------
