@@ -30,6 +30,13 @@ class AppSettings(PrefixedSettings):
         return float(self._get("TYPING_INTERVAL", 2.0))
 
     @property
+    def MESSAGE_THREADS(self) -> int:
+        """Threads (each with its database connection) that write the socket's messages, per process
+        (default 12). A message waits on its round trips (the statement, the rate count, the push),
+        not on the CPU: more threads keep more rooms moving at once."""
+        return int(self._get("MESSAGE_THREADS", 12))
+
+    @property
     def NOTIFY_QUIET_PERIOD(self) -> float:
         """Seconds after a ``help_request.message`` notification during which the assignee gets no other."""
         return float(self._get("NOTIFY_QUIET_PERIOD", 300))

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -55,10 +56,19 @@ def _message_post_checked(**kwargs: Any) -> tuple[Any, bool]:
 
 
 # A message is one statement (``services.message_post``) that waits on PostgreSQL's row lock of its
-# room only: run on the executor's threads, not asgiref's one thread that every socket's database
-# work shares, so the rooms' messages wait for each other's round trips no longer. Order within a
-# socket is kept (a consumer handles one frame at a time); within a room, by the row lock.
-_message_post = database_sync_to_async(_message_post_checked, thread_sensitive=False)
+# room only: run on threads of its own (``CHAT_MESSAGE_THREADS``), not asgiref's one thread that every
+# socket's database work shares, so the rooms' messages wait for each other's round trips no longer.
+# Order within a socket is kept (a consumer handles one frame at a time); within a room, by the row lock.
+_post: Any = None
+
+
+async def _message_post(**kwargs: Any) -> tuple[Any, bool]:
+    global _post
+    if _post is None:  # on first use: the setting is read once Django is set up
+        writers = ThreadPoolExecutor(max_workers=app_settings.MESSAGE_THREADS, thread_name_prefix="chat-messages")
+        _post = database_sync_to_async(_message_post_checked, thread_sensitive=False, executor=writers)
+    result: tuple[Any, bool] = await _post(**kwargs)
+    return result
 
 
 class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
