@@ -30,11 +30,10 @@ class AppSettings(PrefixedSettings):
         return float(self._get("TYPING_INTERVAL", 2.0))
 
     @property
-    def MESSAGE_THREADS(self) -> int:
-        """Threads (each with its database connection) that write the socket's messages, per process
-        (default 12). A message waits on its round trips (the statement, the rate count, the push),
-        not on the CPU: more threads keep more rooms moving at once."""
-        return int(self._get("MESSAGE_THREADS", 12))
+    def MESSAGE_CONNECTIONS(self) -> int:
+        """Asynchronous PostgreSQL connections per server process that write the sockets' messages
+        (``realtime.adb``; default 4). A message holds one for a single statement."""
+        return int(self._get("MESSAGE_CONNECTIONS", 4))
 
     @property
     def NOTIFY_QUIET_PERIOD(self) -> float:

@@ -13,14 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from django.db import connection
 
 from charity.roles import Role, is_helper, primary_role, roles_for
 from chat import events, selectors, services, sweep
@@ -34,41 +30,6 @@ from realtime.revocation import access_state
 from realtime.sockets import JsonSocketConsumer
 
 logger = logging.getLogger("chat.consumers")
-
-# How long a thread's database connection counts as checked after it last answered (seconds).
-HEALTH_CHECK_EVERY = 1.0
-_answered = threading.local()
-
-
-def _message_post_checked(**kwargs: Any) -> tuple[Any, bool]:
-    """``services.message_post``, without Django's health-check ping when this thread's connection
-    answered within ``HEALTH_CHECK_EVERY``. With ``CONN_HEALTH_CHECKS`` every ``database_sync_to_async``
-    call pings before its first statement: one round trip more than the message itself. A
-    connection that dies within the second fails this one call (an error frame; the client re-sends,
-    ``client_id`` keeps it once) and is checked, and closed, on the next."""
-    if connection.connection is not None and time.monotonic() - getattr(_answered, "at", float("-inf")) < (
-        HEALTH_CHECK_EVERY
-    ):
-        connection.health_check_done = True
-    result = services.message_post(**kwargs)
-    _answered.at = time.monotonic()
-    return result
-
-
-# A message is one statement (``services.message_post``) that waits on PostgreSQL's row lock of its
-# room only: run on threads of its own (``CHAT_MESSAGE_THREADS``), not asgiref's one thread that every
-# socket's database work shares, so the rooms' messages wait for each other's round trips no longer.
-# Order within a socket is kept (a consumer handles one frame at a time); within a room, by the row lock.
-_post: Any = None
-
-
-async def _message_post(**kwargs: Any) -> tuple[Any, bool]:
-    global _post
-    if _post is None:  # on first use: the setting is read once Django is set up
-        writers = ThreadPoolExecutor(max_workers=app_settings.MESSAGE_THREADS, thread_name_prefix="chat-messages")
-        _post = database_sync_to_async(_message_post_checked, thread_sensitive=False, executor=writers)
-    result: tuple[Any, bool] = await _post(**kwargs)
-    return result
 
 
 class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
@@ -135,7 +96,7 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
         if await self._refuse_watcher():
             return
         try:
-            message, created = await _message_post(
+            message, created = await services.amessage_post(
                 help_request_id=self.help_request_id,
                 participant=self.participant,
                 body=frame["body"],

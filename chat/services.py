@@ -13,6 +13,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.mail import send_mail
@@ -49,7 +50,7 @@ from chat.models import (
 )
 from chat.participants import Participant, display_name, system_author, system_participant, user_key
 from notifications import api as notifications
-from realtime import activity, groups, limits
+from realtime import activity, adb, groups, limits
 from realtime.publish import agroup_send_now_unsafe, group_send_now_unsafe, group_send_on_commit
 from realtime.revocation import REVOKE, access_revoke
 
@@ -783,12 +784,8 @@ def message_post(
         )
         if inserted is not None:
             help_request, message = inserted
-            # The message is committed. What follows it (an absent assignee's notification, the risk
-            # list's flag) commits together, and the room hears of it all after, in the order of the
-            # transactional path: the message, then what it caused. With nothing to write, the block
-            # sends no statement at all.
-            with transaction.atomic():
-                _message_posted(help_request, message, participant, present=present)
+            # With nothing to write (no flag, no notification), the block sends no statement at all.
+            _message_posted_together(help_request, message, participant, present=present)
             return message, True
     return _message_post_locked(
         help_request_id=help_request_id,
@@ -826,12 +823,10 @@ FROM hr LEFT JOIN ins ON TRUE
 """
 
 
-def _message_insert(
-    *, help_request_id: int, participant: Participant, body: str, client_id: str
-) -> tuple[HelpRequest, Message] | None:
-    """The new message and (the columns read of) its request, or None if nothing was inserted."""
-    now = timezone.now()
-    params = {
+def _insert_params(
+    *, help_request_id: int, participant: Participant, body: str, client_id: str, now: datetime
+) -> dict[str, Any]:
+    return {
         "help_request_id": help_request_id,
         "client_id": client_id,
         "kind": str(participant.kind),
@@ -843,9 +838,12 @@ def _message_insert(
         "volunteer": str(AuthorKind.VOLUNTEER),
         "is_reply": participant.kind != AuthorKind.VISITOR,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, params)
-        row = cursor.fetchone()
+
+
+def _inserted(
+    row: Any, *, help_request_id: int, participant: Participant, body: str, client_id: str, now: datetime
+) -> tuple[HelpRequest, Message] | None:
+    """The new message and (the columns read of) its request from ``_INSERT_SQL``'s row, or None."""
     if row is None or row[0] is None:
         return None
     message_id, public_id, name, status, assigned_to_id, urgent, _replied = row
@@ -863,6 +861,85 @@ def _message_insert(
         created_at=now,
     )
     return help_request, message
+
+
+def _message_insert(
+    *, help_request_id: int, participant: Participant, body: str, client_id: str
+) -> tuple[HelpRequest, Message] | None:
+    """The new message and (the columns read of) its request, or None if nothing was inserted."""
+    fields: dict[str, Any] = {
+        "help_request_id": help_request_id,
+        "participant": participant,
+        "body": body,
+        "client_id": client_id,
+    }
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL, _insert_params(**fields, now=now))
+        row = cursor.fetchone()
+    return _inserted(row, **fields, now=now)
+
+
+async def amessage_post(
+    *, help_request_id: int, participant: Participant, body: str, client_id: str, present: Collection[str] = ()
+) -> tuple[Message, bool]:
+    """``message_post`` for the sockets, in the event loop: on PostgreSQL a new message is the
+    rate count (one Redis round trip), the one statement (``realtime.adb``) and the pushes, without a
+    thread. What needs Django's ORM goes to a thread: a message the statement did not insert (the
+    transactional path says why), and a visitor's message that may raise the urgent flag or notify
+    an absent assignee (there, as in ``message_post``, what it causes is sent after the message)."""
+    body = _text(body, field="body", max_chars=MAX_BODY_CHARS)
+    client_id = _text(client_id, field="client_id", max_chars=MAX_CLIENT_ID_CHARS)
+    fields: dict[str, Any] = {
+        "help_request_id": help_request_id,
+        "participant": participant,
+        "body": body,
+        "client_id": client_id,
+    }
+    if not adb.available():
+        return await database_sync_to_async(message_post)(**fields, present=present)
+    keys = [(_room_rate_key(help_request_id), app_settings.ROOM_MESSAGES_PER_MINUTE)]
+    if not await limits.awithin_limits(keys, window=60, kind="room"):
+        return await database_sync_to_async(_message_post_locked)(**fields, rate="over", present=present)
+    now = timezone.now()
+    row = await adb.fetchone(_INSERT_SQL, _insert_params(**fields, now=now), pool_size=app_settings.MESSAGE_CONNECTIONS)
+    inserted = _inserted(row, **fields, now=now)
+    if inserted is None:
+        return await database_sync_to_async(_message_post_locked)(**fields, rate="counted", present=present)
+    help_request, message = inserted
+    if _follow_up_needed(help_request, message, participant, present=present):
+        await database_sync_to_async(_message_posted_together)(help_request, message, participant, present=present)
+        return message, True
+    await agroup_send_now_unsafe(
+        (groups.help_request_group(help_request.public_id),), dict(events.message_event(message))
+    )
+    assignee_id = help_request.assigned_to_id
+    if assignee_id is not None and participant.user_id != assignee_id:
+        desk_event = events.desk_message_event(help_request, message)
+        await agroup_send_now_unsafe((groups.help_desk_group(assignee_id),), dict(desk_event))
+    return message, True
+
+
+def _follow_up_needed(
+    help_request: HelpRequest, message: Message, participant: Participant, *, present: Collection[str]
+) -> bool:
+    """Whether a new message needs more than its pushes: a visitor's words the risk list may flag
+    (the matcher not at hand without I/O, or a match), or an assignee not known to be in the room."""
+    if participant.kind != AuthorKind.VISITOR:
+        return False
+    assignee_id = help_request.assigned_to_id
+    if assignee_id is not None and user_key(assignee_id) not in present:
+        return True
+    return not help_request.urgent and triage.match_cached(message.body) != []
+
+
+def _message_posted_together(
+    help_request: HelpRequest, message: Message, participant: Participant, *, present: Collection[str]
+) -> None:
+    # The message is committed. What follows it commits together, and the room hears of it all
+    # after, in the order of the transactional path: the message, then what it caused.
+    with transaction.atomic():
+        _message_posted(help_request, message, participant, present=present)
 
 
 def _message_post_locked(
@@ -1143,6 +1220,7 @@ async def apresence_announce(*, public_id: Any, snapshot: presence.PresenceSnaps
 __all__ = [
     "ChatError",
     "ChatErrorCode",
+    "amessage_post",
     "apresence_announce",
     "atyping_announce",
     "capacity_announce",

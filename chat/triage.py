@@ -29,7 +29,17 @@ from django.db.models.signals import post_delete, post_save
 from chat.models import RiskTerm, Severity
 from realtime.cache import shared_cache
 
-__all__ = ["Match", "Matcher", "connect_signals", "fold", "list_changed", "match", "matcher", "reason"]
+__all__ = [
+    "Match",
+    "Matcher",
+    "connect_signals",
+    "fold",
+    "list_changed",
+    "match",
+    "match_cached",
+    "matcher",
+    "reason",
+]
 
 _WORD = re.compile(r"\w+")
 VERSION_KEY = "chat:risk-list:version"
@@ -113,6 +123,17 @@ def matcher() -> Matcher:
             _cached = (version, Matcher(terms))
         _checked_at = now
         return _cached[1]
+
+
+def match_cached(text: str) -> list[Match] | None:
+    """``match(text)`` with the matcher this process has, if it read the list's version less than
+    ``RECHECK_SECONDS`` ago; None otherwise (``match`` reads the cache, maybe the database). Does no
+    I/O: the event loop calls it."""
+    with _lock:
+        if _cached is None or time.monotonic() - _checked_at >= RECHECK_SECONDS:
+            return None
+        find = _cached[1]
+    return find(text)
 
 
 def match(*texts: str) -> list[Match]:

@@ -49,7 +49,7 @@ class MessageFrame(Frame, MessageFields):
     @classmethod
     def quick(cls, payload: dict[str, Any]) -> dict[str, Any] | None:
         body, client_id = payload.get("body"), payload.get("client_id")
-        if not plain_text(body) or not isinstance(client_id, str):
+        if not isinstance(body, str) or not plain_text(body) or not isinstance(client_id, str):
             return None
         body = body.strip()  # TextField trims, then counts
         if not 0 < len(body) <= MAX_BODY_CHARS or not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS:

@@ -516,7 +516,7 @@ def _prepare(groups: Iterable[str], event: Event) -> tuple[tuple[str, ...], byte
     return groups, encode(event)
 
 
-def _client_options() -> dict[str, str]:
+def _client_options() -> dict[str, Any]:
     import redis
 
     # The library's name and version, as redis-py reports them itself, given rather than looked up:

@@ -17,12 +17,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import hashlib
 import ipaddress
 import logging
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -150,7 +152,7 @@ def _count(cache_key: str, *, timeout: int) -> int:
     cache = shared_cache()
     if isinstance(cache, RedisCache):
         key = cache.make_and_validate_key(cache_key)
-        pipe = cache._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipe = cache._cache.get_client(key, write=True).pipeline(transaction=False)  # type: ignore[attr-defined]
         pipe.incr(key)
         pipe.expire(key, timeout)
         count, _ = pipe.execute()
@@ -161,6 +163,44 @@ def _count(cache_key: str, *, timeout: int) -> int:
         if cache.add(cache_key, 1, timeout=timeout):
             return 1
         return int(cache.incr(cache_key))  # another thread created it meanwhile
+
+
+_async_redis: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+
+async def awithin_limits(keys: list[tuple[str, int]], *, window: int, kind: str = "conn") -> bool:
+    """``within_limits`` from async code: on Redis, one round trip on the running loop (no thread);
+    any other backend (local memory) is asked as it is, which does no I/O."""
+    cache = shared_cache()
+    if not isinstance(cache, RedisCache):
+        return within_limits(keys, window=window, kind=kind)
+    import redis.asyncio
+
+    loop = asyncio.get_running_loop()
+    client = _async_redis.get(loop)
+    if client is None:
+        client = _async_redis[loop] = redis.asyncio.Redis.from_url(
+            cache._servers[0],  # type: ignore[attr-defined]
+            lib_name="redis-py",
+            lib_version=redis.__version__,
+        )
+    bucket = int(time.time() // window)
+    pipe = client.pipeline(transaction=False)
+    for key, _limit in keys:
+        full_key = cache.make_and_validate_key(f"rl:{kind}:{key}:{bucket}")
+        pipe.incr(full_key)
+        pipe.expire(full_key, window * 2)
+    replies = await pipe.execute()
+    counts = replies[::2]
+    return all(int(count) <= limit for count, (_key, limit) in zip(counts, keys, strict=True))
+
+
+async def aclose() -> None:
+    """Close this loop's Redis client of ``awithin_limits`` (the end of a test). Never raises."""
+    client = _async_redis.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        with contextlib.suppress(Exception):
+            await client.aclose()
 
 
 def refund(key: str, *, window: int, kind: str = "conn") -> None:
