@@ -589,7 +589,7 @@ async def _count_room(spec: dict[str, str], messages: int) -> dict[str, Any]:
     async def one(side: str, seq: int) -> list[str]:
         other = sides["h" if side == "v" else "v"]
         client_id = f"{side}-{seq}"
-        with StatementCounter() as counter:
+        with StatementCounter() as counter, _AdbCounter(counter.statements):
             await sides[side].send_to(
                 text_data=json.dumps({"type": "message", "body": f"Hello {seq}", "client_id": client_id})
             )
@@ -605,6 +605,30 @@ async def _count_room(spec: dict[str, str], messages: int) -> dict[str, Any]:
     for communicator in sides.values():
         await communicator.disconnect()
     return {"messages": per_message}
+
+
+class _AdbCounter:
+    """Adds the statements sent on ``realtime.adb``'s asynchronous connections (not Django cursors)."""
+
+    def __init__(self, into: list[str]) -> None:
+        self.into = into
+
+    def __enter__(self) -> None:
+        from realtime import adb
+
+        self._original = original = adb.fetchone
+        into = self.into
+
+        async def counting(sql: str, params: Any, **kwargs: Any) -> Any:
+            into.append(sql)
+            return await original(sql, params, **kwargs)
+
+        adb.fetchone = counting  # type: ignore[assignment]
+
+    def __exit__(self, *exc: object) -> None:
+        from realtime import adb
+
+        adb.fetchone = self._original  # type: ignore[assignment]
 
 
 def command_statements() -> dict[str, Any]:

@@ -51,7 +51,12 @@ from chat.models import (
 from chat.participants import Participant, display_name, system_author, system_participant, user_key
 from notifications import api as notifications
 from realtime import activity, adb, groups, limits
-from realtime.publish import agroup_send_now_unsafe, group_send_now_unsafe, group_send_on_commit
+from realtime.publish import (
+    agroup_send_now_unsafe,
+    agroup_sends_now_unsafe,
+    group_send_now_unsafe,
+    group_send_on_commit,
+)
 from realtime.revocation import REVOKE, access_revoke
 
 logger = logging.getLogger("chat.services")
@@ -910,13 +915,13 @@ async def amessage_post(
     if _follow_up_needed(help_request, message, participant, present=present):
         await database_sync_to_async(_message_posted_together)(help_request, message, participant, present=present)
         return message, True
-    await agroup_send_now_unsafe(
-        (groups.help_request_group(help_request.public_id),), dict(events.message_event(message))
-    )
+    # Committed: the room, and the assignee's desk when someone else wrote, in one round trip.
+    sends = [((groups.help_request_group(help_request.public_id),), dict(events.message_event(message)))]
     assignee_id = help_request.assigned_to_id
     if assignee_id is not None and participant.user_id != assignee_id:
         desk_event = events.desk_message_event(help_request, message)
-        await agroup_send_now_unsafe((groups.help_desk_group(assignee_id),), dict(desk_event))
+        sends.append(((groups.help_desk_group(assignee_id),), dict(desk_event)))
+    await agroup_sends_now_unsafe(sends)
     return message, True
 
 
