@@ -98,6 +98,7 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
         try:
             message, created = await services.amessage_post(
                 help_request_id=self.help_request_id,
+                public_id=self.public_id,
                 participant=self.participant,
                 body=frame["body"],
                 client_id=frame["client_id"],

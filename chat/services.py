@@ -12,6 +12,7 @@ import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
@@ -625,7 +626,7 @@ def note_post(*, help_request_id: int, participant: Participant, body: str) -> N
         help_request = _lock(help_request_id)
         if not _may_manage(help_request, participant):
             raise ChatError("Only the assigned helper and staff can write notes.", code=ChatErrorCode.FORBIDDEN)
-        if not _room_rate_allows(help_request_id=help_request.pk):
+        if not _room_rate_allows(public_id=help_request.public_id):
             raise _room_rate_error()
         return _note_create(help_request, by=participant, body=body)
 
@@ -759,11 +760,19 @@ def _may_write(help_request: HelpRequest, participant: Participant) -> bool:
 
 
 def message_post(
-    *, help_request_id: int, participant: Participant, body: str, client_id: str, present: Collection[str] = ()
+    *,
+    help_request_id: int,
+    participant: Participant,
+    body: str,
+    client_id: str,
+    public_id: Any = None,
+    present: Collection[str] = (),
 ) -> tuple[Message, bool]:
     """Persist a message and send it to the room; ``(message, created)``.
 
-    ``present``: the participant keys the caller's connection last heard were in the room. A
+    ``public_id``: the request's, when the caller has it (the room's rate count is keyed by it);
+    without it a message takes the transactional path. ``present``: the participant keys the
+    caller's connection last heard were in the room. A
     visitor's message notifies an absent assignee; with the assignee among them, the room's presence
     is not read (the connection hears of their leaving as the shared cache does).
 
@@ -778,9 +787,11 @@ def message_post(
     """
     body = _text(body, field="body", max_chars=MAX_BODY_CHARS)
     client_id = _text(client_id, field="client_id", max_chars=MAX_CLIENT_ID_CHARS)
-    fast = connection.vendor == "postgresql" and not transaction.get_connection().in_atomic_block
+    fast = (
+        public_id is not None and connection.vendor == "postgresql" and not transaction.get_connection().in_atomic_block
+    )
     if fast:
-        if not _room_rate_allows(help_request_id=help_request_id):
+        if not _room_rate_allows(public_id=public_id):
             return _message_post_locked(
                 help_request_id=help_request_id, participant=participant, body=body, client_id=client_id, rate="over"
             )
@@ -886,7 +897,13 @@ def _message_insert(
 
 
 async def amessage_post(
-    *, help_request_id: int, participant: Participant, body: str, client_id: str, present: Collection[str] = ()
+    *,
+    help_request_id: int,
+    public_id: Any,
+    participant: Participant,
+    body: str,
+    client_id: str,
+    present: Collection[str] = (),
 ) -> tuple[Message, bool]:
     """``message_post`` for the sockets, in the event loop: on PostgreSQL a new message is the
     rate count (one Redis round trip), the one statement (``realtime.adb``) and the pushes, without a
@@ -902,8 +919,8 @@ async def amessage_post(
         "client_id": client_id,
     }
     if not adb.available():
-        return await database_sync_to_async(message_post)(**fields, present=present)
-    keys = [(_room_rate_key(help_request_id), app_settings.ROOM_MESSAGES_PER_MINUTE)]
+        return await database_sync_to_async(message_post)(**fields, public_id=public_id, present=present)
+    keys = [(_room_rate_key(public_id), app_settings.ROOM_MESSAGES_PER_MINUTE)]
     if not await limits.awithin_limits(keys, window=60, kind="room"):
         return await database_sync_to_async(_message_post_locked)(**fields, rate="over", present=present)
     now = timezone.now()
@@ -964,7 +981,7 @@ def _message_post_locked(
         existing = _message_by_client_id(help_request, client_id)
         if existing is not None:
             if rate != "check":
-                _room_rate_refund(help_request_id=help_request_id)  # a re-send never counts
+                _room_rate_refund(public_id=help_request.public_id)  # a re-send never counts
             return existing, False
         if not _may_write(help_request, participant):
             raise ChatError("You can no longer write in this room.", code=ChatErrorCode.FORBIDDEN)
@@ -973,7 +990,7 @@ def _message_post_locked(
                 f"This request is {help_request.status}; its conversation is read-only.",
                 code=ChatErrorCode.READ_ONLY,
             )
-        if rate == "over" or (rate == "check" and not _room_rate_allows(help_request_id=help_request_id)):
+        if rate == "over" or (rate == "check" and not _room_rate_allows(public_id=help_request.public_id)):
             raise _room_rate_error()
         try:
             # The row lock serialises writers on PostgreSQL; the savepoint covers any backend where
@@ -1013,20 +1030,20 @@ def _message_posted(
         _notify_absent_assignee(help_request, message)
 
 
-def _room_rate_key(help_request_id: int) -> str:
-    return f"room:{help_request_id}"
+def _room_rate_key(public_id: Any) -> str:
+    return f"room:{UUID(str(public_id)).hex}"
 
 
-def _room_rate_allows(*, help_request_id: int) -> bool:
+def _room_rate_allows(*, public_id: Any) -> bool:
     """Count one new message of the room: every sender together, at most
     ``CHAT_ROOM_MESSAGES_PER_MINUTE`` a minute (shared cache, so every process counts together)."""
-    keys = [(_room_rate_key(help_request_id), app_settings.ROOM_MESSAGES_PER_MINUTE)]
+    keys = [(_room_rate_key(public_id), app_settings.ROOM_MESSAGES_PER_MINUTE)]
     return limits.within_limits(keys, window=60, kind="room")
 
 
-def _room_rate_refund(*, help_request_id: int) -> None:
+def _room_rate_refund(*, public_id: Any) -> None:
     """Take back a count that turned out to be a re-send (re-sends never count)."""
-    limits.refund(_room_rate_key(help_request_id), window=60, kind="room")
+    limits.refund(_room_rate_key(public_id), window=60, kind="room")
 
 
 def _room_rate_error() -> ChatError:

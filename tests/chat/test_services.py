@@ -23,6 +23,7 @@ def create(name: str = "Alice", **kwargs: Any) -> HelpRequest:
 def post(help_request: HelpRequest, body: str, client_id: str, participant: Any = None) -> tuple[Message, bool]:
     return services.message_post(
         help_request_id=help_request.pk,
+        public_id=help_request.public_id,
         participant=participant or visitor_participant(help_request),
         body=body,
         client_id=client_id,
@@ -302,6 +303,7 @@ def test_a_visitor_message_reads_presence_only_when_the_caller_did_not_see_the_a
     monkeypatch.setattr(presence, "presence_includes", counting)
     services.message_post(
         help_request_id=help_request.pk,
+        public_id=help_request.public_id,
         participant=visitor_participant(help_request),
         body="hello",
         client_id="c1",
@@ -310,6 +312,7 @@ def test_a_visitor_message_reads_presence_only_when_the_caller_did_not_see_the_a
     assert reads == []
     services.message_post(
         help_request_id=help_request.pk,
+        public_id=help_request.public_id,
         participant=visitor_participant(help_request),
         body="anyone?",
         client_id="c2",
