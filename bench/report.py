@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import capacity, direct, sse, storm
+from bench import chat as chat_phase
 
 START = "<!-- bench:results:start -->"
 END = "<!-- bench:results:end -->"
@@ -282,6 +283,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     if sse_target is not None:
         rows.append((sse_target[0], sse_target[1], verdict(sse_target[2])))
     rows += storm.target_rows(results)
+    rows += chat_phase.report_targets(results)
     return rows
 
 
@@ -332,6 +334,7 @@ def render(results: dict[str, Any]) -> str:
         "",
         *storm.report_lines(results),
     ]
+    lines += chat_phase.report_table(results)
     redis = results.get("redis_per_notify")
     if redis:
         lines += [
@@ -467,7 +470,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     storms = bool(results.get("storm"))
-    fig, axes = plt.subplots(1, 3 + storms, figsize=(15 + 5 * storms, 4.6))
+    chat_points = chat_phase.plot_points(results)
+    panels_count = 3 + storms + bool(chat_points)
+    fig, axes = plt.subplots(1, panels_count, figsize=(5 * panels_count, 4.6))
     panels = (
         ("Burst: deliveries per second", lambda row: _get(row, "burst", "deliveries_per_second"), "deliveries/s"),
         ("Steady 10 msg/s: p99 latency", lambda row: _get(row, "steady", "latency_ms", "p99"), "ms"),
@@ -475,6 +480,18 @@ def plot(results: dict[str, Any], path: Path) -> None:
     )
     if storms:
         storm.plot_panel(axes[3], results, COLOURS)
+    if chat_points:
+        chat_axis = axes[3 + storms]
+        for kind, points in chat_points.items():
+            xs, ys = zip(*sorted(points), strict=True)
+            label = "Channels tutorial chat" if kind == "tutorial" else LABELS["project"]
+            chat_axis.plot(xs, ys, marker="o", label=label, color=COLOURS.get(kind, "tab:gray"))
+        chat_axis.set_yscale("log")
+        chat_axis.set_xlabel("rooms (2 sockets, a message each 2 s per side)")
+        chat_axis.set_ylabel("ms")
+        chat_axis.set_title("Chat: p99 send to receive")
+        chat_axis.grid(True, which="both", alpha=0.3)
+        chat_axis.legend()
     for axis, (title, pick, unit) in zip(axes[:3], panels, strict=True):
         for kind, sizes in results["fanout"].items():
             points = [(int(n), pick(row)) for n, row in sizes.items() if pick(row) is not None]

@@ -113,6 +113,9 @@ class Config:
     procs_sizes: list[int] = field(default_factory=list)
     sse: bool = True  # the SSE phase (bench/sse.py)
     only_sse: bool = False
+    chat: bool = True  # the chat phase (bench/chat.py)
+    only_chat: bool = False
+    chat_rooms: list[int] | None = None
 
 
 # -- small helpers -----------------------------------------------------------------------------------
@@ -855,7 +858,9 @@ class Bench:
         try:
             stopped: set[str] = set()
             # Size by size, every server at each: a spent time budget cuts the largest size for all of them.
-            for n in [] if config.only_sse else config.sizes:
+            # --only-sse and --only-chat run that phase alone.
+            alone = config.only_sse or config.only_chat
+            for n in [] if alone else config.sizes:
                 for kind in config.servers:
                     if kind in stopped:
                         continue
@@ -871,7 +876,7 @@ class Bench:
                     if result.get("refused"):
                         log(f"{kind}: {result['connect']['failed']} of {n} sockets refused; not going higher")
                         stopped.add(kind)
-            if "project" in config.servers and config.server_procs > 1 and not config.only_sse:
+            if "project" in config.servers and config.server_procs > 1 and not alone:
                 self.results["fanout_procs"] = {"server_procs": config.server_procs, "project": {}}
                 for n in config.procs_sizes:
                     if self.over_budget():
@@ -882,21 +887,25 @@ class Bench:
                     self.results["fanout_procs"]["project"][str(n)] = result
                     log(f"project x{config.server_procs} at {n}: {summary_line(result)}")
                     self.clear_redis()
-            if "project" in config.servers and not config.only_sse:
+            if "project" in config.servers and not alone:
                 from bench import direct
 
                 self.results["direct"] = direct.run_phase(self, sys.modules[__name__])
-            if config.sse:
+            if config.sse and not config.only_chat:
                 self.results["sse"] = sse.run_phase(self)
-            if not config.only_sse:
+            if config.chat and not config.only_sse:
+                from bench import chat
+
+                self.results["chat"] = chat.chat_phase(self)
+            if not alone:
                 log("reconnect storm")
                 self.results["storm"] = storm.storm_phase(self)
-            if config.extras and not config.only_sse:
+            if config.extras and not alone:
                 log("redis commands per notify() at 10 and 1,000 sockets")
                 self.redis_phase()
                 log("reconnect flush and notify() to 1,000 / 10,000")
                 self.database_phase()
-            if not config.only_sse:
+            if not alone:
                 log("permessage-deflate")
                 self.compression_phase()
         finally:
@@ -1120,6 +1129,9 @@ def build_config(args: argparse.Namespace) -> Config:
         procs_sizes=preset["procs_sizes"],
         sse=not args.no_sse,
         only_sse=args.only_sse,
+        chat=not args.no_chat,
+        only_chat=args.only_chat,
+        chat_rooms=[int(size) for size in args.chat_rooms.split(",")] if args.chat_rooms else None,
     )
 
 
@@ -1145,6 +1157,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-sse", action="store_true", help="skip the SSE phase (bench/sse.py)")
     parser.add_argument("--only-sse", action="store_true", help="run only the SSE phase")
+    parser.add_argument("--no-chat", action="store_true", help="skip the chat phase (bench/chat.py)")
+    parser.add_argument("--only-chat", action="store_true", help="run the chat phase alone")
+    parser.add_argument("--chat-rooms", help="comma-separated room counts for the chat phase, e.g. 50,200")
     parser.add_argument("--database-url", help="PostgreSQL server to create the benchmark database on")
     parser.add_argument("--redis-url")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")

@@ -287,6 +287,7 @@ class HelpRequestMessagesApi(HelpRequestApi):
         try:
             message, created = services.message_post(
                 help_request_id=help_request.pk,
+                public_id=help_request.public_id,
                 participant=self.participant(help_request),
                 body=serializer.validated_data["body"],
                 client_id=serializer.validated_data["client_id"],

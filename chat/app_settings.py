@@ -30,6 +30,12 @@ class AppSettings(PrefixedSettings):
         return float(self._get("TYPING_INTERVAL", 2.0))
 
     @property
+    def MESSAGE_CONNECTIONS(self) -> int:
+        """Asynchronous PostgreSQL connections per server process that write the sockets' messages
+        (``realtime.adb``; default 4). A message holds one for a single statement."""
+        return int(self._get("MESSAGE_CONNECTIONS", 4))
+
+    @property
     def NOTIFY_QUIET_PERIOD(self) -> float:
         """Seconds after a ``help_request.message`` notification during which the assignee gets no other."""
         return float(self._get("NOTIFY_QUIET_PERIOD", 300))

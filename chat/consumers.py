@@ -96,11 +96,13 @@ class HelpRequestConsumer(RoomMember, JsonSocketConsumer):
         if await self._refuse_watcher():
             return
         try:
-            message, created = await database_sync_to_async(services.message_post)(
+            message, created = await services.amessage_post(
                 help_request_id=self.help_request_id,
+                public_id=self.public_id,
                 participant=self.participant,
                 body=frame["body"],
                 client_id=frame["client_id"],
+                present=self.present_keys,
             )
         except services.ChatError as exc:
             await self.send_error(exc.code, exc.detail)

@@ -121,6 +121,8 @@ class PresenceEvent(TypedDict):
     type: str
     version: int
     frame: dict[str, Any]
+    # The participants' keys (never in the frame): a connection knows whether the assignee is here.
+    keys: list[str]
 
 
 class DeskEvent(TypedDict):
@@ -434,7 +436,13 @@ def read_event(*, sender: str, author: dict[str, str], up_to: int) -> SenderEven
 
 
 def presence_event(*, version: int, participants: Iterable[dict[str, str]]) -> PresenceEvent:
-    return {"type": PRESENCE, "version": version, "frame": presence_frame(participants)}
+    participants = list(participants)
+    return {
+        "type": PRESENCE,
+        "version": version,
+        "frame": presence_frame(participants),
+        "keys": [p["key"] for p in participants if "key" in p],
+    }
 
 
 def erased_event(*, by: str) -> ErasedEvent:

@@ -196,6 +196,9 @@ class RoomMember:
         self.watching = False
         self._presence_version = -1
         self._present = False
+        # Who this connection last heard was in the room (participant keys): ``message_post`` is spared
+        # the presence read of a visitor's message while the assignee is among them.
+        self.present_keys: frozenset[str] = frozenset()
 
     # -- joining ----------------------------------------------------------------------------------
 
@@ -329,6 +332,7 @@ class RoomMember:
         else:
             # Another tab of this person was here already: nothing changed for the others.
             self._presence_version = snapshot.version
+            self.present_keys = frozenset(p["key"] for p in snapshot.participants)
             await self.send_frame(events.presence_frame(snapshot.participants))
 
     async def presence_watch(self) -> None:
@@ -336,6 +340,7 @@ class RoomMember:
         assert self.public_id is not None
         snapshot = await sync_to_async(presence.presence_snapshot, thread_sensitive=False)(public_id=self.public_id)
         self._presence_version = snapshot.version
+        self.present_keys = frozenset(p["key"] for p in snapshot.participants)
         await self.send_frame(events.presence_frame(snapshot.participants))
 
     async def presence_refresh(self) -> None:
@@ -459,4 +464,5 @@ class RoomMember:
         if not self.is_open() or event["version"] <= self._presence_version:
             return  # an older list overtaken in flight, or the one this connection already has
         self._presence_version = event["version"]
+        self.present_keys = frozenset(event.get("keys", ()))
         await self.send_frame(event["frame"])

@@ -9,13 +9,16 @@ transaction commits (``group_send_on_commit``); typing and presence are never pe
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
+from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -32,6 +35,7 @@ from chat.models import (
     MAX_NAME_CHARS,
     MAX_REASON_CHARS,
     MAX_URGENT_REASON_CHARS,
+    READ_ONLY_STATUSES,
     REDACTED_BODY,
     AccessAction,
     AccessChannel,
@@ -47,8 +51,13 @@ from chat.models import (
 )
 from chat.participants import Participant, display_name, system_author, system_participant, user_key
 from notifications import api as notifications
-from realtime import activity, groups, limits
-from realtime.publish import agroup_send_now_unsafe, group_send_now_unsafe, group_send_on_commit
+from realtime import activity, adb, groups, limits
+from realtime.publish import (
+    agroup_send_now_unsafe,
+    agroup_sends_now_unsafe,
+    group_send_now_unsafe,
+    group_send_on_commit,
+)
 from realtime.revocation import REVOKE, access_revoke
 
 logger = logging.getLogger("chat.services")
@@ -617,7 +626,8 @@ def note_post(*, help_request_id: int, participant: Participant, body: str) -> N
         help_request = _lock(help_request_id)
         if not _may_manage(help_request, participant):
             raise ChatError("Only the assigned helper and staff can write notes.", code=ChatErrorCode.FORBIDDEN)
-        _room_rate_check(help_request)
+        if not _room_rate_allows(public_id=help_request.public_id):
+            raise _room_rate_error()
         return _note_create(help_request, by=participant, body=body)
 
 
@@ -749,18 +759,229 @@ def _may_write(help_request: HelpRequest, participant: Participant) -> bool:
     return participant.kind in (AuthorKind.VISITOR, AuthorKind.STAFF)
 
 
-def message_post(*, help_request_id: int, participant: Participant, body: str, client_id: str) -> tuple[Message, bool]:
+def message_post(
+    *,
+    help_request_id: int,
+    participant: Participant,
+    body: str,
+    client_id: str,
+    public_id: Any = None,
+    present: Collection[str] = (),
+) -> tuple[Message, bool]:
     """Persist a message and send it to the room; ``(message, created)``.
+
+    ``public_id``: the request's, when the caller has it (the room's rate count is keyed by it);
+    without it a message takes the transactional path. ``present``: the participant keys the
+    caller's connection last heard were in the room. A
+    visitor's message notifies an absent assignee; with the assignee among them, the room's presence
+    is not read (the connection hears of their leaving as the shared cache does).
 
     Idempotent on ``client_id`` within the request: a re-send returns the original message (even once
     the room is read-only) and creates nothing, so the caller answers the sender alone.
+
+    On PostgreSQL, outside a transaction, a new message is one statement (``_message_insert``): the
+    request's row lock, the checks, the insert and the helper's first reply together, committed when
+    it returns, so the room hears of it at once. Anything that statement does not insert (a re-send,
+    a writer no longer allowed, a read-only room, a rate limit) takes the transactional path below,
+    which says why.
     """
     body = _text(body, field="body", max_chars=MAX_BODY_CHARS)
     client_id = _text(client_id, field="client_id", max_chars=MAX_CLIENT_ID_CHARS)
+    fast = (
+        public_id is not None and connection.vendor == "postgresql" and not transaction.get_connection().in_atomic_block
+    )
+    if fast:
+        if not _room_rate_allows(public_id=public_id):
+            return _message_post_locked(
+                help_request_id=help_request_id, participant=participant, body=body, client_id=client_id, rate="over"
+            )
+        inserted = _message_insert(
+            help_request_id=help_request_id, participant=participant, body=body, client_id=client_id
+        )
+        if inserted is not None:
+            help_request, message = inserted
+            # With nothing to write (no flag, no notification), the block sends no statement at all.
+            _message_posted_together(help_request, message, participant, present=present)
+            return message, True
+    return _message_post_locked(
+        help_request_id=help_request_id,
+        participant=participant,
+        body=body,
+        client_id=client_id,
+        rate="counted" if fast else "check",
+        present=present,
+    )
+
+
+# One statement: lock the request's row (messages and state changes of one request stay serialised,
+# so ids are committed in order and a helper reassigned a moment ago cannot slip a message in), insert
+# if this writer may write in a room that is not read-only and the client id is new, and record the
+# helper's first reply. Returns the request's columns the caller needs, and the new message's id
+# (NULL when nothing was inserted); no row when the request does not exist.
+_INSERT_SQL = """
+WITH hr AS (
+    SELECT id, public_id, name, status, assigned_to_id, urgent
+    FROM chat_helprequest WHERE id = %(help_request_id)s FOR UPDATE
+), ins AS (
+    INSERT INTO chat_message (help_request_id, client_id, author_kind, author_name, author_user_id, body, created_at)
+    SELECT hr.id, %(client_id)s, %(kind)s, %(name)s, %(user_id)s, %(body)s, %(now)s FROM hr
+    WHERE hr.status <> ALL(%(read_only)s)
+      AND (%(kind)s <> %(volunteer)s OR hr.assigned_to_id = %(user_id)s)
+    ON CONFLICT (help_request_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
+    RETURNING id
+), reply AS (
+    UPDATE chat_helprequest SET first_reply_at = %(now)s FROM ins
+    WHERE chat_helprequest.id = %(help_request_id)s AND chat_helprequest.first_reply_at IS NULL AND %(is_reply)s
+    RETURNING chat_helprequest.id
+)
+SELECT ins.id, hr.public_id, hr.name, hr.status, hr.assigned_to_id, hr.urgent, (SELECT count(*) FROM reply)
+FROM hr LEFT JOIN ins ON TRUE
+"""
+
+
+def _insert_params(
+    *, help_request_id: int, participant: Participant, body: str, client_id: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "help_request_id": help_request_id,
+        "client_id": client_id,
+        "kind": str(participant.kind),
+        "name": participant.name,
+        "user_id": participant.user_id,
+        "body": body,
+        "now": now,
+        "read_only": [str(status) for status in READ_ONLY_STATUSES],
+        "volunteer": str(AuthorKind.VOLUNTEER),
+        "is_reply": participant.kind != AuthorKind.VISITOR,
+    }
+
+
+def _inserted(
+    row: Any, *, help_request_id: int, participant: Participant, body: str, client_id: str, now: datetime
+) -> tuple[HelpRequest, Message] | None:
+    """The new message and (the columns read of) its request from ``_INSERT_SQL``'s row, or None."""
+    if row is None or row[0] is None:
+        return None
+    message_id, public_id, name, status, assigned_to_id, urgent, _replied = row
+    help_request = HelpRequest(
+        pk=help_request_id, public_id=public_id, name=name, status=status, assigned_to_id=assigned_to_id, urgent=urgent
+    )
+    message = Message(
+        pk=message_id,
+        help_request=help_request,
+        client_id=client_id,
+        author_kind=participant.kind,
+        author_name=participant.name,
+        author_user_id=participant.user_id,
+        body=body,
+        created_at=now,
+    )
+    return help_request, message
+
+
+def _message_insert(
+    *, help_request_id: int, participant: Participant, body: str, client_id: str
+) -> tuple[HelpRequest, Message] | None:
+    """The new message and (the columns read of) its request, or None if nothing was inserted."""
+    fields: dict[str, Any] = {
+        "help_request_id": help_request_id,
+        "participant": participant,
+        "body": body,
+        "client_id": client_id,
+    }
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL, _insert_params(**fields, now=now))
+        row = cursor.fetchone()
+    return _inserted(row, **fields, now=now)
+
+
+async def amessage_post(
+    *,
+    help_request_id: int,
+    public_id: Any,
+    participant: Participant,
+    body: str,
+    client_id: str,
+    present: Collection[str] = (),
+) -> tuple[Message, bool]:
+    """``message_post`` for the sockets, in the event loop: on PostgreSQL a new message is the
+    rate count (one Redis round trip), the one statement (``realtime.adb``) and the pushes, without a
+    thread. What needs Django's ORM goes to a thread: a message the statement did not insert (the
+    transactional path says why), and a visitor's message that may raise the urgent flag or notify
+    an absent assignee (there, as in ``message_post``, what it causes is sent after the message)."""
+    body = _text(body, field="body", max_chars=MAX_BODY_CHARS)
+    client_id = _text(client_id, field="client_id", max_chars=MAX_CLIENT_ID_CHARS)
+    fields: dict[str, Any] = {
+        "help_request_id": help_request_id,
+        "participant": participant,
+        "body": body,
+        "client_id": client_id,
+    }
+    if not adb.available():
+        return await database_sync_to_async(message_post)(**fields, public_id=public_id, present=present)
+    keys = [(_room_rate_key(public_id), app_settings.ROOM_MESSAGES_PER_MINUTE)]
+    if not await limits.awithin_limits(keys, window=60, kind="room"):
+        return await database_sync_to_async(_message_post_locked)(**fields, rate="over", present=present)
+    now = timezone.now()
+    row = await adb.fetchone(_INSERT_SQL, _insert_params(**fields, now=now), pool_size=app_settings.MESSAGE_CONNECTIONS)
+    inserted = _inserted(row, **fields, now=now)
+    if inserted is None:
+        return await database_sync_to_async(_message_post_locked)(**fields, rate="counted", present=present)
+    help_request, message = inserted
+    if _follow_up_needed(help_request, message, participant, present=present):
+        await database_sync_to_async(_message_posted_together)(help_request, message, participant, present=present)
+        return message, True
+    # Committed: the room, and the assignee's desk when someone else wrote, in one round trip.
+    sends = [((groups.help_request_group(help_request.public_id),), dict(events.message_event(message)))]
+    assignee_id = help_request.assigned_to_id
+    if assignee_id is not None and participant.user_id != assignee_id:
+        desk_event = events.desk_message_event(help_request, message)
+        sends.append(((groups.help_desk_group(assignee_id),), dict(desk_event)))
+    await agroup_sends_now_unsafe(sends)
+    return message, True
+
+
+def _follow_up_needed(
+    help_request: HelpRequest, message: Message, participant: Participant, *, present: Collection[str]
+) -> bool:
+    """Whether a new message needs more than its pushes: a visitor's words the risk list may flag
+    (the matcher not at hand without I/O, or a match), or an assignee not known to be in the room."""
+    if participant.kind != AuthorKind.VISITOR:
+        return False
+    assignee_id = help_request.assigned_to_id
+    if assignee_id is not None and user_key(assignee_id) not in present:
+        return True
+    return not help_request.urgent and triage.match_cached(message.body) != []
+
+
+def _message_posted_together(
+    help_request: HelpRequest, message: Message, participant: Participant, *, present: Collection[str]
+) -> None:
+    # The message is committed. What follows it commits together, and the room hears of it all
+    # after, in the order of the transactional path: the message, then what it caused.
+    with transaction.atomic():
+        _message_posted(help_request, message, participant, present=present)
+
+
+def _message_post_locked(
+    *,
+    help_request_id: int,
+    participant: Participant,
+    body: str,
+    client_id: str,
+    rate: str,
+    present: Collection[str] = (),
+) -> tuple[Message, bool]:
+    """``message_post`` in a transaction on the locked row: every case, with the reason of a refusal.
+    ``rate``: ``check`` (count this message now), ``counted`` (the caller counted it: a re-send is
+    refunded) or ``over`` (the caller counted it past the room's limit)."""
     with transaction.atomic():
         help_request = _lock(help_request_id)
         existing = _message_by_client_id(help_request, client_id)
         if existing is not None:
+            if rate != "check":
+                _room_rate_refund(public_id=help_request.public_id)  # a re-send never counts
             return existing, False
         if not _may_write(help_request, participant):
             raise ChatError("You can no longer write in this room.", code=ChatErrorCode.FORBIDDEN)
@@ -769,7 +990,8 @@ def message_post(*, help_request_id: int, participant: Participant, body: str, c
                 f"This request is {help_request.status}; its conversation is read-only.",
                 code=ChatErrorCode.READ_ONLY,
             )
-        _room_rate_check(help_request)
+        if rate == "over" or (rate == "check" and not _room_rate_allows(public_id=help_request.public_id)):
+            raise _room_rate_error()
         try:
             # The row lock serialises writers on PostgreSQL; the savepoint covers any backend where
             # it does not, so a concurrent twin becomes a re-fetch rather than an error.
@@ -784,32 +1006,52 @@ def message_post(*, help_request_id: int, participant: Participant, body: str, c
                 )
         except IntegrityError:
             return Message.objects.get(help_request=help_request, client_id=client_id), False
-        group_send_on_commit([groups.help_request_group(help_request.public_id)], events.message_event(message))
-        assignee_id = help_request.assigned_to_id
-        if assignee_id is not None and participant.user_id != assignee_id:
-            desk = [groups.help_desk_group(assignee_id)]
-            group_send_on_commit(desk, events.desk_message_event(help_request, message))
         if participant.kind != AuthorKind.VISITOR and help_request.first_reply_at is None:
             # The visitor's wait ends with a helper's first words (the wait estimate's history).
             help_request.first_reply_at = message.created_at
             help_request.save(update_fields=["first_reply_at"])
-        if participant.kind == AuthorKind.VISITOR:
-            _triage_message(help_request, message)
-        if participant.kind == AuthorKind.VISITOR and assignee_id is not None:
-            _notify_absent_assignee(help_request, message)
+        _message_posted(help_request, message, participant, present=present)
     return message, True
 
 
-def _room_rate_check(help_request: HelpRequest) -> None:
-    """Every sender of one room together: at most ``CHAT_ROOM_MESSAGES_PER_MINUTE`` new messages a
-    minute (shared cache, so every process counts together). Re-sends never count."""
-    keys = [(f"room:{help_request.public_id.hex}", app_settings.ROOM_MESSAGES_PER_MINUTE)]
-    if not limits.within_limits(keys, window=60, kind="room"):
-        raise ChatError(
-            "This conversation is receiving too many messages; wait a moment and send again.",
-            code=ChatErrorCode.RATE_LIMITED,
-            retry_after=limits.seconds_left(60),
-        )
+def _message_posted(
+    help_request: HelpRequest, message: Message, participant: Participant, *, present: Collection[str] = ()
+) -> None:
+    """What follows a new message: the room and the assignee's desk hear of it (after commit), a
+    visitor's words are matched against the risk list, an absent assignee is notified."""
+    group_send_on_commit([groups.help_request_group(help_request.public_id)], events.message_event(message))
+    assignee_id = help_request.assigned_to_id
+    if assignee_id is not None and participant.user_id != assignee_id:
+        desk = [groups.help_desk_group(assignee_id)]
+        group_send_on_commit(desk, events.desk_message_event(help_request, message))
+    if participant.kind == AuthorKind.VISITOR:
+        _triage_message(help_request, message)
+    if participant.kind == AuthorKind.VISITOR and assignee_id is not None and user_key(assignee_id) not in present:
+        _notify_absent_assignee(help_request, message)
+
+
+def _room_rate_key(public_id: Any) -> str:
+    return f"room:{UUID(str(public_id)).hex}"
+
+
+def _room_rate_allows(*, public_id: Any) -> bool:
+    """Count one new message of the room: every sender together, at most
+    ``CHAT_ROOM_MESSAGES_PER_MINUTE`` a minute (shared cache, so every process counts together)."""
+    keys = [(_room_rate_key(public_id), app_settings.ROOM_MESSAGES_PER_MINUTE)]
+    return limits.within_limits(keys, window=60, kind="room")
+
+
+def _room_rate_refund(*, public_id: Any) -> None:
+    """Take back a count that turned out to be a re-send (re-sends never count)."""
+    limits.refund(_room_rate_key(public_id), window=60, kind="room")
+
+
+def _room_rate_error() -> ChatError:
+    return ChatError(
+        "This conversation is receiving too many messages; wait a moment and send again.",
+        code=ChatErrorCode.RATE_LIMITED,
+        retry_after=limits.seconds_left(60),
+    )
 
 
 def _message_by_client_id(help_request: HelpRequest, client_id: str) -> Message | None:
@@ -1000,6 +1242,7 @@ async def apresence_announce(*, public_id: Any, snapshot: presence.PresenceSnaps
 __all__ = [
     "ChatError",
     "ChatErrorCode",
+    "amessage_post",
     "apresence_announce",
     "atyping_announce",
     "capacity_announce",

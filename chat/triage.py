@@ -9,26 +9,42 @@ a row, whatever separates them (spaces, hyphens, punctuation). "self harm" match
 
 The compiled list is cached per process and rebuilt when any process changes the list: saving or
 deleting a term bumps a version number in the shared cache once it commits (:func:`list_changed`).
+The process that made the change rebuilds on its next match; the others read the version at most
+once every ``RECHECK_SECONDS`` (a visitor's every message is matched: a cache read for each was one
+more round trip on the chat path), so a change reaches them within that second.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from chat.models import RiskTerm, Severity
+from realtime.cache import shared_cache
 
-__all__ = ["Match", "Matcher", "connect_signals", "fold", "list_changed", "match", "matcher", "reason"]
+__all__ = [
+    "Match",
+    "Matcher",
+    "connect_signals",
+    "fold",
+    "list_changed",
+    "match",
+    "match_cached",
+    "matcher",
+    "reason",
+]
 
 _WORD = re.compile(r"\w+")
 VERSION_KEY = "chat:risk-list:version"
+# How often a process reads the list's version from the shared cache (seconds).
+RECHECK_SECONDS = 1.0
 
 
 def fold(text: str) -> str:
@@ -78,25 +94,46 @@ class Matcher:
 
 _lock = threading.Lock()
 _cached: tuple[int, Matcher] | None = None
+_checked_at = float("-inf")
 
 
 def list_changed() -> None:
-    """Make every process rebuild its matcher on its next use (the admin calls this on save)."""
+    """Make every process rebuild its matcher (this one on its next use, the others within
+    ``RECHECK_SECONDS``); the admin calls this on save."""
+    global _cached
     try:
-        cache.incr(VERSION_KEY)
+        shared_cache().incr(VERSION_KEY)
     except ValueError:
-        cache.set(VERSION_KEY, 1, timeout=None)
+        shared_cache().set(VERSION_KEY, 1, timeout=None)
+    with _lock:
+        _cached = None
 
 
 def matcher() -> Matcher:
-    """The matcher of the active risk list, rebuilt when the list changed (one cache read per use)."""
-    global _cached
-    version = cache.get(VERSION_KEY, 0)
+    """The matcher of the active risk list, rebuilt when the list changed."""
+    global _cached, _checked_at
+    now = time.monotonic()
+    with _lock:
+        if _cached is not None and now - _checked_at < RECHECK_SECONDS:
+            return _cached[1]
+    version = shared_cache().get(VERSION_KEY, 0)
     with _lock:
         if _cached is None or _cached[0] != version:
             terms = RiskTerm.objects.filter(active=True).values_list("phrase", "severity")
             _cached = (version, Matcher(terms))
+        _checked_at = now
         return _cached[1]
+
+
+def match_cached(text: str) -> list[Match] | None:
+    """``match(text)`` with the matcher this process has, if it read the list's version less than
+    ``RECHECK_SECONDS`` ago; None otherwise (``match`` reads the cache, maybe the database). Does no
+    I/O: the event loop calls it."""
+    with _lock:
+        if _cached is None or time.monotonic() - _checked_at >= RECHECK_SECONDS:
+            return None
+        find = _cached[1]
+    return find(text)
 
 
 def match(*texts: str) -> list[Match]:

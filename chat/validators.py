@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from chat.models import MAX_BODY_CHARS, MAX_CLIENT_ID_CHARS
-from realtime.validators import Frame, PingFrame, StrictIntegerField, TextField
+from realtime.validators import Frame, PingFrame, StrictIntegerField, TextField, plain_text
 
 # Printable ASCII without spaces: UUIDs, ULIDs, counters, "tab1-42".
 CLIENT_ID_RE = re.compile(r"^[\x21-\x7e]+$")
@@ -46,7 +46,17 @@ class NoteFields(serializers.Serializer[dict[str, Any]]):
 
 
 class MessageFrame(Frame, MessageFields):
-    pass
+    @classmethod
+    def quick(cls, payload: dict[str, Any]) -> dict[str, Any] | None:
+        body, client_id = payload.get("body"), payload.get("client_id")
+        if not isinstance(body, str) or not plain_text(body) or not isinstance(client_id, str):
+            return None
+        body = body.strip()  # TextField trims, then counts
+        if not 0 < len(body) <= MAX_BODY_CHARS or not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS:
+            return None
+        if not CLIENT_ID_RE.match(client_id):
+            return None
+        return {"type": payload["type"], "body": body, "client_id": client_id}
 
 
 class TypingFrame(Frame):

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import ipaddress
@@ -139,16 +140,66 @@ def within_limits(keys: list[tuple[str, int]], *, window: int, kind: str = "conn
     bucket = int(time.time() // window)
     allowed = True
     for key, limit in keys:
-        cache_key = f"rl:{kind}:{key}:{bucket}"
-        shared_cache().add(cache_key, 0, timeout=window * 2)
-        try:
-            count = shared_cache().incr(cache_key)
-        except ValueError:  # expired between add and incr
-            shared_cache().set(cache_key, 1, timeout=window * 2)
-            count = 1
-        if count > limit:
+        if _count(f"rl:{kind}:{key}:{bucket}", timeout=window * 2) > limit:
             allowed = False
     return allowed
+
+
+def _count(cache_key: str, *, timeout: int) -> int:
+    """One more of ``cache_key``; the count. On Django's Redis backend one round trip (INCR and
+    EXPIRE in one pipeline; the value is the plain integer Django's backend stores for ints): its
+    ``incr()`` asks whether the key exists first, and the counter had to be created with ``add()``,
+    three round trips per count on the chat path."""
+    cache = shared_cache()
+    if isinstance(cache, RedisCache):
+        key = cache.make_and_validate_key(cache_key)
+        pipe = cache._cache.get_client(key, write=True).pipeline(transaction=False)  # type: ignore[attr-defined]
+        pipe.incr(key)
+        pipe.expire(key, timeout)
+        count, _ = pipe.execute()
+        return int(count)
+    try:
+        return int(cache.incr(cache_key))
+    except ValueError:
+        if cache.add(cache_key, 1, timeout=timeout):
+            return 1
+        return int(cache.incr(cache_key))  # another thread created it meanwhile
+
+
+async def awithin_limits(keys: list[tuple[str, int]], *, window: int, kind: str = "conn") -> bool:
+    """``within_limits`` from the event loop, without a thread.
+
+    On Redis, one transaction on the loop's shared asyncio client (``realtime.redis_clients``): the
+    same keys and values as ``within_limits``, so both count together, and Django's add() then incr()
+    in one MULTI, so a key cannot expire in between. The in-memory cache is counted in place (no
+    I/O); any other backend in a worker thread.
+    """
+    cache = shared_cache()
+    if isinstance(cache, RedisCache):
+        bucket = int(time.time() // window)
+        names = [cache.make_and_validate_key(f"rl:{kind}:{key}:{bucket}") for key, _ in keys]
+        pipe = redis_clients.async_client(_server(cache)).pipeline(transaction=True)
+        for name in names:
+            pipe.set(name, 0, ex=window * 2, nx=True)
+            pipe.incr(name)
+        replies = await pipe.execute()
+        counts = replies[1::2]
+        return all(int(count) <= limit for count, (_, limit) in zip(counts, keys, strict=True))
+    if isinstance(cache, LocMemCache):
+        return within_limits(keys, window=window, kind=kind)
+    return await sync_to_async(within_limits, thread_sensitive=False)(keys, window=window, kind=kind)
+
+
+async def aclose() -> None:
+    """Close this loop's shared Redis clients (the end of a test). Never raises."""
+    await redis_clients.aclose()
+
+
+def refund(key: str, *, window: int, kind: str = "conn") -> None:
+    """Take back one count of ``key`` in the current window (an event that turned out not to count)."""
+    cache_key = f"rl:{kind}:{key}:{int(time.time() // window)}"
+    with contextlib.suppress(ValueError):
+        shared_cache().decr(cache_key)
 
 
 def connection_allowed(keys: list[tuple[str, int]]) -> bool:
@@ -174,29 +225,9 @@ def redis_connection_counters(keys: list[tuple[str, int]], *, url: str) -> list[
 
 
 async def aconnection_allowed(keys: list[tuple[str, int]]) -> bool:
-    """``connection_allowed`` from the event loop, without a thread.
-
-    A reconnect storm counts thousands of connections in seconds: through the sync cache client that
-    was four Redis round trips per connection in a worker thread. With the Redis cache it is one
-    transaction on an asyncio client (the same keys and values, so both versions count together); the
-    in-memory cache is counted in place (no I/O); any other backend in a worker thread.
-    """
-    window = app_settings.CONNECTION_WINDOW
-    cache = shared_cache()
-    if isinstance(cache, RedisCache):
-        bucket = int(time.time() // window)
-        names = [cache.make_and_validate_key(f"rl:conn:{key}:{bucket}") for key, _ in keys]
-        pipe = redis_clients.async_client(_server(cache)).pipeline(transaction=True)
-        for name in names:
-            # Django's add() then incr(), in one MULTI: the key cannot expire in between.
-            pipe.set(name, 0, ex=window * 2, nx=True)
-            pipe.incr(name)
-        replies = await pipe.execute()
-        counts = replies[1::2]
-        return all(int(count) <= limit for count, (_, limit) in zip(counts, keys, strict=True))
-    if isinstance(cache, LocMemCache):
-        return within_limits(keys, window=window)
-    return await sync_to_async(within_limits, thread_sensitive=False)(keys, window=window)
+    """``connection_allowed`` from the event loop (a reconnect storm counts thousands of connections
+    in seconds: through the sync cache client that was four round trips each in a worker thread)."""
+    return await awithin_limits(keys, window=app_settings.CONNECTION_WINDOW)
 
 
 def seconds_left(window: int) -> int:

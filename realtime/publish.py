@@ -9,7 +9,7 @@ it carried is already persisted and comes back to clients by replay.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -30,3 +30,9 @@ def group_send_now_unsafe(groups: tuple[str, ...], event: dict[str, Any]) -> Non
 async def agroup_send_now_unsafe(groups: tuple[str, ...], event: dict[str, Any]) -> None:
     """Send immediately from async code (typing, presence: nothing persisted to wait for)."""
     await fanout.apublish(groups, event)
+
+
+async def agroup_sends_now_unsafe(sends: Sequence[tuple[tuple[str, ...], dict[str, Any]]]) -> None:
+    """Several sends at once from async code, in order (one Redis round trip). Only for use after
+    commit, or for what is never persisted."""
+    await fanout.apublish_each(sends)

@@ -251,12 +251,15 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
                 ErrorCode.UNKNOWN_TYPE, f"Unknown frame type. Known: {sorted(self.frame_validators)}."
             )
             return
-        serializer = validator(data=payload)
-        if not serializer.is_valid():
-            await self.send_error(ErrorCode.INVALID, _plain_errors(serializer.errors))
-            return
+        validated = validator.quick(payload)
+        if validated is None:
+            serializer = validator(data=payload)
+            if not serializer.is_valid():
+                await self.send_error(ErrorCode.INVALID, _plain_errors(serializer.errors))
+                return
+            validated = dict(serializer.validated_data)
         handler: Handler = getattr(self, "handle_" + frame_type.replace(".", "_"))
-        await handler(dict(serializer.validated_data))
+        await handler(validated)
 
     async def _rate_limited(self) -> None:
         metrics.REFUSALS.labels(self.endpoint, "frame").inc()

@@ -34,10 +34,32 @@ class StrictIntegerField(serializers.IntegerField):
         return int(super().to_internal_value(data))
 
 
+def plain_text(value: Any) -> bool:
+    """Whether ``value`` is a string ``TextField`` would take as it is: valid Unicode, no NUL."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Frame(serializers.Serializer[dict[str, Any]]):
-    """Base of every inbound frame validator. ``type`` is checked before a validator is chosen."""
+    """Base of every inbound frame validator. ``type`` is checked before a validator is chosen.
+
+    ``quick()`` is the validated data of a frame that is plainly valid, found without building the
+    serializer (a serializer copies its fields on every instance: most of the cost of a frame that
+    carries a chat message); None sends the frame through the serializer, which says what is wrong.
+    A frame of ``type`` alone (ping, typing) is always quick; a subclass with fields overrides it."""
 
     type = serializers.CharField()
+
+    @classmethod
+    def quick(cls, payload: dict[str, Any]) -> dict[str, Any] | None:
+        if cls._declared_fields.keys() == {"type"}:  # type: ignore[attr-defined]
+            return {"type": payload["type"]}
+        return None
 
 
 class PingFrame(Frame):

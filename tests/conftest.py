@@ -31,7 +31,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from charity.roles import Role
-from realtime import fanout, heartbeat
+from realtime import adb, fanout, heartbeat, limits
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = b"http://localhost"
@@ -120,6 +120,8 @@ async def _fresh_fanout() -> AsyncIterator[None]:
     yield
     await fanout.aclose()
     await heartbeat.aclose()
+    await adb.aclose()
+    await limits.aclose()
 
 
 Sent = list[tuple[str, dict[str, Any]]]

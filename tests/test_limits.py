@@ -163,6 +163,16 @@ def cache_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
             return _original(key, *args, **kwargs)
 
         monkeypatch.setattr(cache, name, spy)
+    # On Redis the counters bypass the cache API (one pipelined round trip): their keys too.
+    from realtime import limits
+
+    original_count = limits._count
+
+    def count_spy(cache_key: str, **kwargs: Any) -> int:
+        keys.append(cache_key)
+        return original_count(cache_key, **kwargs)
+
+    monkeypatch.setattr(limits, "_count", count_spy)
     yield keys
 
 

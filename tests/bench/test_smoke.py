@@ -2,8 +2,9 @@
 
 Five sockets per server, a few messages, one burst and one steady phase each, the project on two
 server processes, the one-to-one phase, the SSE phase (five streams each for django-eventstream, the
-project's SSE and its sockets), a reconnect storm of five, and the compression prototype; the full
-benchmark is ``make bench`` (bench/README.md).
+project's SSE and its sockets), three chat rooms on the tutorial consumer and on the project, a
+reconnect storm of five, and the compression prototype; the full benchmark is ``make bench``
+(bench/README.md).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.mark.scaleout
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
 def test_smoke_run_measures_every_server_without_losing_a_message(require_scaleout: None, tmp_path: Path) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "bench.run", "--smoke", "--out", str(tmp_path), "--no-docs"],
@@ -28,7 +29,7 @@ def test_smoke_run_measures_every_server_without_losing_a_message(require_scaleo
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
-        timeout=170,
+        timeout=230,
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     results = json.loads((tmp_path / "latest-smoke.json").read_text())
@@ -84,6 +85,17 @@ def test_smoke_run_measures_every_server_without_losing_a_message(require_scaleo
         assert storm[kind]["connect_ms"]["p99"] is not None
         assert storm[kind]["server_cpu_seconds"] is not None
     assert storm["ratio_to_b1"] is not None
+    # The chat phase: three rooms on the tutorial consumer and on the project, nothing lost.
+    for kind in ("tutorial", "project"):
+        chat = results["chat"]["sizes"]["3"][kind]
+        assert chat["connected"] == 6 and chat["ready"] == 6, chat
+        assert chat["sent"] > 0
+        assert chat["delivered"] == chat["sent"], (kind, chat)
+        assert chat["lost"] == chat["duplicates"] == chat["out_of_order"] == 0
+        assert chat["error_frames"] == {}
+        assert chat["server_cpu_ms_per_message"] is not None
+    statements = results["chat"]["statements"]
+    assert statements["steady_max"] >= 1  # counted: a message is at least its insert
 
     compression = results["compression"]
     assert compression["stock"]["extensions"] == {"none": 5}

@@ -23,6 +23,7 @@ def create(name: str = "Alice", **kwargs: Any) -> HelpRequest:
 def post(help_request: HelpRequest, body: str, client_id: str, participant: Any = None) -> tuple[Message, bool]:
     return services.message_post(
         help_request_id=help_request.pk,
+        public_id=help_request.public_id,
         participant=participant or visitor_participant(help_request),
         body=body,
         client_id=client_id,
@@ -226,8 +227,9 @@ def test_read_only_room_refuses_new_messages(make_user: Any) -> None:
     assert post(help_request, "before", "b")[0].body == "before"
 
 
-def test_post_costs_three_statements() -> None:
-    """Lock the request, look the client id up, insert: however long the conversation."""
+def test_post_costs_one_statement_on_postgresql_and_three_elsewhere() -> None:
+    """However long the conversation. On PostgreSQL outside a transaction: one statement (lock, checks,
+    insert and the first reply together); elsewhere: lock the request, look the client id up, insert."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -236,8 +238,87 @@ def test_post_costs_three_statements() -> None:
         post(help_request, "earlier", f"e{i}")
     with CaptureQueriesContext(connection) as queries:
         post(help_request, "hello", "c1")
-    statements = [q["sql"].split()[0] for q in queries if q["sql"].split()[0] in {"SELECT", "INSERT", "UPDATE"}]
-    assert statements == ["SELECT", "SELECT", "INSERT"]
+    statements = [q["sql"].split()[0] for q in queries if q["sql"].split()[0] in {"WITH", "SELECT", "INSERT", "UPDATE"}]
+    if connection.vendor == "postgresql":
+        assert statements == ["WITH"]
+        assert not any(q["sql"].startswith("SAVEPOINT") for q in queries)
+    else:
+        assert statements == ["SELECT", "SELECT", "INSERT"]
+
+
+def test_a_helpers_first_reply_is_recorded_once_in_the_same_statement(make_user: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    helper = make_user(roles=(Role.VOLUNTEER,))
+    help_request = create()
+    services.help_request_claim(help_request=help_request, user=helper)
+    post(help_request, "hello?", "v1")
+    help_request.refresh_from_db()
+    assert help_request.first_reply_at is None
+    with CaptureQueriesContext(connection) as queries:
+        first, _ = post(help_request, "I am here", "h1", participant=user_participant(helper))
+    help_request.refresh_from_db()
+    assert help_request.first_reply_at == first.created_at
+    if connection.vendor == "postgresql":
+        # Django logs the follow-up block's BEGIN and COMMIT; with nothing written in it, psycopg sends
+        # neither (the connection is idle: no transaction was opened).
+        assert [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")] == [queries[0]["sql"]]
+        assert queries[0]["sql"].split()[0] == "WITH"
+    post(help_request, "still here", "h2", participant=user_participant(helper))
+    help_request.refresh_from_db()
+    assert help_request.first_reply_at == first.created_at
+
+
+def test_a_resend_does_not_spend_the_rooms_message_rate(settings: Any) -> None:
+    settings.CHAT_ROOM_MESSAGES_PER_MINUTE = 2
+    help_request = create()
+    post(help_request, "one", "c1")
+    for _ in range(5):
+        assert post(help_request, "one", "c1")[1] is False
+    assert post(help_request, "two", "c2")[1] is True
+    with pytest.raises(services.ChatError) as error:
+        post(help_request, "three", "c3")
+    assert error.value.code == "rate_limited"
+    # Past the limit, a re-send still gets its original back.
+    assert post(help_request, "two", "c2")[0].body == "two"
+
+
+def test_a_visitor_message_reads_presence_only_when_the_caller_did_not_see_the_assignee(
+    make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chat import presence
+    from chat.participants import user_key
+
+    vera = make_user(roles=(Role.VOLUNTEER,))
+    help_request = create()
+    services.help_request_claim(help_request=help_request, user=vera)
+    reads: list[str] = []
+    original = presence.presence_includes
+
+    def counting(**kwargs: Any) -> bool:
+        reads.append(kwargs["participant_key"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(presence, "presence_includes", counting)
+    services.message_post(
+        help_request_id=help_request.pk,
+        public_id=help_request.public_id,
+        participant=visitor_participant(help_request),
+        body="hello",
+        client_id="c1",
+        present={"visitor", user_key(vera.pk)},
+    )
+    assert reads == []
+    services.message_post(
+        help_request_id=help_request.pk,
+        public_id=help_request.public_id,
+        participant=visitor_participant(help_request),
+        body="anyone?",
+        client_id="c2",
+        present={"visitor"},
+    )
+    assert reads == [user_key(vera.pk)]
 
 
 # -- read cursors --------------------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""A few asynchronous PostgreSQL connections per event loop, for the one hot write that must not wait
+for a thread: a chat message (``chat.services.amessage_post``).
+
+Django's ORM runs in threads (``database_sync_to_async``): every call is a hop to a thread and back,
+a health-check ping and, with many threads, a fight for the GIL with the event loop. A chat message
+is a single statement in autocommit, so it runs here instead, on psycopg's own async connections to
+the same database (``DATABASES["default"]``), in the server's event loop. ``CHAT_MESSAGE_CONNECTIONS``
+connections per loop are opened on first use and kept; a statement takes an idle one (or waits for
+one), so a statement waiting on a row lock holds up only its own connection.
+
+Only for PostgreSQL; ``available()`` says whether this process can use it. A connection that fails
+is closed and replaced on the next use; the caller's statement is retried once on a fresh one (the
+statements sent here are idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import psycopg
+from django.db import connections
+
+__all__ = ["aclose", "available", "fetchone"]
+
+# libpq's keywords among Django's connection parameters (not its cursor factory or adapters).
+_SKIPPED = frozenset({"cursor_factory", "context", "server_side_binding"})
+
+
+def available() -> bool:
+    return bool(connections["default"].vendor == "postgresql")
+
+
+class _Pool:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.idle: asyncio.Queue[psycopg.AsyncConnection[Any] | None] = asyncio.Queue()
+        for _ in range(size):
+            self.idle.put_nowait(None)  # a slot: connected on first use
+
+    async def fetchone(self, sql: str, params: Mapping[str, Any] | Sequence[Any]) -> tuple[Any, ...] | None:
+        conn = await self.idle.get()
+        try:
+            for attempt in (1, 2):
+                if conn is None or conn.closed:
+                    conn = await _connect()
+                try:
+                    cursor = await conn.execute(sql, params)
+                    return await cursor.fetchone()
+                except psycopg.OperationalError:
+                    await conn.close()
+                    conn = None
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")
+        finally:
+            self.idle.put_nowait(conn)
+
+
+async def _connect() -> psycopg.AsyncConnection[Any]:
+    params = {
+        key: value for key, value in connections["default"].get_connection_params().items() if key not in _SKIPPED
+    }
+    # Client-side binding, as Django's cursors do: the same SQL and parameters work on both.
+    return await psycopg.AsyncConnection.connect(autocommit=True, cursor_factory=psycopg.AsyncClientCursor, **params)
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = weakref.WeakKeyDictionary()
+
+
+async def fetchone(sql: str, params: Mapping[str, Any] | Sequence[Any], *, pool_size: int) -> tuple[Any, ...] | None:
+    """Run one statement in autocommit on this loop's pool; its first row."""
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = _pools[loop] = _Pool(pool_size)
+    return await pool.fetchone(sql, params)
+
+
+async def aclose() -> None:
+    """Close this loop's connections (the end of a test; the loop goes next). Never raises."""
+    pool = _pools.pop(asyncio.get_running_loop(), None)
+    if pool is None:
+        return
+    while not pool.idle.empty():
+        conn = pool.idle.get_nowait()
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
