@@ -553,11 +553,8 @@ def _send(groups: tuple[str, ...], payload: bytes) -> None:
     pipe.execute()
 
 
-async def _asend(groups: tuple[str, ...], payload: bytes) -> None:
-    if not _redis_url():
-        _publish_locally(groups, payload)
-        localbus.send(groups, payload, wait=False)  # never holds up the loop
-        return
+def _async_client() -> Any:
+    """The running loop's client for publishing (a client is bound to the loop it was made on)."""
     import redis.asyncio
 
     loop = asyncio.get_running_loop()
@@ -566,6 +563,15 @@ async def _asend(groups: tuple[str, ...], payload: bytes) -> None:
         client = _async_clients[loop] = redis.asyncio.Redis.from_url(
             _redis_url(), driver_info=redis_clients.driver_info()
         )
+    return client
+
+
+async def _asend(groups: tuple[str, ...], payload: bytes) -> None:
+    if not _redis_url():
+        _publish_locally(groups, payload)
+        localbus.send(groups, payload, wait=False)  # never holds up the loop
+        return
+    client = _async_client()
     if len(groups) == 1:  # typing and presence: a pipeline object costs more than the command
         await client.publish(_channel(groups[0]), payload)
         return
@@ -580,14 +586,7 @@ async def _asend_each(prepared: list[tuple[tuple[str, ...], bytes]]) -> None:
         for groups, payload in prepared:
             await _asend(groups, payload)
         return
-    import redis.asyncio
-
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
-    if client is None:
-        client = _async_clients[loop] = redis.asyncio.Redis.from_url(
-            _redis_url(), driver_info=redis_clients.driver_info()
-        )
+    client = _async_client()
     pipe = client.pipeline(transaction=False)
     for groups, payload in prepared:
         for group in groups:
