@@ -48,7 +48,7 @@ test: lint
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 # The fan-out benchmark (bench/README.md): B0 (raw ASGI), B1 (plain Channels) and this project on
-# daphne, against the same PostgreSQL and Redis as the scale-out tests. About 15 minutes; rewrites
+# daphne, against the same PostgreSQL and Redis as the scale-out tests. About 16 minutes; rewrites
 # docs/performance.md and docs/performance.png. Not part of `test` (which only runs a smoke of it).
 # BENCH_ARGS=--quick for 100 and 1,000 sockets only.
 .PHONY: bench
