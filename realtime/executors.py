@@ -19,8 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
+from django.db import close_old_connections
 
+from realtime import adb
 from realtime.conf import app_settings
 
 _pool: ThreadPoolExecutor | None = None
@@ -38,7 +39,7 @@ def connect_reads() -> ThreadPoolExecutor:
 
 def connect_read(func: Callable[..., Any]) -> Any:
     """``database_sync_to_async(func)`` for a connect-time read: on the pool with PostgreSQL."""
-    if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
+    if adb.available():
         return database_sync_to_async(
             functools.partial(_closing, func), thread_sensitive=False, executor=connect_reads()
         )
