@@ -190,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         SIZES[mode] = [int(size) for size in args.sizes.split(",")]
     config = run.build_config(
         argparse.Namespace(
-            **{**vars(args), "sizes": "1", "servers": None, "client_procs": 2, "no_extras": True},
+            **{**vars(args), "sizes": "1", "servers": None, "client_procs": 2, "no_extras": True, "server_procs": 1},
+            no_sse=True,
+            only_sse=False,
+            no_chat=True,
+            only_chat=False,
+            chat_rooms=None,
             database_url=None,
             redis_url=None,
             no_docs=True,
