@@ -30,6 +30,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.http.cookie import parse_cookie  # noqa: E402
 
+from charity import socket_auth  # noqa: E402
 from charity.roles import Role, roles_for  # noqa: E402
 from charity.routing import sse_urlpatterns, websocket_urlpatterns  # noqa: E402
 
@@ -82,8 +83,14 @@ def _load_user(scope: Any) -> tuple[Any, frozenset[Role]]:
 
 
 async def _authenticate(scope: Any) -> tuple[Any, frozenset[Role]]:
-    """``_load_user`` on the connect-time pool (``realtime.executors``), not asgiref's one shared
-    thread: after a deploy every socket reconnects at once, and each would queue behind all the others."""
+    """On PostgreSQL, read on the event loop (``charity.socket_auth``) where that path decides as
+    ``_load_user`` would; else ``_load_user`` on the connect-time pool (``realtime.executors``), not
+    asgiref's one shared thread: after a deploy every socket reconnects at once, and each would
+    queue behind all the others."""
+    if socket_auth.applies(scope["session"]):
+        found = await socket_auth.aread(scope["session"])
+        if found is not None:
+            return found
     result: tuple[Any, frozenset[Role]] = await executors.connect_read(_load_user)(scope)
     return result
 

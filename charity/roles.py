@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -39,11 +40,22 @@ def roles_for(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[Role]:
         return frozenset({Role.VISITOR})
     if not getattr(user, "is_active", False):
         return frozenset()
-    roles: set[Role] = set()
-    if getattr(user, "is_staff", False):
+    return roles_from(
+        is_active=True,
+        is_staff=getattr(user, "is_staff", False),
+        group_names=[group.name for group in user.groups.all()],  # type: ignore[union-attr,attr-defined]
+    )
+
+
+def roles_from(*, is_active: bool, is_staff: bool, group_names: Iterable[str]) -> frozenset[Role]:
+    """The roles of an account with these flags and auth groups (``roles_for`` without the user:
+    for who reads the row and group names themselves, ``charity.socket_auth``)."""
+    if not is_active:
+        return frozenset()
+    names = set(group_names)
+    roles = {role for role in GROUP_ROLES if role.value in names}
+    if is_staff:
         roles.add(Role.STAFF)
-    group_names = {group.name for group in user.groups.all()}  # type: ignore[union-attr,attr-defined]
-    roles.update(role for role in GROUP_ROLES if role.value in group_names)
     return frozenset(roles)
 
 

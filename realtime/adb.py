@@ -1,12 +1,15 @@
-"""A few asynchronous PostgreSQL connections per event loop, for the one hot write that must not wait
-for a thread: a chat message (``chat.services.amessage_post``).
+"""A few asynchronous PostgreSQL connections per event loop, for the hot statements that must not wait
+for a thread: a chat message (``chat.services.amessage_post``) and the reads of who a connecting
+socket is (``charity.socket_auth``).
 
 Django's ORM runs in threads (``database_sync_to_async``): every call is a hop to a thread and back,
 a health-check ping and, with many threads, a fight for the GIL with the event loop. A chat message
 is a single statement in autocommit, so it runs here instead, on psycopg's own async connections to
-the same database (``DATABASES["default"]``), in the server's event loop. ``CHAT_MESSAGE_CONNECTIONS``
-connections per loop are opened on first use and kept; a statement takes an idle one (or waits for
-one), so a statement waiting on a row lock holds up only its own connection.
+the same database (``DATABASES["default"]``), in the server's event loop. Each use has a pool of its own
+per loop (``pool``: chat messages do not queue behind a reconnect storm's reads), of the size its
+caller passes (``CHAT_MESSAGE_CONNECTIONS``, ``REALTIME_CONNECT_CONNECTIONS``); connections are
+opened on first use and kept; a statement takes an idle one (or waits for one), so a statement
+waiting on a row lock holds up only its own connection.
 
 Only for PostgreSQL; ``available()`` says whether this process can use it. A connection that fails
 is closed and replaced on the next use; the caller's statement is retried once on a fresh one (the
@@ -75,25 +78,33 @@ async def _connect() -> psycopg.AsyncConnection[Any]:
     return await psycopg.AsyncConnection.connect(autocommit=True, cursor_factory=psycopg.AsyncClientCursor, **params)
 
 
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = weakref.WeakKeyDictionary()
+# Per event loop, per use (``pool``): its pool, made on first use with the size then given.
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Pool]] = weakref.WeakKeyDictionary()
 
 
-async def fetchone(sql: str, params: Mapping[str, Any] | Sequence[Any], *, pool_size: int) -> tuple[Any, ...] | None:
-    """Run one statement in autocommit on this loop's pool; its first row."""
+def _pool(name: str, size: int) -> _Pool:
     loop = asyncio.get_running_loop()
-    pool = _pools.get(loop)
+    pools = _pools.get(loop)
+    if pools is None:
+        pools = _pools[loop] = {}
+    pool = pools.get(name)
     if pool is None:
-        pool = _pools[loop] = _Pool(pool_size)
-    return await pool.fetchone(sql, params)
+        pool = pools[name] = _Pool(size)
+    return pool
+
+
+async def fetchone(
+    sql: str, params: Mapping[str, Any] | Sequence[Any], *, pool_size: int, pool: str = "messages"
+) -> tuple[Any, ...] | None:
+    """Run one statement in autocommit on this loop's pool named ``pool``; its first row."""
+    return await _pool(pool, pool_size).fetchone(sql, params)
 
 
 async def aclose() -> None:
-    """Close this loop's connections (the end of a test; the loop goes next). Never raises."""
-    pool = _pools.pop(asyncio.get_running_loop(), None)
-    if pool is None:
-        return
-    while not pool.idle.empty():
-        conn = pool.idle.get_nowait()
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
+    """Close this loop's connections, every pool's (the end of a test; the loop goes next). Never raises."""
+    for pool in (_pools.pop(asyncio.get_running_loop(), None) or {}).values():
+        while not pool.idle.empty():
+            conn = pool.idle.get_nowait()
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()

@@ -92,6 +92,12 @@ class AppSettings(PrefixedSettings):
         return int(self._get("CONNECT_THREADS", 4))
 
     @property
+    def CONNECT_CONNECTIONS(self) -> int:
+        """Asynchronous PostgreSQL connections per server process that read who a connecting socket
+        is, on the event loop (its session, then its user and groups: ``charity.socket_auth``)."""
+        return int(self._get("CONNECT_CONNECTIONS", 4))
+
+    @property
     def SOCKETS_PER_PROCESS(self) -> int:
         """Open sockets one server process accepts; past it new ones are refused (4429)."""
         return int(self._get("SOCKETS_PER_PROCESS", 10_000))
