@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db import DEFAULT_DB_ALIAS, connection
+from django.db.models import Count, JSONField, Max, Q, QuerySet
 from django.utils import timezone
 
 from notifications.kinds import Channel
@@ -70,9 +72,35 @@ def notification_replay_state(*, user_id: int, since: int | None, limit: int, ro
     without a repeatable-read transaction (three more round trips, and a query compiled each time,
     per connect). The conditions are those of the two ORM selectors above; the tests hold them equal.
     """
+    sql, params = _replay_state_statement(user_id=user_id, since=since, limit=limit, roles=roles)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return _replay_state(cursor.fetchall())
+
+
+async def anotification_replay_state(*, user_id: int, since: int | None, limit: int, roles: list[str]) -> ReplayState:
+    """``notification_replay_state`` on the event loop: the same statement on ``realtime.adb``'s
+    asynchronous connections (pool ``"connect"``, ``REALTIME_CONNECT_CONNECTIONS``), for connecting
+    sockets: no thread hop, no queryset."""
+    from realtime import adb
+    from realtime.conf import app_settings as realtime_settings
+
+    sql, params = _replay_state_statement(user_id=user_id, since=since, limit=limit, roles=roles)
+    rows = await adb.fetchall(sql, params, pool="connect", pool_size=realtime_settings.CONNECT_CONNECTIONS)
+    return _replay_state(rows)
+
+
+def _replay_state_statement(
+    *, user_id: int, since: int | None, limit: int, roles: list[str]
+) -> tuple[str, dict[str, Any]]:
+    """The statement of ``notification_replay_state``: each row a notification's columns (in the
+    model's order; JSON as text, decoded by its field as the ORM does), then the state."""
     recipient, notification = Recipient._meta.db_table, Notification._meta.db_table
     preference = NotificationPreference._meta.db_table
-    columns = ", ".join(f'n."{field.column}"' for field in Notification._meta.concrete_fields)
+    columns = ", ".join(
+        f'n."{field.column}"::text' if isinstance(field, JSONField) else f'n."{field.column}"'
+        for field in Notification._meta.concrete_fields
+    )
     wanted = 'r."delivered_at" IS NULL' if since is None else 'r."notification_id" > %(since)s'
     # Only the models' own table and column names are formatted in; every value is a parameter.
     sql = f"""
@@ -102,11 +130,27 @@ def notification_replay_state(*, user_id: int, since: int | None, limit: int, ro
         "channel": Channel.IN_APP.value,
         "roles": roles,
     }
-    rows = list(Notification.objects.raw(sql, params))
-    first: Any = rows[0]  # the state is on every row; with nothing to replay, on one row of NULLs
+    return sql, params
+
+
+def _replay_state(rows: Sequence[Sequence[Any]]) -> ReplayState:
+    """A ``ReplayState`` from the statement's rows: the state is on every row; with nothing to
+    replay, on one row of NULLs."""
+    fields = Notification._meta.concrete_fields
+    names = [field.attname for field in fields]
+    decoders = [(index, field) for index, field in enumerate(fields) if hasattr(field, "from_db_value")]
+    notifications = []
+    for row in rows:
+        if row[0] is None:
+            continue
+        values = list(row[: len(fields)])
+        for index, field in decoders:
+            values[index] = field.from_db_value(values[index], None, connection)
+        notifications.append(Notification.from_db(DEFAULT_DB_ALIAS, names, values))
+    unread, last_id, has_preferences = rows[0][len(fields) :]
     return ReplayState(
-        notifications=[row for row in rows if row.pk is not None],
-        unread=int(first.unread or 0),
-        last_id=int(first.last_id or 0),
-        has_in_app_preferences=bool(first.has_preferences),
+        notifications=notifications,
+        unread=int(unread or 0),
+        last_id=int(last_id or 0),
+        has_in_app_preferences=bool(has_preferences),
     )

@@ -31,7 +31,7 @@ from notifications import events, selectors
 from notifications.app_settings import app_settings
 from notifications.models import Notification
 from notifications.preferences import in_app_off_kinds
-from realtime import executors, fanout, groups, metrics
+from realtime import adb, executors, fanout, groups, metrics
 from realtime.cursors import parse_cursor
 from realtime.limits import hashed
 from realtime.protocol import CloseCode, ErrorCode
@@ -72,19 +72,37 @@ def replay_read(*, user_id: int, since: int | None, roles: frozenset[Role] = fro
         state = selectors.notification_replay_state(
             user_id=user_id, since=since, limit=app_settings.REPLAY_LIMIT, roles=[str(role) for role in roles]
         )
-        notifications, unread, last_id = state.notifications, state.unread, state.last_id
         in_app_off = in_app_off_kinds(user_id=user_id, roles=roles) if state.has_in_app_preferences else frozenset()
-    else:
-        with transaction.atomic():
-            notifications = selectors.notifications_for_replay(
-                user_id=user_id, since=since, limit=app_settings.REPLAY_LIMIT
-            )
-            unread, last_id = selectors.notification_sync_state(user_id=user_id)
-            in_app_off = in_app_off_kinds(user_id=user_id, roles=roles)
+        return _replay(state.notifications, unread=state.unread, last_id=state.last_id, since=since, off=in_app_off)
+    with transaction.atomic():
+        notifications = selectors.notifications_for_replay(
+            user_id=user_id, since=since, limit=app_settings.REPLAY_LIMIT
+        )
+        unread, last_id = selectors.notification_sync_state(user_id=user_id)
+        in_app_off = in_app_off_kinds(user_id=user_id, roles=roles)
+    return _replay(notifications, unread=unread, last_id=last_id, since=since, off=in_app_off)
+
+
+async def areplay_read(*, user_id: int, since: int | None, roles: frozenset[Role] = frozenset()) -> Replay:
+    """``replay_read`` on PostgreSQL from the event loop: its one statement on ``realtime.adb``'s
+    connections (``selectors.anotification_replay_state``); the in-app preferences, when some may
+    apply, on the connect-time pool."""
+    state = await selectors.anotification_replay_state(
+        user_id=user_id, since=since, limit=app_settings.REPLAY_LIMIT, roles=[str(role) for role in roles]
+    )
+    in_app_off: frozenset[str] = frozenset()
+    if state.has_in_app_preferences:
+        in_app_off = await executors.connect_read(in_app_off_kinds)(user_id=user_id, roles=roles)
+    return _replay(state.notifications, unread=state.unread, last_id=state.last_id, since=since, off=in_app_off)
+
+
+def _replay(
+    notifications: list[Notification], *, unread: int, last_id: int, since: int | None, off: frozenset[str]
+) -> Replay:
     if len(notifications) == app_settings.REPLAY_LIMIT:
         # Cut short: report the last id actually sent so a resuming client asks for the rest.
         last_id = notifications[-1].pk
-    return Replay(notifications=notifications, unread=unread, last_id=max(last_id, since or 0), in_app_off=in_app_off)
+    return Replay(notifications=notifications, unread=unread, last_id=max(last_id, since or 0), in_app_off=off)
 
 
 async def roles_of(scope: dict[str, Any], user: Any) -> frozenset[Role]:
@@ -98,8 +116,11 @@ async def roles_of(scope: dict[str, Any], user: Any) -> frozenset[Role]:
 
 
 async def read_replay(*, user_id: int, since: int | None, roles: frozenset[Role]) -> Replay:
-    """``replay_read`` on the connect-time pool (``realtime.executors``), not asgiref's one shared
+    """The replay of a connecting stream: on PostgreSQL from the event loop (``areplay_read``), else
+    ``replay_read`` on the connect-time pool (``realtime.executors``), not asgiref's one shared
     thread: in a reconnect storm every socket's replay would wait behind every other's."""
+    if adb.available():
+        return await areplay_read(user_id=user_id, since=since, roles=roles)
     replay: Replay = await executors.connect_read(replay_read)(user_id=user_id, since=since, roles=roles)
     return replay
 

@@ -28,7 +28,7 @@ import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import load_backend
 
-__all__ = ["aclose", "available", "fetchone"]
+__all__ = ["aclose", "available", "fetchall", "fetchone"]
 
 # libpq's keywords among Django's connection parameters (not its cursor factory or adapters).
 _SKIPPED = frozenset({"cursor_factory", "context", "server_side_binding"})
@@ -51,7 +51,7 @@ class _Pool:
         for _ in range(size):
             self.idle.put_nowait(None)  # a slot: connected on first use
 
-    async def fetchone(self, sql: str, params: Mapping[str, Any] | Sequence[Any]) -> tuple[Any, ...] | None:
+    async def fetch(self, sql: str, params: Mapping[str, Any] | Sequence[Any], *, many: bool) -> Any:
         conn = await self.idle.get()
         try:
             for attempt in (1, 2):
@@ -59,7 +59,7 @@ class _Pool:
                     conn = await _connect()
                 try:
                     cursor = await conn.execute(sql, params)
-                    return await cursor.fetchone()
+                    return await (cursor.fetchall() if many else cursor.fetchone())
                 except psycopg.OperationalError:
                     await conn.close()
                     conn = None
@@ -71,11 +71,15 @@ class _Pool:
 
 
 async def _connect() -> psycopg.AsyncConnection[Any]:
-    params = {
-        key: value for key, value in connections["default"].get_connection_params().items() if key not in _SKIPPED
-    }
+    wrapper = connections["default"]
+    params = {key: value for key, value in wrapper.get_connection_params().items() if key not in _SKIPPED}
     # Client-side binding, as Django's cursors do: the same SQL and parameters work on both.
-    return await psycopg.AsyncConnection.connect(autocommit=True, cursor_factory=psycopg.AsyncClientCursor, **params)
+    conn = await psycopg.AsyncConnection.connect(autocommit=True, cursor_factory=psycopg.AsyncClientCursor, **params)
+    # Django's time zone for the session, as its own connections set it: timestamps read here come
+    # back in the zone the ORM's would.
+    if conn.info.parameter_status("TimeZone") != wrapper.timezone_name:
+        await conn.execute("SELECT set_config('TimeZone', %s, false)", [wrapper.timezone_name])
+    return conn
 
 
 # Per event loop, per use (``pool``): its pool, made on first use with the size then given.
@@ -97,7 +101,16 @@ async def fetchone(
     sql: str, params: Mapping[str, Any] | Sequence[Any], *, pool_size: int, pool: str = "messages"
 ) -> tuple[Any, ...] | None:
     """Run one statement in autocommit on this loop's pool named ``pool``; its first row."""
-    return await _pool(pool, pool_size).fetchone(sql, params)
+    row: tuple[Any, ...] | None = await _pool(pool, pool_size).fetch(sql, params, many=False)
+    return row
+
+
+async def fetchall(
+    sql: str, params: Mapping[str, Any] | Sequence[Any], *, pool_size: int, pool: str = "messages"
+) -> list[tuple[Any, ...]]:
+    """Run one statement in autocommit on this loop's pool named ``pool``; all its rows."""
+    rows: list[tuple[Any, ...]] = await _pool(pool, pool_size).fetch(sql, params, many=True)
+    return rows
 
 
 async def aclose() -> None:

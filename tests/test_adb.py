@@ -40,3 +40,24 @@ def test_deciding_builds_no_database_wrapper_in_the_sockets_task(
 
     asyncio.run(main())
     assert built == []
+
+
+@pytest.mark.scaleout
+@pytest.mark.usefixtures("require_scaleout")
+@pytest.mark.django_db(transaction=True)
+async def test_timestamps_come_back_in_djangos_time_zone_whatever_the_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Django's own connections (``ensure_timezone``): a replay read here encodes the same times."""
+    from datetime import timedelta
+
+    wrapper_class = type(connections["default"])
+    original = wrapper_class.get_connection_params
+
+    def in_paris(self: BaseDatabaseWrapper) -> dict[str, object]:
+        return {**original(self), "options": "-c TimeZone=Europe/Paris"}
+
+    monkeypatch.setattr(wrapper_class, "get_connection_params", in_paris)
+    row = await adb.fetchone("SELECT now(), current_setting('TimeZone')", [], pool_size=1, pool="test")
+    assert row is not None
+    assert (row[0].utcoffset(), row[1]) == (timedelta(0), connections["default"].timezone_name)
+    rows = await adb.fetchall("SELECT 1 UNION ALL SELECT 2", [], pool_size=1, pool="test")
+    assert rows == [(1,), (2,)]

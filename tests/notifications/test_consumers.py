@@ -407,14 +407,14 @@ async def test_notification_committed_between_join_and_replay_read_arrives_once(
     from notifications import streams
 
     user = await make(make_user)
-    original = streams.replay_read
+    original = streams.read_replay
     raced: list[int] = []
 
-    def read_after_a_commit(**kwargs: Any) -> Any:
-        raced.append(api.notify_user(user, kind="test.race", title="raced").pk)
-        return original(**kwargs)
+    async def read_after_a_commit(**kwargs: Any) -> Any:
+        raced.append((await anotify_user(user, kind="test.race", title="raced")).pk)
+        return await original(**kwargs)
 
-    monkeypatch.setattr(streams, "replay_read", read_after_a_commit)
+    monkeypatch.setattr(streams, "read_replay", read_after_a_commit)
     socket = await sockets(WS, user=user)
     replay, sync = await synced(socket)
     assert [frame["id"] for frame in replay] == raced
@@ -432,15 +432,15 @@ async def test_notification_committed_between_replay_read_and_synced_arrives_liv
 
     user = await make(make_user)
     before = await anotify_user(user, kind="test.race", title="before")
-    original = streams.replay_read
+    original = streams.read_replay
     raced: list[int] = []
 
-    def state_after_a_commit(**kwargs: Any) -> Any:
-        replay = original(**kwargs)
-        raced.append(api.notify_user(user, kind="test.race", title="raced").pk)
+    async def state_after_a_commit(**kwargs: Any) -> Any:
+        replay = await original(**kwargs)
+        raced.append((await anotify_user(user, kind="test.race", title="raced")).pk)
         return replay
 
-    monkeypatch.setattr(streams, "replay_read", state_after_a_commit)
+    monkeypatch.setattr(streams, "read_replay", state_after_a_commit)
     socket = await sockets(WS, user=user)
     frames = await receive_until(socket, "synced")
     frames.append(json.loads(await socket.receive_from()))
@@ -473,15 +473,18 @@ async def test_burst_during_connect_arrives_complete_and_in_order(
 
     user = await make(make_user)
     early = [(await anotify_user(user, kind="test.burst", title=f"e{i}")).pk for i in range(20)]
-    original = streams.replay_read
+    original = streams.read_replay
     late: list[int] = []
 
-    def state_after_burst(**kwargs: Any) -> Any:
-        replay = original(**kwargs)
+    def burst() -> None:
         late.extend(api.notify_user(user, kind="test.burst", title=f"l{i}").pk for i in range(200))
+
+    async def state_after_burst(**kwargs: Any) -> Any:
+        replay = await original(**kwargs)
+        await database_sync_to_async(burst)()
         return replay
 
-    monkeypatch.setattr(streams, "replay_read", state_after_burst)
+    monkeypatch.setattr(streams, "read_replay", state_after_burst)
     socket = await sockets(WS, user=user)
     frames = await receive_until(socket, "synced")
     for _ in late:

@@ -194,3 +194,43 @@ def test_replay_state_says_whether_in_app_preferences_may_apply(make_user: Any) 
 
 def state_of(user: Any, roles: list[str] | None = None) -> Any:
     return notification_replay_state(user_id=user.pk, since=None, limit=1000, roles=roles or [])
+
+
+@pytest.mark.scaleout
+@pytest.mark.usefixtures("require_scaleout")
+@pytest.mark.django_db(transaction=True)
+async def test_on_the_event_loop_the_replay_state_is_the_same_field_for_field(make_user: Any, expire: Expire) -> None:
+    """``anotification_replay_state`` (``realtime.adb``'s connections) reads what the ORM's cursor does."""
+    from channels.db import database_sync_to_async
+
+    from notifications.selectors import anotification_replay_state
+
+    def arrange() -> tuple[Any, list[int]]:
+        user = make_user()
+        ids = send(user, 5)
+        Notification.objects.filter(pk=ids[0]).update(data={"amount": 5, "nested": ["a", None]})
+        deliver(user, [ids[1]])
+        read(user, [ids[2]])
+        expire(Notification.objects.get(pk=ids[3]))
+        NotificationPreference.objects.create(user=user, kind="test.n", channel="in_app", enabled=False)
+        return user, ids
+
+    user, ids = await database_sync_to_async(arrange)()
+    fields = Notification._meta.concrete_fields
+    for since, limit in ((None, 1000), (None, 2), (ids[1], 1000), (ids[-1], 1000)):
+        kwargs = {"user_id": user.pk, "since": since, "limit": limit, "roles": ["volunteer"]}
+        expected = await database_sync_to_async(notification_replay_state)(**kwargs)
+        state = await anotification_replay_state(**kwargs)
+        assert (state.unread, state.last_id, state.has_in_app_preferences) == (
+            expected.unread,
+            expected.last_id,
+            expected.has_in_app_preferences,
+        )
+        assert [[getattr(n, f.attname) for f in fields] for n in state.notifications] == [
+            [getattr(n, f.attname) for f in fields] for n in expected.notifications
+        ]
+        assert [n.created_at.utcoffset() for n in state.notifications] == [
+            n.created_at.utcoffset() for n in expected.notifications
+        ]
+    first = (await anotification_replay_state(user_id=user.pk, since=None, limit=1, roles=[])).notifications[0]
+    assert (first.pk, first.data, first._state.adding) == (ids[0], {"amount": 5, "nested": ["a", None]}, False)

@@ -127,10 +127,10 @@ async def test_an_exception_in_a_stream_handler_ends_the_response_and_frees_its_
 ) -> None:
     from notifications import streams
 
-    def broken(**kwargs: Any) -> Any:
+    async def broken(**kwargs: Any) -> Any:
         raise RuntimeError("injected")
 
-    monkeypatch.setattr(streams, "replay_read", broken)
+    monkeypatch.setattr(streams, "read_replay", broken)
     user = await database_sync_to_async(make_user)()
     client = await open_stream("/sse/notifications/", user=user)
     while True:
