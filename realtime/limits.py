@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
@@ -118,7 +119,17 @@ def address_network(address: str) -> str:
 def address_hash(address: str, *, day: date | None = None) -> str:
     """A keyed hash of ``address``'s network (``address_network``) whose key changes every UTC day."""
     day = day or datetime.now(UTC).date()
-    digest = salted_hmac(f"realtime.limits.address:{day.isoformat()}", address_network(address), algorithm="sha256")
+    return _address_hash(address, day, settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _address_hash(address: str, day: date, secret: str) -> str:
+    """``address_hash``, remembered: each connect asks for its client's (two HMACs and an address
+    parse), and a reconnect storm brings the same addresses again. ``secret`` is in the key so a
+    new ``SECRET_KEY`` is never answered from the old one's hashes."""
+    digest = salted_hmac(
+        f"realtime.limits.address:{day.isoformat()}", address_network(address), secret=secret, algorithm="sha256"
+    )
     return digest.hexdigest()[:32]
 
 

@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +37,15 @@ class SocketEntry:
     username: str
     since: float
     process: str = PROCESS
+
+
+_ENTRY_FIELDS = tuple(field.name for field in fields(SocketEntry))
+
+
+def _encode(entry: SocketEntry) -> str:
+    """An entry as the registry stores it: ``dataclasses.asdict``'s JSON, without its deep copy
+    (every field is a plain value), on every connect."""
+    return json.dumps({name: getattr(entry, name) for name in _ENTRY_FIELDS})
 
 
 class LocalRegistry:
@@ -134,7 +143,7 @@ class RedisRegistry:
         """Register (or refresh) ``entry``; True when Redis did not have it."""
         now = time.time()
         pipe = self._aclient().pipeline(transaction=False)
-        pipe.hset(self.key, entry.channel, json.dumps(asdict(entry)))
+        pipe.hset(self.key, entry.channel, _encode(entry))
         pipe.zadd(f"{self.key}:seen", {entry.channel: now})
         if entry.user_id is not None:
             pipe.zadd(self._user_key(entry.user_id), {entry.channel: now})
@@ -146,7 +155,7 @@ class RedisRegistry:
         """Refresh (or restore, after Redis lost them) many entries in one round trip."""
         now = time.time()
         pipe = self._aclient().pipeline(transaction=False)
-        pipe.hset(self.key, mapping={entry.channel: json.dumps(asdict(entry)) for entry in entries})
+        pipe.hset(self.key, mapping={entry.channel: _encode(entry) for entry in entries})
         pipe.zadd(f"{self.key}:seen", {entry.channel: now for entry in entries})
         by_user: dict[int, dict[str, float]] = {}
         for entry in entries:
@@ -186,7 +195,7 @@ class RedisRegistry:
             repr(now - app_settings.REGISTRY_TTL),
             per_user,
             entry.channel,
-            json.dumps(asdict(entry)),
+            _encode(entry),
             int(app_settings.REGISTRY_TTL * 4),
         ]
         client = self._aclient()
