@@ -29,6 +29,16 @@ class Role(StrEnum):
 GROUP_ROLES: tuple[Role, ...] = (Role.VOLUNTEER, Role.DONOR)
 
 
+#: One set per combination of roles, shared by everyone who holds it (each socket keeps its person's).
+_SHARED: dict[frozenset[Role], frozenset[Role]] = {}
+
+
+def shared(roles: AbstractSet[Role]) -> frozenset[Role]:
+    """``frozenset(roles)``, the one instance for that combination (there are at most 16)."""
+    key = frozenset(roles)
+    return _SHARED.setdefault(key, key)
+
+
 def roles_for(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[Role]:
     """Return the roles of ``user``.
 
@@ -36,15 +46,15 @@ def roles_for(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[Role]:
     Uses ``user.groups`` through a prefetch when one is present, so listing many users stays cheap.
     """
     if user is None or not user.is_authenticated:
-        return frozenset({Role.VISITOR})
+        return shared({Role.VISITOR})
     if not getattr(user, "is_active", False):
-        return frozenset()
+        return shared(set())
     roles: set[Role] = set()
     if getattr(user, "is_staff", False):
         roles.add(Role.STAFF)
     group_names = {group.name for group in user.groups.all()}  # type: ignore[union-attr,attr-defined]
     roles.update(role for role in GROUP_ROLES if role.value in group_names)
-    return frozenset(roles)
+    return shared(roles)
 
 
 #: Who may take help requests and talk to visitors.

@@ -74,6 +74,11 @@ def notification_replay_state(*, user_id: int, since: int | None, limit: int, ro
     preference = NotificationPreference._meta.db_table
     columns = ", ".join(f'n."{field.column}"' for field in Notification._meta.concrete_fields)
     wanted = 'r."delivered_at" IS NULL' if since is None else 'r."notification_id" > %(since)s'
+    # One parameter per role rather than an array: psycopg's array adapter refers back to the query's
+    # adapters, so every statement that passes a list leaves a reference cycle (some 60 objects) for
+    # the garbage collector, per connecting socket. NULL matches no role.
+    role_values = {f"role{index}": role for index, role in enumerate(roles)}
+    role_params = ", ".join(f"%({name})s" for name in role_values) or "NULL"
     # Only the models' own table and column names are formatted in; every value is a parameter.
     sql = f"""
         SELECT {columns}, s."unread", s."last_id", s."has_preferences"
@@ -82,7 +87,7 @@ def notification_replay_state(*, user_id: int, since: int | None, limit: int, ro
                    MAX(r."notification_id") AS "last_id",
                    EXISTS (
                        SELECT 1 FROM "{preference}" p WHERE p."channel" = %(channel)s
-                       AND (p."user_id" = %(user_id)s OR (p."user_id" IS NULL AND p."role" = ANY(%(roles)s)))
+                       AND (p."user_id" = %(user_id)s OR (p."user_id" IS NULL AND p."role" IN ({role_params})))
                    ) AS "has_preferences"
             FROM "{recipient}" r INNER JOIN "{notification}" n ON r."notification_id" = n."id"
             WHERE r."user_id" = %(user_id)s
@@ -100,7 +105,7 @@ def notification_replay_state(*, user_id: int, since: int | None, limit: int, ro
         "since": since,
         "limit": limit,
         "channel": Channel.IN_APP.value,
-        "roles": roles,
+        **role_values,
     }
     rows = list(Notification.objects.raw(sql, params))
     first: Any = rows[0]  # the state is on every row; with nothing to replay, on one row of NULLs
