@@ -1,15 +1,14 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels.
+"""ASGI entry point: HTTP through Django, WebSockets and Server-Sent Events streams through Channels.
 
-WebSockets are session-authenticated (Django's session and auth middleware) and origin-checked
-against ALLOWED_HOSTS: a foreign ``Origin`` (or none) is refused at the handshake. Server-Sent Events
-streams (``/sse/...``, the fallback for blocked WebSockets) are async consumers with the same
-session authentication.
+Sockets and streams (``/sse/...``, the fallback for blocked WebSockets) go through one layer each,
+``realtime.entry.Entry``: sockets are origin-checked against ALLOWED_HOSTS (a foreign ``Origin``, or
+none, is refused at the handshake), and both are session-authenticated, with the person's roles read
+in the same trip to the database, before their consumer is made.
 """
 
 from __future__ import annotations
 
 import os
-from importlib import import_module
 from typing import Any
 
 from django.core.asgi import get_asgi_application
@@ -24,55 +23,22 @@ from realtime.checks import refuse_to_start_on_errors  # noqa: E402
 # A bad proxy list or /metrics allow-list stops the server before it listens (realtime/checks.py).
 refuse_to_start_on_errors()
 
-from channels.auth import AuthMiddlewareStack, get_user  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.http.cookie import parse_cookie  # noqa: E402
+from channels.auth import get_user  # noqa: E402
 
 from charity import socket_auth  # noqa: E402
 from charity.roles import Role, roles_for  # noqa: E402
 from charity.routing import sse_urlpatterns, websocket_urlpatterns  # noqa: E402
+from notifications.push import PushSenderStart  # noqa: E402
+from realtime.entry import Application, Entry  # noqa: E402
 
 SSE_PREFIX = "/sse/"
-sse_app = AuthMiddlewareStack(URLRouter(sse_urlpatterns))
 
 
-async def http_app(scope: Any, receive: Any, send: Any) -> None:
-    """Server-Sent Events streams go to their async consumers, everything else to Django."""
-    if scope["path"].startswith(SSE_PREFIX):
-        await sse_app(scope, receive, send)
-    else:
-        await django_asgi_app(scope, receive, send)
-
-
-class WebSocketAuthMiddleware:
-    """A socket's cookies, session and user, as Channels' ``AuthMiddlewareStack`` gives them.
-
-    Two differences, both for sockets that stay open for hours by the thousand:
-
-    * ``send`` is passed on as it is. Channels' session middleware wraps it to save the session on
-      ``http.response.start``, which a WebSocket never sends, and the wrapper still read the session
-      on every frame: a sixth of a broadcast's server CPU. The sockets never write the session.
-    * one step instead of three (cookies, session, user), so one copy of the scope and one
-      coroutine frame stay alive per socket instead of three of each.
-    """
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
-        cookies: dict[str, str] = {}
-        for name, value in scope.get("headers", []):
-            if name == b"cookie":
-                cookies = parse_cookie(value.decode("latin1"))
-                break
-        store = import_module(settings.SESSION_ENGINE).SessionStore
-        scope = dict(scope, cookies=cookies, session=store(cookies.get(settings.SESSION_COOKIE_NAME)))
-        # The roles as of the handshake: sockets read them here rather than ask the database again
-        # (realtime.revocation tells open sockets when they change).
-        scope["user"], scope["roles"] = await _authenticate(scope)
-        return await self.inner(scope, receive, send)
+async def authenticate(scope: Any) -> None:
+    """``scope["user"]`` and ``scope["roles"]``: the roles as of the handshake. Sockets and streams
+    read them here rather than ask the database again (``realtime.revocation`` tells open ones when
+    they change)."""
+    scope["user"], scope["roles"] = await _authenticate(scope)
 
 
 def _load_user(scope: Any) -> tuple[Any, frozenset[Role]]:
@@ -95,14 +61,11 @@ async def _authenticate(scope: Any) -> tuple[Any, frozenset[Role]]:
     return result
 
 
-from notifications.push import PushSenderMiddleware  # noqa: E402
-
 # The Web Push sender starts with the first connection, on the server's loop (notifications/push.py).
-application = PushSenderMiddleware(
-    ProtocolTypeRouter(
-        {
-            "http": http_app,
-            "websocket": AllowedHostsOriginValidator(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
-        }
-    )
+application = Application(
+    http=django_asgi_app,
+    websocket=Entry(websocket_urlpatterns, authenticate, check_origin=True),
+    streams=Entry(sse_urlpatterns, authenticate, check_origin=False),
+    stream_prefix=SSE_PREFIX,
+    on_connection=PushSenderStart(),
 )

@@ -30,6 +30,16 @@ class Role(StrEnum):
 GROUP_ROLES: tuple[Role, ...] = (Role.VOLUNTEER, Role.DONOR)
 
 
+#: One set per combination of roles, shared by everyone who holds it (each socket keeps its person's).
+_SHARED: dict[frozenset[Role], frozenset[Role]] = {}
+
+
+def shared(roles: AbstractSet[Role]) -> frozenset[Role]:
+    """``frozenset(roles)``, the one instance for that combination (there are at most 16)."""
+    key = frozenset(roles)
+    return _SHARED.setdefault(key, key)
+
+
 def roles_for(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[Role]:
     """Return the roles of ``user``.
 
@@ -37,9 +47,9 @@ def roles_for(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[Role]:
     Uses ``user.groups`` through a prefetch when one is present, so listing many users stays cheap.
     """
     if user is None or not user.is_authenticated:
-        return frozenset({Role.VISITOR})
+        return shared({Role.VISITOR})
     if not getattr(user, "is_active", False):
-        return frozenset()
+        return shared(set())
     return roles_from(
         is_active=True,
         is_staff=getattr(user, "is_staff", False),
@@ -51,12 +61,12 @@ def roles_from(*, is_active: bool, is_staff: bool, group_names: Iterable[str]) -
     """The roles of an account with these flags and auth groups (``roles_for`` without the user:
     for who reads the row and group names themselves, ``charity.socket_auth``)."""
     if not is_active:
-        return frozenset()
+        return shared(set())
     names = set(group_names)
     roles = {role for role in GROUP_ROLES if role.value in names}
     if is_staff:
         roles.add(Role.STAFF)
-    return frozenset(roles)
+    return shared(roles)
 
 
 #: Who may take help requests and talk to visitors.

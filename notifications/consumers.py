@@ -23,6 +23,9 @@ from realtime import groups, topics
 from realtime.protocol import ErrorCode
 from realtime.sockets import JsonSocketConsumer
 
+#: No topic: the one empty set idle sockets share (``frozenset()`` makes a new one each time).
+NO_TOPICS: frozenset[str] = frozenset()
+
 
 class NotificationConsumer(NotificationMember, JsonSocketConsumer):
     frame_validators = FRAME_VALIDATORS
@@ -31,8 +34,8 @@ class NotificationConsumer(NotificationMember, JsonSocketConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Replaced, never mutated: most sockets keep the shared empty ones (memory per idle socket).
-        self.muted: frozenset[str] = frozenset()
-        self.topics: frozenset[str] = frozenset()
+        self.muted: frozenset[str] = NO_TOPICS
+        self.topics: frozenset[str] = NO_TOPICS
         # id → None, in send order: ids sent on this socket and not yet acknowledged by it.
         self._unacked: dict[int, None] = {}
 
@@ -44,8 +47,10 @@ class NotificationConsumer(NotificationMember, JsonSocketConsumer):
         self.start_heartbeat()
         # What the socket needs from here on is in its attributes. The request's user, session and
         # headers would stay in memory as long as the socket does (thousands of idle sockets).
-        for key in [key for key in self.scope if key not in ("type", "path", "client")]:
-            del self.scope[key]
+        # The same dict, emptied and refilled, so its table shrinks back too.
+        kept = {key: self.scope[key] for key in ("type", "path", "client") if key in self.scope}
+        self.scope.clear()
+        self.scope.update(kept)
 
     def notification_sent(self, notification_id: int) -> None:
         streams.remember(self._unacked, notification_id)

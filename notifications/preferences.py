@@ -169,6 +169,10 @@ def preferences_state(*, user_id: int, roles: Iterable[Role]) -> dict[str, objec
     }
 
 
+#: No kind turned off: the one set most sockets and streams share (each socket holds its own set otherwise).
+NOTHING_OFF: frozenset[str] = frozenset()
+
+
 def in_app_off_kinds(*, user_id: int, roles: Iterable[Role]) -> frozenset[str]:
     """The kinds a person turned off in-app (or their roles' defaults did), in one query: what
     their sockets and streams leave out live and on replay (``streams.NotificationMember``)."""
@@ -181,11 +185,12 @@ def in_app_off_kinds(*, user_id: int, roles: Iterable[Role]) -> frozenset[str]:
         )
     )
     if not rows:
-        return frozenset()
+        return NOTHING_OFF
     resolver = Resolver(rows, user_id=user_id)
-    return frozenset(
+    off = frozenset(
         name
         for name in {row.kind for row in rows}
         if (kind := kind_get(name)) is not None
         and not resolver.choice(user_id=user_id, roles=role_set, kind=kind, channel=Channel.IN_APP).enabled
     )
+    return off or NOTHING_OFF

@@ -9,7 +9,7 @@
    anything else (or no answer within ``NOTIFICATIONS_PUSH_TIMEOUT``) → tried again with
    exponential backoff, up to ``NOTIFICATIONS_PUSH_MAX_ATTEMPTS`` tries.
 
-The sender runs as a background task of the server process (``PushSenderMiddleware``, the embedded
+The sender runs as a background task of the server process (``PushSenderStart``, the embedded
 default) or as ``manage.py send_push --loop`` (scale-out). Either way its database and HTTP work
 happen on a thread of its own, so a slow push service never holds up the threads that deliver
 in-app notifications. A delivery is leased (its ``next_attempt_at`` pushed ahead) before it is
@@ -242,18 +242,18 @@ class PushSender:
             self._executor.shutdown(wait=False)
 
 
-class PushSenderMiddleware:
+class PushSenderStart:
     """Starts the push sender on the server's event loop with the first connection (the embedded
-    default; ``NOTIFICATIONS_PUSH_IN_PROCESS=false`` when ``send_push --loop`` runs instead)."""
+    default; ``NOTIFICATIONS_PUSH_IN_PROCESS=false`` when ``send_push --loop`` runs instead).
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
+    Called with each connection's scope by the server's application (``realtime.entry.Application``)."""
+
+    def __init__(self) -> None:
         self._decided = False
         self._task: asyncio.Task[None] | None = None  # held, so the loop keeps the task alive
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
+    def __call__(self, scope: Any) -> None:
         if not self._decided and scope.get("type") in ("http", "websocket"):
             self._decided = True
             if app_settings.PUSH_IN_PROCESS and push_configured():
                 self._task = asyncio.get_running_loop().create_task(PushSender().run())
-        return await self.inner(scope, receive, send)

@@ -102,6 +102,11 @@ def _replay_state_statement(
         for field in Notification._meta.concrete_fields
     )
     wanted = 'r."delivered_at" IS NULL' if since is None else 'r."notification_id" > %(since)s'
+    # One parameter per role rather than an array: psycopg's array adapter refers back to the query's
+    # adapters, so every statement that passes a list leaves a reference cycle (some 60 objects) for
+    # the garbage collector, per connecting socket. NULL matches no role.
+    role_values = {f"role{index}": role for index, role in enumerate(roles)}
+    role_params = ", ".join(f"%({name})s" for name in role_values) or "NULL"
     # Only the models' own table and column names are formatted in; every value is a parameter.
     sql = f"""
         SELECT {columns}, s."unread", s."last_id", s."has_preferences"
@@ -110,7 +115,7 @@ def _replay_state_statement(
                    MAX(r."notification_id") AS "last_id",
                    EXISTS (
                        SELECT 1 FROM "{preference}" p WHERE p."channel" = %(channel)s
-                       AND (p."user_id" = %(user_id)s OR (p."user_id" IS NULL AND p."role" = ANY(%(roles)s)))
+                       AND (p."user_id" = %(user_id)s OR (p."user_id" IS NULL AND p."role" IN ({role_params})))
                    ) AS "has_preferences"
             FROM "{recipient}" r INNER JOIN "{notification}" n ON r."notification_id" = n."id"
             WHERE r."user_id" = %(user_id)s
@@ -128,7 +133,7 @@ def _replay_state_statement(
         "since": since,
         "limit": limit,
         "channel": Channel.IN_APP.value,
-        "roles": roles,
+        **role_values,
     }
     return sql, params
 

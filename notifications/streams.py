@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 from django.db import connection, transaction
 
-from charity.roles import Role, primary_role, roles_for
+from charity.roles import Role, primary_role, roles_for, shared
 from notifications import events, selectors
 from notifications.app_settings import app_settings
 from notifications.models import Notification
-from notifications.preferences import in_app_off_kinds
+from notifications.preferences import NOTHING_OFF, in_app_off_kinds
 from realtime import adb, executors, fanout, groups, metrics
 from realtime.cursors import parse_cursor
 from realtime.limits import hashed
@@ -55,7 +55,7 @@ class Replay:
     notifications: list[Notification]
     unread: int
     last_id: int
-    in_app_off: frozenset[str] = frozenset()
+    in_app_off: frozenset[str] = NOTHING_OFF
 
 
 def replay_read(*, user_id: int, since: int | None, roles: frozenset[Role] = frozenset()) -> Replay:
@@ -72,7 +72,7 @@ def replay_read(*, user_id: int, since: int | None, roles: frozenset[Role] = fro
         state = selectors.notification_replay_state(
             user_id=user_id, since=since, limit=app_settings.REPLAY_LIMIT, roles=[str(role) for role in roles]
         )
-        in_app_off = in_app_off_kinds(user_id=user_id, roles=roles) if state.has_in_app_preferences else frozenset()
+        in_app_off = in_app_off_kinds(user_id=user_id, roles=roles) if state.has_in_app_preferences else NOTHING_OFF
         return _replay(state.notifications, unread=state.unread, last_id=state.last_id, since=since, off=in_app_off)
     with transaction.atomic():
         notifications = selectors.notifications_for_replay(
@@ -90,7 +90,7 @@ async def areplay_read(*, user_id: int, since: int | None, roles: frozenset[Role
     state = await selectors.anotification_replay_state(
         user_id=user_id, since=since, limit=app_settings.REPLAY_LIMIT, roles=[str(role) for role in roles]
     )
-    in_app_off: frozenset[str] = frozenset()
+    in_app_off: frozenset[str] = NOTHING_OFF
     if state.has_in_app_preferences:
         in_app_off = await executors.connect_read(in_app_off_kinds)(user_id=user_id, roles=roles)
     return _replay(state.notifications, unread=state.unread, last_id=state.last_id, since=since, off=in_app_off)
@@ -167,11 +167,11 @@ class NotificationMember:
         super().__init__(*args, **kwargs)
         self.user_id: int | None = None
         self.session_key: str | None = None
-        self.roles: frozenset[Role] = frozenset()
+        self.roles: frozenset[Role] = shared(set())
         # id → None, in send order: what this connection sent (never twice).
         self._sent: dict[int, None] = {}
         # Kinds the person turned off in-app: left out live and on replay (most share the empty one).
-        self.in_app_off: frozenset[str] = frozenset()
+        self.in_app_off: frozenset[str] = NOTHING_OFF
 
     # -- joining ----------------------------------------------------------------------------------
 
@@ -235,7 +235,7 @@ class NotificationMember:
 
     async def notification_preferences(self, event: events.PreferencesChangedEvent) -> None:
         """The person changed their preferences (any tab or device): follow their in-app choices."""
-        self.in_app_off = frozenset(event["in_app_off"])
+        self.in_app_off = frozenset(event["in_app_off"]) or NOTHING_OFF
 
     async def notification_unread(self, event: events.UnreadChangedEvent) -> None:
         if self.is_open():

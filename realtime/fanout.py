@@ -692,9 +692,17 @@ class GroupMember:
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
-        with contextlib.suppress(StopConsumer):
-            while True:
-                await self.dispatch(await receive())
+        try:
+            with contextlib.suppress(StopConsumer):
+                while True:
+                    await self.dispatch(await receive())
+        except BaseException as error:
+            await self.abandoned(error)
+
+    async def abandoned(self, error: BaseException) -> None:
+        """The member's loop ended with ``error`` (cancelled, or a bug) rather than by its ASGI
+        disconnect: subclasses clean up here; the error goes on unless they end it."""
+        raise error
 
     async def join_groups(self, groups: list[str]) -> None:
         """Returns once events sent to ``groups`` reach this member (or raises ``FanoutUnavailable``)."""

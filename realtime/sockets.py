@@ -30,7 +30,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -67,22 +67,21 @@ class JsonSocketConsumer(fanout.GroupMember, AsyncWebsocketConsumer):
         self._entry: registry.SocketEntry | None = None
         self._role = ""
         self._bucket = TokenBucket(rate=app_settings.MESSAGE_RATE, burst=app_settings.MESSAGE_BURST)
-        self._violations: list[float] = []
+        self._violations: Sequence[float] = ()
         self._disconnected = False
         self._frames_out = metrics.FRAMES_OUT.labels(self.endpoint)
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        except asyncio.CancelledError:
+    async def abandoned(self, error: BaseException) -> None:
+        if isinstance(error, asyncio.CancelledError):
             # The server is shutting down (SIGTERM) and cancelled every socket. This one ends here,
             # cleaned up, without re-raising: daphne waits for its sockets with a plain gather(), which
             # gives up at the first one that raises, and the process would exit before the others had
             # left their groups and the registry.
             await self._abandoned(1001)
-        except Exception:
+            return
+        if isinstance(error, Exception):
             await self._abandoned(1011)  # a bug, or Redis failed mid-call: daphne closes 1011
-            raise
+        raise error
 
     async def _abandoned(self, code: int) -> None:
         """Clean up a socket that ends without ``websocket.disconnect``.

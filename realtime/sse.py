@@ -18,7 +18,6 @@ from urllib.parse import parse_qs
 
 from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
-from channels.sessions import InstanceSessionWrapper
 
 from realtime import admission, fanout, heartbeat, metrics, registry
 from realtime.protocol import encode, error_frame
@@ -53,15 +52,6 @@ def encoded_event(text: str, event_id: int | None) -> bytes:
     return encoded
 
 
-def body_send(send: Any) -> Any:
-    """What a stream sends its body chunks through: the server's own ``send`` under Channels' session
-    middleware, whose wrapper acts on ``http.response.start`` only (saving a changed session, setting
-    its cookie) yet reads the session and two settings on every message: a sixth of a stream's CPU
-    per event. Any other ``send`` is used as it is."""
-    wrapper = getattr(send, "__self__", None)
-    return getattr(wrapper, "real_send", send) if isinstance(wrapper, InstanceSessionWrapper) else send
-
-
 class SseStream(fanout.GroupMember, AsyncConsumer):
     """Base for SSE streams: headers, keep-alive comments, explicit close events, group cleanup.
 
@@ -79,7 +69,6 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
         self._open = False
         self._released = False
         self._entry: registry.SocketEntry | None = None
-        self._send_body: Any = None
 
     async def admit(self, *, user_id: int | None, username: str, role: str, rate_key: str) -> bool:
         """The sockets' admission (``realtime.admission.admit``): a stream holds a slot as a socket
@@ -165,7 +154,6 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
                 ],
             }
         )
-        self._send_body = body_send(self.base_send)
         self._open = True
         await self.write(b": stream open\n\n")
         try:
@@ -190,7 +178,7 @@ class SseStream(fanout.GroupMember, AsyncConsumer):
 
     async def write(self, chunk: bytes) -> None:
         if self._open:
-            await self._send_body({"type": "http.response.body", "body": chunk, "more_body": True})
+            await self.base_send({"type": "http.response.body", "body": chunk, "more_body": True})
 
     async def write_frame(self, frame: dict[str, Any]) -> None:
         await self.write(sse_event(encode(frame)))

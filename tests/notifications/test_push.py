@@ -24,7 +24,7 @@ from notifications import api
 from notifications.kinds import Channel, register_kind, unregister_kind
 from notifications.management.commands.vapid_keys import vapid_key_pair
 from notifications.models import DeliverySettings, NotificationPreference, PushDelivery, PushJob, PushSubscription
-from notifications.push import PushSender, PushSenderMiddleware, backoff, push_expand_jobs, push_send_due
+from notifications.push import PushSender, PushSenderStart, backoff, push_expand_jobs, push_send_due
 from tests.notifications.pushservice import PushService, Subscriber
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -349,23 +349,20 @@ async def test_the_server_starts_the_sender_once_and_only_with_keys(settings: An
 
     monkeypatch.setattr(PushSender, "run", run)
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        pass
-
     settings.NOTIFICATIONS_VAPID_PRIVATE_KEY = settings.NOTIFICATIONS_VAPID_PUBLIC_KEY = ""
-    without_keys = PushSenderMiddleware(app)
-    await without_keys({"type": "http"}, None, None)
+    without_keys = PushSenderStart()
+    without_keys({"type": "http"})
     private, public = vapid_key_pair()
     settings.NOTIFICATIONS_VAPID_PRIVATE_KEY, settings.NOTIFICATIONS_VAPID_PUBLIC_KEY = private, public
-    await without_keys({"type": "http"}, None, None)  # decided at the first connection
-    with_keys = PushSenderMiddleware(app)
+    without_keys({"type": "http"})  # decided at the first connection
+    with_keys = PushSenderStart()
     for _ in range(3):
-        await with_keys({"type": "websocket"}, None, None)
+        with_keys({"type": "websocket"})
     await asyncio.sleep(0)
     assert started == ["run"]
     settings.NOTIFICATIONS_PUSH_IN_PROCESS = False
-    separate = PushSenderMiddleware(app)
-    await separate({"type": "http"}, None, None)
+    separate = PushSenderStart()
+    separate({"type": "http"})
     await asyncio.sleep(0)
     assert started == ["run"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -190,6 +191,28 @@ def test_replay_state_says_whether_in_app_preferences_may_apply(make_user: Any) 
     NotificationPreference.objects.create(role="donor", kind="test.n", channel="in_app", enabled=False)
     assert state_of(theirs, roles=["donor"]).has_in_app_preferences
     assert not state_of(theirs, roles=["volunteer"]).has_in_app_preferences
+
+
+@pytest.mark.scaleout
+@pytest.mark.usefixtures("require_scaleout")
+@pytest.mark.parametrize("roles", [["volunteer", "donor"], []])
+def test_replay_state_leaves_nothing_for_the_garbage_collector(make_user: Any, roles: list[str]) -> None:
+    """Every connecting socket runs it: objects in reference cycles pile up until the collector runs,
+    which a server tuned for broadcasts seldom does (``realtime.server.tune_gc``)."""
+    user = make_user()
+    send(user, 2)
+    state_of(user, roles=roles)  # the connection opens, its types load
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        state = state_of(user, roles=roles)
+        gc.collect()
+        cyclic = sorted({type(thing).__qualname__ for thing in gc.garbage})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert len(state.notifications) == 2
+    assert cyclic == []
 
 
 def state_of(user: Any, roles: list[str] | None = None) -> Any:
