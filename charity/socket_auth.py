@@ -26,6 +26,7 @@ session reads no row), its key ``None`` when no live row had it, as ``SessionSto
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from channels import auth as channels_auth
@@ -124,7 +125,7 @@ async def _auser_and_groups(user_id: Any) -> tuple[User, list[str]] | None:
         return None
     fields = User._meta.concrete_fields
     user = User.from_db(DEFAULT_DB_ALIAS, [field.attname for field in fields], row[: len(fields)])
-    return user, list(row[-1])
+    return user, json.loads(row[-1])
 
 
 def _pool() -> dict[str, Any]:
@@ -132,7 +133,9 @@ def _pool() -> dict[str, Any]:
 
 
 # ``django_session`` and ``auth_user`` with its groups: ``applies`` holds these paths to Django's own
-# models. The user's columns are the model's, in its order, for ``User.from_db``.
+# models. The user's columns are the model's, in its order, for ``User.from_db``. The group names come
+# as JSON text, not an array: psycopg's array loader refers back to the statement's adapters, a
+# reference cycle (some 50 objects) left for the garbage collector by every connecting socket.
 _SESSION_SQL = "SELECT session_data FROM django_session WHERE session_key = %s AND expire_date > %s"
 
 
@@ -140,8 +143,9 @@ _SESSION_SQL = "SELECT session_data FROM django_session WHERE session_key = %s A
 def _user_sql() -> str:
     columns = ", ".join(f'u."{field.column}"' for field in User._meta.concrete_fields)
     return f"""
-    SELECT {columns}, ARRAY(
-        SELECT g.name FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id WHERE ug.user_id = u.id
+    SELECT {columns}, (
+        SELECT COALESCE(json_agg(g.name), '[]')::text
+        FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id WHERE ug.user_id = u.id
     )
     FROM auth_user u WHERE u.id = %s
     """  # noqa: S608 (the model's own columns, values as parameters)

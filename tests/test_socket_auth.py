@@ -19,11 +19,14 @@ from charity import socket_auth
 from charity.asgi import _authenticate, _load_user
 from charity.roles import Role
 from realtime import adb
-from tests.conftest import scaleout_configured
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-postgresql = pytest.mark.skipif(not scaleout_configured(), reason="the event-loop path is PostgreSQL's")
+
+def postgresql(test: Any) -> Any:
+    """The event-loop path is PostgreSQL's: a scale-out test, which fails without it (never skips)."""
+    return pytest.mark.scaleout(pytest.mark.usefixtures("require_scaleout")(test))
+
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -190,3 +193,25 @@ async def test_a_socket_connects_as_its_user_in_either_mode(
     socket = await sockets("/ws/notifications/", user=user)
     frame = json.loads(await socket.receive_from(timeout=5))
     assert frame["type"] == "synced"
+
+
+@postgresql
+async def test_reading_who_connects_leaves_nothing_for_the_garbage_collector(make_user: Callable[..., Any]) -> None:
+    """Every connecting socket reads it: objects in reference cycles pile up until the collector runs,
+    which a server tuned for broadcasts seldom does (``realtime.server.tune_gc``)."""
+    import gc
+
+    user = await database_sync_to_async(make_user)(roles=(Role.VOLUNTEER, Role.DONOR))
+    key = await database_sync_to_async(login)(user)
+    await on_the_loop(key)  # the connections open, their types load
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        found, _ = await on_the_loop(key)
+        gc.collect()
+        cyclic = sorted({type(thing).__qualname__ for thing in gc.garbage})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert found is not None and found[1] == frozenset({Role.VOLUNTEER, Role.DONOR})
+    assert cyclic == []
