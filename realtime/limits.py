@@ -177,25 +177,25 @@ def _count(cache_key: str, *, timeout: int) -> int:
         return int(cache.incr(cache_key))  # another thread created it meanwhile
 
 
+# awithin_limits: 1 if any count passed its limit. KEYS and ARGV as ``COUNT_EVENTS_LUA``'s.
+_COUNT_SCRIPT = redis_clients.Script(redis_clients.COUNT_EVENTS_LUA + "\nif over then return 1 end\nreturn 0\n")
+
+
 async def awithin_limits(keys: list[tuple[str, int]], *, window: int, kind: str = "conn") -> bool:
     """``within_limits`` from the event loop, without a thread.
 
-    On Redis, one transaction on the loop's shared asyncio client (``realtime.redis_clients``): the
-    same keys and values as ``within_limits``, so both count together, and Django's add() then incr()
-    in one MULTI, so a key cannot expire in between. The in-memory cache is counted in place (no
+    On Redis, one script on the loop's shared asyncio client (``realtime.redis_clients``): the same
+    keys and values as ``within_limits``, so both count together, and Django's add() then incr() in
+    one atomic step, so a key cannot expire in between. The in-memory cache is counted in place (no
     I/O); any other backend in a worker thread.
     """
     cache = shared_cache()
     if isinstance(cache, RedisCache):
         bucket = int(time.time() // window)
         names = [cache.make_and_validate_key(f"rl:{kind}:{key}:{bucket}") for key, _ in keys]
-        pipe = redis_clients.async_client(_server(cache)).pipeline(transaction=True)
-        for name in names:
-            pipe.set(name, 0, ex=window * 2, nx=True)
-            pipe.incr(name)
-        replies = await pipe.execute()
-        counts = replies[1::2]
-        return all(int(count) <= limit for count, (_, limit) in zip(counts, keys, strict=True))
+        args = [len(keys), window * 2, *(limit for _, limit in keys)]
+        client = redis_clients.async_client(_server(cache))
+        return await redis_clients.run_script(client, _COUNT_SCRIPT, names, args) == 0
     if isinstance(cache, LocMemCache):
         return within_limits(keys, window=window, kind=kind)
     return await sync_to_async(within_limits, thread_sensitive=False)(keys, window=window, kind=kind)

@@ -10,7 +10,6 @@ seconds (its process died without cleaning up) stops counting and is pruned by t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -20,7 +19,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from django.conf import settings
-from redis.exceptions import NoScriptError
 
 from realtime import redis_clients
 from realtime.conf import app_settings
@@ -91,13 +89,9 @@ ADMITTED, TOO_MANY_NEW, TOO_MANY_OPEN = 0, 1, 2
 # RedisRegistry.aadmit. KEYS: the rate counters, the registry hash, its seen set, and the person's set
 # (absent for an anonymous connection). ARGV: the number of counters, their expiry, their limits,
 # then now, the oldest live time, the per-person limit, the channel, the entry, the person's expiry.
-_ADMIT_SCRIPT = """
-local counters = tonumber(ARGV[1])
-local over = false
-for i = 1, counters do
-  redis.call('SET', KEYS[i], 0, 'EX', ARGV[2], 'NX')
-  if redis.call('INCR', KEYS[i]) > tonumber(ARGV[2 + i]) then over = true end
-end
+_ADMIT_SCRIPT = redis_clients.Script(
+    redis_clients.COUNT_EVENTS_LUA
+    + """
 if over then return 1 end
 local a = 3 + counters
 local now, oldest, per_user = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
@@ -115,7 +109,7 @@ if person then
 end
 return 0
 """
-_ADMIT_SHA = hashlib.sha1(_ADMIT_SCRIPT.encode(), usedforsecurity=False).hexdigest()
+)
 
 
 class RedisRegistry:
@@ -199,10 +193,7 @@ class RedisRegistry:
             int(app_settings.REGISTRY_TTL * 4),
         ]
         client = self._aclient()
-        try:
-            return int(await client.evalsha(_ADMIT_SHA, len(keys), *keys, *args))
-        except NoScriptError:
-            return int(await client.eval(_ADMIT_SCRIPT, len(keys), *keys, *args))
+        return int(await redis_clients.run_script(client, _ADMIT_SCRIPT, keys, args))
 
     async def auser_socket_count(self, user_id: int) -> int:
         oldest = time.time() - app_settings.REGISTRY_TTL

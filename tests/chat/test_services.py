@@ -246,6 +246,28 @@ def test_post_costs_one_statement_on_postgresql_and_three_elsewhere() -> None:
         assert statements == ["SELECT", "SELECT", "INSERT"]
 
 
+@pytest.mark.scaleout
+@pytest.mark.usefixtures("require_scaleout")
+def test_a_message_leaves_nothing_for_the_garbage_collector() -> None:
+    """Every chat message runs the statement: objects in reference cycles pile up until the
+    collector runs, which a server tuned for broadcasts seldom does (``realtime.server.tune_gc``)."""
+    import gc
+
+    help_request = create()
+    post(help_request, "first", "c0")  # the connection opens, its types load
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        message, created = post(help_request, "second", "c1")
+        gc.collect()
+        cyclic = sorted({type(thing).__qualname__ for thing in gc.garbage})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert created and message.body == "second"
+    assert cyclic == []
+
+
 def test_a_helpers_first_reply_is_recorded_once_in_the_same_statement(make_user: Any) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
