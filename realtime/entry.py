@@ -18,8 +18,9 @@ holds per socket. Here the same steps run in one coroutine and then hand over to
 
 The scope is the server's own dict for this connection: the keys are added to it rather than to a
 copy. Consumers see the same scope keys as under Channels' stack. Sessions are read, never saved:
-sockets and streams do not change the session (Channels' session middleware would save it on
-``http.response.start``, which sockets never send).
+sockets and streams do not change the session (Channels' session middleware would save a changed
+one on ``http.response.start``, which sockets never send; a stream's changes, such as a visitor's
+older grant being rewritten, are left to the next page the visitor loads).
 
 The application (``Application``) picks the socket or HTTP side by scope type without a coroutine
 of its own: it returns the side's coroutine for the server to run.
@@ -33,6 +34,7 @@ from importlib import import_module
 from typing import Any
 from urllib.parse import urlparse
 
+from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
 from django.conf import settings
 from django.http.cookie import parse_cookie
@@ -50,7 +52,8 @@ class Entry:
     """Origin (sockets), cookies, session, user and roles, route, then the consumer: one coroutine."""
 
     def __init__(self, routes: Sequence[Any], authenticate: Authenticate, *, check_origin: bool) -> None:
-        self.routes = list(routes)
+        # Channels' ``URLRouter`` checks the routes and makes a nested router's pattern a prefix.
+        self.routes = URLRouter(list(routes)).routes
         self.authenticate = authenticate
         # Channels' own origin rule, used as a function (its application is never called).
         self.origins = AllowedHostsOriginValidator(None) if check_origin else None
@@ -80,9 +83,10 @@ class Entry:
         scope["session"] = store(cookies.get(settings.SESSION_COOKIE_NAME))
         await self.authenticate(scope)
         consumer_class = getattr(app, "consumer_class", None)
-        if consumer_class is not None:
-            # What ``as_asgi()``'s wrapper does, without its coroutine staying suspended above the consumer.
-            consumer: App = consumer_class(**getattr(app, "consumer_initkwargs", {}))
+        if consumer_class is not None and getattr(app, "__wrapped__", None) is consumer_class:
+            # ``as_asgi()``'s own wrapper (not a decorator around it, which copies its attributes):
+            # what it does, without its coroutine staying suspended above the consumer.
+            consumer: App = consumer_class(**app.consumer_initkwargs)  # type: ignore[attr-defined]
             return consumer
         return app
 
@@ -108,14 +112,16 @@ class Entry:
 
 
 def origin_of(scope: Scope) -> Any:
-    """The parsed ``Origin`` header, as Channels' ``OriginValidator`` reads it (None if absent or undecodable)."""
+    """The parsed ``Origin`` header, as Channels' ``OriginValidator`` reads it: the last one, None if
+    there is none or it does not decode."""
+    origin = None
     for name, value in scope.get("headers", ()):
         if name == b"origin":
             try:
-                return urlparse(value.decode("latin1"))
+                origin = urlparse(value.decode("latin1"))
             except UnicodeDecodeError:
-                return None
-    return None
+                origin = None
+    return origin
 
 
 async def refuse(scope: Scope, receive: Any, send: Any) -> None:

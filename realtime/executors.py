@@ -64,8 +64,9 @@ def _read(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     long as the read itself, for every socket of a reconnect storm. Here the checks (connections past
     ``CONN_MAX_AGE``, or broken, closed; the health check re-armed) run at most every ``CHECK_EVERY``
     seconds per thread, and a read that finds its connection gone (PostgreSQL restarted) runs once
-    more on a new one. With ``CONN_MAX_AGE`` 0 the connection is closed after every read, as Django
-    closes it after every request. The reads are idempotent.
+    more on a new one; any other error is raised as it is. With ``CONN_MAX_AGE`` 0 the connection is
+    closed after every read, as Django closes it after every request. What runs here reads, or (a
+    session whose hash no longer matches) deletes a session: running it twice changes nothing more.
     """
     now = time.monotonic()
     if now - getattr(_checked, "at", -CHECK_EVERY) >= CHECK_EVERY:
@@ -76,8 +77,8 @@ def _read(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except (InterfaceError, OperationalError):
-            if connection.in_atomic_block:
-                raise
+            if connection.in_atomic_block or connection.is_usable():
+                raise  # a failed statement, not a connection gone: not run twice
             connection.close()
             return func(*args, **kwargs)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -80,9 +81,22 @@ class Echo(AsyncWebsocketConsumer):
         )
 
 
+def refusing(app: Any) -> Any:
+    """A decorator around an ``as_asgi()`` app (it copies the app's attributes): it must still run."""
+
+    @functools.wraps(app)
+    async def wrapper(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.close", "code": 4000})
+
+    return wrapper
+
+
 ROUTES = [
     path("plain/<int:number>/", Echo.as_asgi(greeting="hello")),
     re_path(r"^nested/", URLRouter([path("inner/<str:word>/", Echo.as_asgi(greeting="nested"))])),
+    path("prefix/", URLRouter([path("leaf/<str:word>/", Echo.as_asgi(greeting="prefixed"))])),
+    path("decorated/", refusing(Echo.as_asgi())),
 ]
 
 
@@ -110,6 +124,7 @@ async def test_standard_channels_consumers_and_routers_get_the_scope_channels_gi
         "session": True,
         "kwargs": {"number": 7},
     }
+    assert (await echo("/prefix/leaf/x/", None))["greeting"] == "prefixed"  # a path() prefix, as URLRouter makes it
     assert await echo("/nested/inner/word/", None) == {
         "greeting": "nested",
         "user": None,
@@ -117,3 +132,11 @@ async def test_standard_channels_consumers_and_routers_get_the_scope_channels_gi
         "session": False,
         "kwargs": {"word": "word"},
     }
+
+
+async def test_a_decorated_consumer_app_runs_its_decorator() -> None:
+    headers = [(b"host", b"localhost"), (b"origin", ORIGIN)]
+    communicator = WebsocketCommunicator(Entry(ROUTES, authenticate, check_origin=True), "/decorated/", headers=headers)
+    connected, code = await communicator.connect(timeout=5)
+    assert (connected, code) == (False, 4000)
+    await communicator.disconnect()

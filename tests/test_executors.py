@@ -36,6 +36,7 @@ def test_the_checks_run_at_most_once_per_interval_per_thread(
 def test_a_read_that_finds_its_connection_gone_runs_once_more(checks: list[str], monkeypatch: Any) -> None:
     closed: list[bool] = []
     monkeypatch.setattr(connection, "close", lambda: closed.append(True))
+    monkeypatch.setattr(connection, "is_usable", lambda: False)
     attempts: list[int] = []
 
     def read() -> str:
@@ -51,6 +52,7 @@ def test_a_read_that_finds_its_connection_gone_runs_once_more(checks: list[str],
 @pytest.mark.django_db(transaction=True)
 def test_a_read_failing_twice_raises(checks: list[str], monkeypatch: Any) -> None:
     monkeypatch.setattr(connection, "close", lambda: None)
+    monkeypatch.setattr(connection, "is_usable", lambda: False)
 
     def read() -> None:
         raise OperationalError("no server")
@@ -80,4 +82,18 @@ def test_inside_a_transaction_a_failed_read_is_not_repeated(checks: list[str]) -
 
     with pytest.raises(OperationalError):
         executors._read(read)  # the test's transaction: its work so far would be lost
+    assert attempts == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_that_fails_on_a_live_connection_is_not_repeated(checks: list[str]) -> None:
+    """A timeout or "too many clients" is not a connection gone: a storm would only double it."""
+    attempts: list[int] = []
+
+    def read() -> None:
+        attempts.append(1)
+        raise OperationalError("canceling statement due to statement timeout")
+
+    with pytest.raises(OperationalError):
+        executors._read(read)
     assert attempts == [1]
