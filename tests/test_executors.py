@@ -92,6 +92,7 @@ def test_a_statement_that_fails_on_a_live_connection_is_not_repeated(checks: lis
 
     def read() -> None:
         attempts.append(1)
+        connection.ensure_connection()  # the statement ran on a connection that is there
         raise OperationalError("canceling statement due to statement timeout")
 
     with pytest.raises(OperationalError):
